@@ -1,0 +1,43 @@
+"""What a running job sees: where to write, how to report progress, and its thread budget.
+
+A kind's run(spec, ctx) calls ctx.progress(done, total, **live_figures) as it goes and
+ctx.log_metrics(step=..., loss=...) for curves; both land in the run folder, which the UI reads.
+"""
+import time
+from pathlib import Path
+
+from lab import run_files
+
+
+class JobContext:
+    def __init__(self, run_dir: Path, threads: int = 1):
+        self.run_dir = Path(run_dir)
+        self.run_id = self.run_dir.name
+        self.threads = threads
+        self.artifact_dir = self.run_dir / "artifacts"
+        self.artifact_dir.mkdir(exist_ok=True)
+        self.started = time.time()
+        self._last_progress_write = 0.0
+
+    def log(self, message: str) -> None:
+        """A line in log.txt (stdout of the worker is log.txt too)."""
+        print(message, flush=True)
+
+    def log_metrics(self, **figures) -> None:
+        """One record of metrics.jsonl (curves): e.g. step=10, loss=2.3."""
+        run_files.append_jsonl(self.run_dir / "metrics.jsonl", {"time": round(time.time() - self.started, 3), **figures})
+
+    def progress(self, done: float, total: float, message: str = "", force: bool = False, **live) -> None:
+        """Fraction done and ETA in progress.json; written at most twice a second unless forced."""
+        now = time.time()
+        if not force and now - self._last_progress_write < 0.5 and done < total:
+            return
+        self._last_progress_write = now
+        fraction = 0.0 if total <= 0 else min(1.0, max(0.0, done / total))
+        elapsed = now - self.started
+        eta = elapsed * (1 - fraction) / fraction if fraction > 0 else None
+        run_files.write_json(self.run_dir / "progress.json", {
+            "fraction": round(fraction, 4), "done": done, "total": total, "message": message,
+            "elapsed_seconds": round(elapsed, 2), "eta_seconds": None if eta is None else round(eta, 1),
+            "live": live, "updated": now,
+        })

@@ -1,0 +1,226 @@
+"""The one dispatcher: starts queued runs up to the concurrency limit, watches them, records how they end.
+
+`python -m lab.dispatcher` is started by whoever submits a run (the app or the CLI) when no live
+dispatcher holds the lease in SQLite, so the limit holds however many submitters there are. It
+exits after LAB_IDLE_EXIT seconds with nothing to do. On start it recovers: runs left "running"
+by a dead dispatcher are adopted if their worker lives, or finalized as failed with the log tail.
+
+Launch modes (LAB_LAUNCH): "fork" pre-imports the ML stack once, then forks a worker per job, so
+a job pays no 8-35 s import; "spawn" runs `python -m lab.worker RUN_DIR` from an argument list.
+With LAB_ACCELERATE_CONFIG set, jobs are spawned through `accelerate launch` (several GPUs).
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from lab import config, run_files, store
+from lab.versioning import code_version
+
+LEASE_TTL = 120.0  # long enough to cover the ML-stack import, which blocks this loop once
+CANCEL_GRACE = 5.0  # seconds between SIGTERM and SIGKILL of a cancelled job's process group
+POLL = 0.25
+
+
+def _describe_exit(returncode) -> tuple[str, dict]:
+    if returncode is None:
+        return "worker_vanished", {}
+    if returncode < 0:
+        signum = -returncode
+        name = signal.Signals(signum).name if signum in signal.Signals._value2member_map_ else str(signum)
+        return ("worker_killed_oom" if signum == signal.SIGKILL else "worker_killed"), {"signal": name}
+    return "worker_exit", {"code": returncode}
+
+
+def finalize(run_id: str, returncode) -> dict:
+    """Record how a run ended, from its result.json or, if it left none, from its exit and log tail."""
+    from lab.errors import LabError
+
+    folder = run_files.run_dir(run_id)
+    row = store.get_run(run_id) or {}
+    result = run_files.read_json(folder / "result.json")
+    if row.get("cancel_requested") and (result is None or result.get("status") != "succeeded"):
+        result = result or {}
+        result.update(status="cancelled", error=str(LabError("cancelled")), error_key="cancelled", error_params={})
+    elif result is None or result.get("status") not in store.TERMINAL:
+        key, params = _describe_exit(returncode)
+        result = result or {}
+        result.update(status="failed", error=str(LabError(key, **params)), error_key=key,
+                      error_params={k: str(v) for k, v in params.items()})
+    if result["status"] != "succeeded":
+        result["log_tail"] = run_files.tail(folder / "log.txt", 20)
+    result.setdefault("spec", run_files.read_json(folder / "spec.json", {}))
+    result.setdefault("seed", result["spec"].get("seed"))
+    result.setdefault("spec_hash", row.get("spec_hash"))
+    result.setdefault("metrics", {})
+    result.setdefault("versions", {})
+    run_files.write_json(folder / "result.json", result)
+    store.update_run(run_id, status=result["status"], finished_at=time.time(), error=result.get("error", ""),
+                     metrics=result.get("metrics", {}))
+    return result
+
+
+class Dispatcher:
+    def __init__(self):
+        self.children: dict[str, object] = {}  # run_id -> Popen (spawn) or pid (fork)
+        self.kill_at: dict[str, float] = {}
+        self.warm = False
+        self.version = code_version()
+
+    # -- launching ---------------------------------------------------------------------------
+    def launch(self, run: dict) -> None:
+        folder = run_files.run_dir(run["id"])
+        fork = (config.launch_mode() == "fork" and run["code_version"] == self.version
+                and not os.environ.get("LAB_ACCELERATE_CONFIG"))
+        if fork:
+            from lab.specs import spec_class
+
+            if spec_class(run["kind"]).needs_torch and not self.warm:
+                self.prewarm()
+            pid = self._fork(folder)
+            self.children[run["id"]] = pid
+        else:
+            proc = self._spawn(folder)
+            pid = proc.pid
+            self.children[run["id"]] = proc
+        store.update_run(run["id"], pid=pid, pid_start=store.process_start_time(pid))
+
+    def prewarm(self) -> None:
+        started = time.time()
+        import lab.warm  # noqa: F401  (torch, transformers, peft: imported once, shared by every fork)
+
+        self.warm = True
+        print(f"[dispatcher] ML stack imported in {time.time() - started:.1f} s", flush=True)
+        store.try_acquire_lease(LEASE_TTL)
+
+    def _fork(self, folder) -> int:
+        threads = config.worker_threads()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid:
+            return pid
+        code = 1
+        try:
+            os.setsid()  # its own process group: cancel kills the whole tree
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            log = os.open(folder / "log.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            os.dup2(log, 1)
+            os.dup2(log, 2)
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(devnull, 0)
+            from lab.worker import run_job
+
+            code = run_job(folder, threads)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+
+    def _spawn(self, folder) -> subprocess.Popen:
+        env = dict(os.environ, LAB_HOME=str(config.lab_home()), LAB_THREADS=str(config.worker_threads()),
+                   OMP_NUM_THREADS=str(config.worker_threads()), PYTHONUNBUFFERED="1")
+        command = [sys.executable, "-m", "lab.worker", str(folder)]
+        accelerate_config = os.environ.get("LAB_ACCELERATE_CONFIG")
+        if accelerate_config:
+            command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", accelerate_config,
+                       "--module", "lab.worker", str(folder)]
+        with open(folder / "log.txt", "ab") as log:
+            return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    cwd=config.REPO, env=env, start_new_session=True)
+
+    # -- watching ----------------------------------------------------------------------------
+    def reap(self) -> None:
+        for run_id, child in list(self.children.items()):
+            if isinstance(child, int):
+                pid, status = os.waitpid(child, os.WNOHANG)
+                if pid == 0:
+                    continue
+                returncode = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+            else:
+                returncode = child.poll()
+                if returncode is None:
+                    continue
+            del self.children[run_id]
+            self.kill_at.pop(run_id, None)
+            finalize(run_id, returncode)
+
+    def recover(self) -> None:
+        """Runs marked running that are not our children: adopt live workers, finalize dead ones."""
+        for run in store.list_runs(statuses=("running",)):
+            if run["id"] in self.children:
+                continue
+            if not run["pid"]:
+                if time.time() - (run["started_at"] or 0) > 30:  # claimed, never launched: back in the queue
+                    store.update_run(run["id"], status="queued", started_at=None)
+                continue
+            if not store.process_alive(run["pid"], run["pid_start"]):
+                finalize(run["id"], None)
+
+    def enforce_cancels(self) -> None:
+        now = time.time()
+        for run in store.list_runs(statuses=("running",)):
+            if not run["cancel_requested"] or not run["pid"]:
+                continue
+            if not store.process_alive(run["pid"], run["pid_start"]):
+                continue
+            first = run["id"] not in self.kill_at
+            if first:
+                self.kill_at[run["id"]] = now + CANCEL_GRACE
+            signum = signal.SIGTERM if first or now < self.kill_at[run["id"]] else signal.SIGKILL
+            if first or signum == signal.SIGKILL:
+                kill_tree(run["pid"], signum)
+
+    def loop(self) -> int:
+        if not store.try_acquire_lease(LEASE_TTL):
+            return 0
+        print(f"[dispatcher] pid {os.getpid()} took the lease (mode {config.launch_mode()}, "
+              f"limit {config.max_jobs()})", flush=True)
+        stop = []
+        signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+        idle_since = time.time()
+        try:
+            while not stop:
+                if not store.try_acquire_lease(LEASE_TTL):
+                    print("[dispatcher] lost the lease; exiting", flush=True)
+                    break
+                self.reap()
+                self.recover()
+                self.enforce_cancels()
+                while (run := store.claim_next_queued(config.max_jobs())) is not None:
+                    try:
+                        self.launch(run)
+                    except Exception as exc:  # noqa: BLE001  (a launch failure fails one run, not the dispatcher)
+                        print(f"[dispatcher] could not start {run['id']}: {exc}", flush=True)
+                        finalize(run["id"], 1)
+                busy = self.children or store.list_runs(limit=1, statuses=store.ACTIVE)
+                if busy:
+                    idle_since = time.time()
+                elif time.time() - idle_since > config.idle_exit_seconds():
+                    break
+                time.sleep(POLL)
+        finally:
+            store.release_lease()
+        print("[dispatcher] exiting", flush=True)
+        return 0
+
+
+def kill_tree(pid: int, signum) -> None:
+    """Signal the job's whole process group (workers start their own session)."""
+    try:
+        os.killpg(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        try:
+            os.kill(pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def main() -> int:
+    return Dispatcher().loop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

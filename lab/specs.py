@@ -1,0 +1,169 @@
+"""Typed job specs: one dataclass per job kind, shared by the UI, the CLI and the worker.
+
+Every field has a default and help text in English and Chinese (`setting(default, en=..., zh=...)`),
+and each spec validates itself in `__post_init__`, naming the bad value. A spec is JSON:
+{"kind": "generate", "prompts": [...], ...}. Unknown fields and wrong types are errors, never ignored.
+"""
+import dataclasses
+import hashlib
+import json
+import typing
+from dataclasses import dataclass, field
+
+from lab.errors import LabError
+
+
+def setting(default, en: str, zh: str, choices=None, minimum=None, maximum=None):
+    """A spec field with help in both languages; `choices`, `minimum`, `maximum` are checked on build."""
+    meta = {"help": {"en": en, "zh": zh}, "choices": choices, "minimum": minimum, "maximum": maximum}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: json.loads(json.dumps(default)), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class Spec:
+    """Fields every job has. Subclasses set `kind` and add their own fields."""
+
+    kind: typing.ClassVar[str] = ""
+    needs_torch: typing.ClassVar[bool] = True  # the dispatcher pre-imports the ML stack for these
+
+    name: str = setting("", en="A name for this run, shown in the Runs tab.", zh="本次运行的名称,显示在“运行记录”页。")
+    seed: int = setting(0, en="Random seed: the same seed and settings give the same result.",
+                        zh="随机种子:相同的种子和设置会得到相同的结果。", minimum=0)
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            meta = f.metadata
+            if meta.get("choices") is not None and value not in meta["choices"]:
+                raise LabError("bad_choice", field=f.name, value=value, choices=", ".join(map(str, meta["choices"])))
+            if meta.get("minimum") is not None and isinstance(value, (int, float)) and value < meta["minimum"]:
+                raise LabError("too_small", field=f.name, value=value, minimum=meta["minimum"])
+            if meta.get("maximum") is not None and isinstance(value, (int, float)) and value > meta["maximum"]:
+                raise LabError("too_large", field=f.name, value=value, maximum=meta["maximum"])
+        self.validate()
+
+    def validate(self):
+        """Checks across fields; subclasses raise LabError naming the bad value."""
+
+    @property
+    def deterministic(self) -> bool:
+        """True when the same spec always gives the same result, so a stored result may be replayed."""
+        return True
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, **dataclasses.asdict(self)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    def spec_hash(self) -> str:
+        """Hash of everything that changes the result (the run's name does not)."""
+        data = self.to_dict()
+        data.pop("name", None)
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+    @classmethod
+    def help(cls, field_name: str, lang: str = "en") -> str:
+        for f in dataclasses.fields(cls):
+            if f.name == field_name:
+                return f.metadata.get("help", {}).get(lang) or f.metadata.get("help", {}).get("en", "")
+        raise KeyError(field_name)
+
+
+def _check_type(name: str, value, annotation):
+    """Return value converted to the annotated type, or raise LabError('bad_type')."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Union:
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _check_type(name, value, inner[0])
+    if origin is list:
+        if not isinstance(value, list):
+            raise LabError("bad_type", field=name, expected="list", got=type(value).__name__)
+        return [_check_type(f"{name}[{i}]", v, args[0] if args else typing.Any) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise LabError("bad_type", field=name, expected="object", got=type(value).__name__)
+        return value
+    if annotation is typing.Any:
+        return value
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+    elif annotation is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    elif annotation is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif annotation is str:
+        if isinstance(value, str):
+            return value
+    else:
+        return value
+    raise LabError("bad_type", field=name, expected=annotation.__name__, got=type(value).__name__)
+
+
+KINDS: dict[str, "KindEntry"] = {}
+
+
+@dataclass
+class KindEntry:
+    spec_class: type
+    run: typing.Callable  # run(spec, ctx) -> dict of figures (merged into result.json "metrics")
+    module: str
+
+
+def register_kind(spec_class: type, run: typing.Callable) -> None:
+    """One line at the bottom of each lab/kinds/<kind>.py: register_kind(GenerateSpec, run)."""
+    KINDS[spec_class.kind] = KindEntry(spec_class, run, run.__module__)
+
+
+def kinds() -> dict[str, KindEntry]:
+    import lab.kinds  # noqa: F401  (importing registers every kind; the modules import no torch)
+
+    return KINDS
+
+
+def spec_class(kind: str) -> type:
+    entries = kinds()
+    if kind not in entries:
+        raise LabError("unknown_kind", kind=kind, kinds=", ".join(sorted(entries)))
+    return entries[kind].spec_class
+
+
+def spec_from_dict(data) -> Spec:
+    """Build a spec from JSON data; unknown fields and wrong types raise LabError with one line."""
+    if not isinstance(data, dict):
+        raise LabError("spec_not_object", got=type(data).__name__)
+    data = dict(data)
+    kind = data.pop("kind", None)
+    if not kind:
+        raise LabError("missing_kind")
+    cls = spec_class(kind)
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise LabError("unknown_field", field=unknown[0], kind=kind, fields=", ".join(fields))
+    values = {name: _check_type(name, value, hints[name]) for name, value in data.items()}
+    return cls(**values)
+
+
+def spec_from_json(text: str) -> Spec:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LabError("bad_json", detail=f"line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    return spec_from_dict(data)
+
+
+def example_spec(kind: str) -> Spec:
+    """The default spec of a kind: every field at its default; runs on the default model on a CPU."""
+    return spec_class(kind)()

@@ -1,0 +1,114 @@
+"""Runs one job in its own process: `python -m lab.worker RUN_DIR` (or a fork of the dispatcher).
+
+Reads spec.json, runs the kind's recipe, and always leaves result.json: status, error (plain
+language), metrics (flat named figures), spec, seed, versions, spec_hash. stdout/stderr are log.txt.
+"""
+import importlib.metadata
+import platform
+import random
+import resource
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from lab import run_files
+from lab.context import JobContext
+from lab.errors import LabError
+
+VERSION_PACKAGES = ("torch", "transformers", "peft", "bitsandbytes", "accelerate", "trl", "datasets", "gradio")
+
+
+def package_versions() -> dict:
+    versions = {"python": platform.python_version()}
+    for name in VERSION_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def peak_memory_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # ru_maxrss is KiB on Linux
+
+
+def _seed_everything(seed: int, needs_torch: bool, threads: int) -> None:
+    random.seed(seed)
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed(seed)
+    if needs_torch:
+        import torch
+
+        torch.set_num_threads(threads)
+        torch.manual_seed(seed)
+
+
+def _split_outputs(returned: dict) -> tuple[dict, dict]:
+    """Flat numbers go to result['metrics']; anything else (texts, tables) to result['outputs']."""
+    metrics, outputs = {}, {}
+    for key, value in (returned or {}).items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            metrics[key] = value
+        else:
+            outputs[key] = value
+    return metrics, outputs
+
+
+def _failure(exc: BaseException) -> LabError:
+    if isinstance(exc, LabError):
+        return exc
+    text = str(exc)
+    if isinstance(exc, MemoryError) or "out of memory" in text.lower():
+        return LabError("out_of_memory", detail=text[:200] or type(exc).__name__)
+    return LabError("job_crashed", detail=f"{type(exc).__name__}: {text[:300]}")
+
+
+def run_job(run_dir: Path, threads: int = 1) -> int:
+    """Run the job in run_dir; returns the process exit code (0 when it succeeded)."""
+    run_dir = Path(run_dir)
+    spec_data = run_files.read_json(run_dir / "spec.json", {})
+    started = time.time()
+    result = {"status": "failed", "error": "", "metrics": {}, "outputs": {}, "spec": spec_data,
+              "seed": spec_data.get("seed"), "spec_hash": None, "versions": package_versions(),
+              "started_at": started}
+    print(f"[lab] run {run_dir.name}: kind {spec_data.get('kind')}, {threads} thread(s)", flush=True)
+    try:
+        from lab.specs import kinds, spec_from_dict
+
+        spec = spec_from_dict(spec_data)
+        result["spec_hash"] = spec.spec_hash()
+        _seed_everything(spec.seed, spec.needs_torch, threads)
+        ctx = JobContext(run_dir, threads)
+        metrics, outputs = _split_outputs(kinds()[spec.kind].run(spec, ctx))
+        result.update(status="succeeded", metrics=metrics, outputs=outputs)
+        ctx.progress(1, 1, force=True)
+    except BaseException as exc:  # noqa: BLE001  (every failure must leave a result.json)
+        if isinstance(exc, KeyboardInterrupt):
+            result["status"] = "cancelled"
+        error = _failure(exc)
+        result.update(error=str(error), error_key=error.key, error_params={k: str(v) for k, v in error.params.items()})
+        if not isinstance(exc, LabError):
+            traceback.print_exc()
+        print(f"[lab] {result['status']}: {result['error']}", flush=True)
+    finished = time.time()
+    result["finished_at"] = finished
+    result["metrics"].setdefault("wall_seconds", round(finished - started, 3))
+    result["metrics"].setdefault("peak_memory_mb", peak_memory_mb())
+    run_files.write_json(run_dir / "result.json", result)
+    print(f"[lab] {result['status']} in {finished - started:.1f} s", flush=True)
+    return 0 if result["status"] == "succeeded" else 1
+
+
+def main(argv=None) -> int:
+    import os
+
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m lab.worker RUN_DIR", file=sys.stderr)
+        return 2
+    return run_job(Path(argv[0]), threads=int(os.environ.get("LAB_THREADS", "1") or 1))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
