@@ -1,6 +1,7 @@
 """Kind "demo": counts steps with a pause and a made-up loss curve. It imports no torch, so the
 runner (queueing, cancel, crash, recovery, cache) can be tried and tested in seconds."""
 import math
+import subprocess
 import time
 from dataclasses import dataclass
 
@@ -18,6 +19,9 @@ class DemoSpec(Spec):
     fail_at_step: int = setting(0, en="Crash on purpose at this step (0: never), to see how failures are shown.",
                                 zh="在这一步故意出错(0 表示不出错),用来观察失败如何显示。", minimum=0)
 
+    child_process: bool = setting(False, en="Start a helper process that just waits, to show that cancel stops the whole process tree.",
+                                  zh="启动一个只等待的子进程,用来演示取消会终止整个进程树。")
+
     def validate(self):
         if self.fail_at_step > self.steps:
             raise LabError("field_greater", field="fail_at_step", value=self.fail_at_step, other="steps", other_value=self.steps)
@@ -25,6 +29,9 @@ class DemoSpec(Spec):
 
 def run(spec: DemoSpec, ctx) -> dict:
     loss = 0.0
+    if spec.child_process:
+        child = subprocess.Popen(["sleep", "600"])  # an argument list, never a shell
+        ctx.log(f"child process {child.pid}")
     for step in range(1, spec.steps + 1):
         if step == spec.fail_at_step:
             raise RuntimeError(f"demo failure at step {step}")

@@ -1,0 +1,45 @@
+"""Shared fixtures: a private data folder per test, and clean-up of the dispatchers it started."""
+import os
+import signal
+import time
+
+import pytest
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "integration: uses the real default model (slower; converts it once)")
+    config.addinivalue_line("markers", "browser: drives the app in headless Chromium")
+    config.addinivalue_line("markers", "gpu: needs CUDA; skipped without it")
+
+
+def _stop_lab_processes(home):
+    """SIGTERM the dispatcher holding this data folder's lease, and kill any worker still running."""
+    os.environ["LAB_HOME"] = str(home)
+    from lab import store
+
+    try:
+        for run in store.list_runs(statuses=("running",)):
+            if run["pid"] and store.process_alive(run["pid"], run["pid_start"]):
+                os.killpg(run["pid"], signal.SIGKILL)
+        holder = store.lease_holder()
+    except Exception:  # noqa: BLE001  (a test may have broken the database on purpose)
+        holder = None
+    if holder:
+        try:
+            os.kill(holder["holder_pid"], signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.time() + 5
+        while time.time() < deadline and store.process_alive(holder["holder_pid"], holder["holder_start"]):
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def lab_home(tmp_path, monkeypatch):
+    """A fresh LAB_HOME; dispatchers started in it exit quickly when idle and are stopped at the end."""
+    home = tmp_path / "lab_home"
+    monkeypatch.setenv("LAB_HOME", str(home))
+    monkeypatch.setenv("LAB_IDLE_EXIT", "5")
+    monkeypatch.delenv("LAB_MAX_JOBS", raising=False)
+    yield home
+    _stop_lab_processes(home)
