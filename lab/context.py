@@ -18,6 +18,7 @@ class JobContext:
         self.artifact_dir.mkdir(exist_ok=True)
         self.started = time.time()
         self._last_progress_write = 0.0
+        self.cancel_requested = False  # set by SIGTERM for kinds that stop gracefully (Spec.graceful_cancel)
 
     def log(self, message: str) -> None:
         """A line in log.txt (stdout of the worker is log.txt too)."""

@@ -19,7 +19,6 @@ from lab import config, run_files, store
 from lab.versioning import code_version
 
 LEASE_TTL = 120.0  # long enough to cover the ML-stack import, which blocks this loop once
-CANCEL_GRACE = 5.0  # seconds between SIGTERM and SIGKILL of a cancelled job's process group
 POLL = 0.25
 
 
@@ -40,7 +39,7 @@ def finalize(run_id: str, returncode) -> dict:
     folder = run_files.run_dir(run_id)
     row = store.get_run(run_id) or {}
     result = run_files.read_json(folder / "result.json")
-    if row.get("cancel_requested") and (result is None or result.get("status") != "succeeded"):
+    if row.get("cancel_requested") and (result is None or result.get("status") not in ("succeeded", "cancelled")):
         result = result or {}
         result.update(status="cancelled", error=str(LabError("cancelled")), error_key="cancelled", error_params={})
     elif result is None or result.get("status") not in store.TERMINAL:
@@ -168,7 +167,9 @@ class Dispatcher:
                 continue
             first = run["id"] not in self.kill_at
             if first:
-                self.kill_at[run["id"]] = now + CANCEL_GRACE
+                from lab.specs import spec_class
+
+                self.kill_at[run["id"]] = now + spec_class(run["kind"]).cancel_grace_seconds
             signum = signal.SIGTERM if first or now < self.kill_at[run["id"]] else signal.SIGKILL
             if first or signum == signal.SIGKILL:
                 kill_tree(run["pid"], signum)

@@ -16,3 +16,7 @@ class LabError(Exception):
 
     def __str__(self) -> str:
         return self.message("en")
+
+
+class JobCancelled(LabError):
+    """A job that stopped cleanly on a cancel request (e.g. after saving a checkpoint): recorded as cancelled."""

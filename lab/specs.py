@@ -27,6 +27,8 @@ class Spec:
 
     kind: typing.ClassVar[str] = ""
     needs_torch: typing.ClassVar[bool] = True  # the dispatcher pre-imports the ML stack for these
+    graceful_cancel: typing.ClassVar[bool] = False  # True: SIGTERM sets ctx.cancel_requested; the job stops itself
+    cancel_grace_seconds: typing.ClassVar[float] = 5.0  # then SIGKILL
 
     name: str = setting("", en="A name for this run, shown in the Runs tab.", zh="本次运行的名称,显示在“运行记录”页。")
     seed: int = setting(0, en="Random seed: the same seed and settings give the same result.",

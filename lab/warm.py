@@ -1,6 +1,6 @@
 """The ML stack the dispatcher imports once before forking workers (fork launch mode).
 
-bitsandbytes is left out: it drags in torch._dynamo (~13 s) and only quantization jobs need it.
+peft imports bitsandbytes (and with it torch._dynamo) when it is installed, so it is warm too.
 """
 import torch  # noqa: F401
 import transformers  # noqa: F401

@@ -7,6 +7,7 @@ import importlib.metadata
 import platform
 import random
 import resource
+import signal
 import sys
 import time
 import traceback
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from lab import run_files
 from lab.context import JobContext
-from lab.errors import LabError
+from lab.errors import JobCancelled, LabError
 
 VERSION_PACKAGES = ("torch", "transformers", "peft", "bitsandbytes", "accelerate", "trl", "datasets", "gradio")
 
@@ -80,11 +81,13 @@ def run_job(run_dir: Path, threads: int = 1) -> int:
         result["spec_hash"] = spec.spec_hash()
         _seed_everything(spec.seed, spec.needs_torch, threads)
         ctx = JobContext(run_dir, threads)
+        if spec.graceful_cancel:
+            signal.signal(signal.SIGTERM, lambda *_: setattr(ctx, "cancel_requested", True))
         metrics, outputs = _split_outputs(kinds()[spec.kind].run(spec, ctx))
         result.update(status="succeeded", metrics=metrics, outputs=outputs)
         ctx.progress(1, 1, force=True)
     except BaseException as exc:  # noqa: BLE001  (every failure must leave a result.json)
-        if isinstance(exc, KeyboardInterrupt):
+        if isinstance(exc, (KeyboardInterrupt, JobCancelled)):
             result["status"] = "cancelled"
         error = _failure(exc)
         result.update(error=str(error), error_key=error.key, error_params={k: str(v) for k, v in error.params.items()})

@@ -1,0 +1,1 @@
+"""Fine-tuning: PEFT methods as registered entries, data preparation and the training recipe."""

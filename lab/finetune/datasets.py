@@ -1,0 +1,139 @@
+"""Fine-tuning data: built-in sets and uploads, as rows of {"messages": [...], "answer": ...}.
+
+Built-in sets are registered entries (a generator, or a file shipped in assets/data/finetune).
+Uploads are JSONL or CSV with instruction/input/output columns, or chat "messages" in JSONL.
+A bad file is refused whole with a message that names the file, the line and what is wrong.
+"""
+import csv
+import io
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from lab.errors import LabError
+
+DATA = Path(__file__).resolve().parent.parent.parent / "assets" / "data" / "finetune"
+ROLES = ("system", "user", "assistant")
+
+
+@dataclass(frozen=True)
+class BuiltinDataset:
+    name: str
+    load: Callable[[], list[dict]]  # rows with "instruction", "output" (and optional "input", "answer")
+    has_answers: bool  # rows carry a short checkable "answer" (task accuracy is measured)
+
+
+def _arithmetic(count: int = 600, seed: int = 1234) -> list[dict]:
+    """Two-digit sums and differences with a worked answer ending in "The answer is N."."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(count):
+        a, b = rng.randint(10, 99), rng.randint(10, 99)
+        op = rng.choice("+-")
+        result = a + b if op == "+" else a - b
+        rows.append({"instruction": f"What is {a} {op} {b}?",
+                     "output": f"{a} {op} {b} = {result}. The answer is {result}.", "answer": str(result)})
+    return rows
+
+
+def _chatterbot() -> list[dict]:
+    return read_rows(DATA / "chatterbot_en.jsonl")
+
+
+BUILTIN = {d.name: d for d in [
+    BuiltinDataset("arithmetic", _arithmetic, has_answers=True),
+    BuiltinDataset("chatterbot", _chatterbot, has_answers=False),
+]}
+
+
+def _row_to_example(row: dict, where: str) -> dict:
+    """One row -> {"messages": [...ending with the assistant's answer], "answer": str | None}."""
+    if "messages" in row:
+        messages = row["messages"]
+        if not isinstance(messages, list) or not messages:
+            raise LabError("data_bad_messages", where=where)
+        for message in messages:
+            if not isinstance(message, dict) or message.get("role") not in ROLES or not isinstance(message.get("content"), str):
+                raise LabError("data_bad_messages", where=where)
+        if messages[-1]["role"] != "assistant" or not messages[-1]["content"].strip():
+            raise LabError("data_no_answer", where=where)
+        return {"messages": messages, "answer": row.get("answer")}
+    instruction = row.get("instruction", row.get("prompt", row.get("question")))
+    output = row.get("output", row.get("response", row.get("completion")))
+    if instruction is None or output is None:
+        raise LabError("data_missing_columns", where=where, columns=", ".join(sorted(map(str, row))) or "none")
+    if not str(instruction).strip():
+        raise LabError("data_empty_field", where=where, field="instruction")
+    if not str(output).strip():
+        raise LabError("data_empty_field", where=where, field="output")
+    user = str(instruction).strip()
+    if str(row.get("input") or "").strip():
+        user = f"{user}\n\n{str(row['input']).strip()}"
+    answer = row.get("answer")
+    return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": str(output).strip()}],
+            "answer": None if answer in (None, "") else str(answer)}
+
+
+def read_rows(path: Path) -> list[dict]:
+    """Parse a JSONL or CSV file into dict rows; refuses the whole file at the first bad line."""
+    path = Path(path)
+    name = path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise LabError("data_not_text", file=name) from None
+    except OSError as exc:
+        raise LabError("cannot_read_file", path=name, detail=exc.strerror or str(exc)) from None
+    suffix = path.suffix.lower()
+    rows = []
+    if suffix in (".jsonl", ".json"):
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise LabError("data_bad_json", file=name, line=number, detail=exc.msg) from None
+            if not isinstance(row, dict):
+                raise LabError("data_not_object", file=name, line=number)
+            row["_line"] = number
+            rows.append(row)
+    elif suffix == ".csv":
+        reader = csv.DictReader(io.StringIO(text))
+        for number, row in enumerate(reader, start=2):  # line 1 is the header
+            if None in row:
+                raise LabError("data_csv_columns", file=name, line=number)
+            row["_line"] = number
+            rows.append(row)
+    else:
+        raise LabError("data_bad_format", file=name, suffix=suffix or "(none)")
+    if not rows:
+        raise LabError("data_empty", file=name)
+    return rows
+
+
+def load_examples(dataset: str, validation_fraction: float = 0.1, seed: int = 0) -> tuple[list, list, bool]:
+    """(train, validation, has_answers) for a built-in name or an uploaded file path."""
+    if dataset in BUILTIN:
+        entry = BUILTIN[dataset]
+        rows, name, has_answers = entry.load(), dataset, entry.has_answers
+    else:
+        path = Path(dataset)
+        if not path.is_file():
+            raise LabError("data_not_found", dataset=dataset, builtin=", ".join(BUILTIN))
+        rows, name = read_rows(path), path.name
+        has_answers = None
+    examples = []
+    for index, row in enumerate(rows):
+        where = f"{name} line {row.pop('_line', index + 1)}"
+        examples.append(_row_to_example(row, where))
+    if has_answers is None:
+        has_answers = all(e["answer"] for e in examples)
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)  # the split is fixed by the seed, so method comparisons share it
+    n_validation = max(1, int(len(examples) * validation_fraction)) if len(examples) >= 10 else 0
+    validation = [examples[i] for i in order[:n_validation]]
+    train = [examples[i] for i in order[n_validation:]]
+    return train, validation, has_answers

@@ -1,0 +1,28 @@
+"""BitFit: only bias terms train (Ben Zaken et al., 2021).
+
+GPT-2 has biases in every layer, so they train in place. Llama-style models (SmolLM2) have none:
+there peft's BEFT adds zero-initialised biases to the linear layers and trains only those, which
+starts from exactly the base model's behaviour.
+"""
+from lab.finetune.methods import Method, peft_wrap, register_method, target_modules
+
+
+def own_biases(model) -> list:
+    return [p for name, p in model.named_parameters() if name.endswith(".bias")]
+
+
+def apply(model, spec, info):
+    biases = own_biases(model)
+    if biases:
+        for parameter in model.parameters():
+            parameter.requires_grad = False
+        for parameter in biases:
+            parameter.requires_grad = True
+        return model
+    from peft import BeftConfig
+
+    return peft_wrap(model, BeftConfig(task_type="CAUSAL_LM", target_modules=target_modules(spec) or "all-linear"))
+
+
+register_method(Method("bitfit", apply, settings=("target_modules",), learning_rate=3e-3,
+                       paper="https://arxiv.org/abs/2106.10199"))

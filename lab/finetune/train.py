@@ -1,0 +1,195 @@
+"""The fine-tuning recipe: setup, train, measure, save — top to bottom.
+
+Used by the "finetune" job kind. Works for every registered method on any causal LM the model
+library loads; Trainer does the loop (bf16 autocast on CPU), callbacks stream metrics to the run folder.
+"""
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+
+from lab import run_files
+from lab.errors import JobCancelled, LabError
+from lab.finetune import encode
+from lab.finetune.datasets import load_examples
+from lab.finetune.methods import get_method
+
+
+def _load_base(spec, method, ctx):
+    from lab.models import load_model
+
+    extra = {}
+    if method.quantized_base:
+        import torch
+        from transformers import BitsAndBytesConfig
+
+        extra["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type=spec.quant_type, bnb_4bit_use_double_quant=spec.double_quant,
+            bnb_4bit_compute_dtype=torch.bfloat16 if spec.dtype != "fp32" else torch.float32)
+    progress = lambda done, total, message: ctx.progress(0, 1, message=message, force=True)  # noqa: E731
+    return load_model(spec.model, dtype="fp32", trust_remote_code=spec.trust_remote_code, device="auto",
+                      progress=progress, **extra)
+
+
+def count_parameters(model) -> tuple[int, int]:
+    """(trainable, total); for a PeftModel peft's own count, which knows 4-bit packed weights."""
+    if hasattr(model, "get_nb_trainable_parameters"):
+        return model.get_nb_trainable_parameters()
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return trainable, sum(p.numel() for p in model.parameters())
+
+
+def folder_mb(folder: Path) -> float:
+    return round(sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file()) / 2**20, 3)
+
+
+def last_checkpoint(run_id: str) -> Path:
+    folder = run_files.run_dir(run_id) / "checkpoints"
+    checkpoints = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1])) if folder.is_dir() else []
+    if not checkpoints:
+        raise LabError("no_checkpoint", run_id=run_id)
+    return checkpoints[-1]
+
+
+def make_callback(ctx, spec, started):
+    from transformers import TrainerCallback
+
+    class StreamMetrics(TrainerCallback):
+        """Every logged step -> metrics.jsonl and progress.json; a cancel request -> save and stop."""
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            logs = dict(logs or {})
+            elapsed = time.time() - started
+            record = {"step": state.global_step, "elapsed": round(elapsed, 2),
+                      "tokens_seen": int(state.num_input_tokens_seen or 0)}
+            for key in ("loss", "eval_loss", "learning_rate", "grad_norm"):
+                if key in logs:
+                    record[key] = round(float(logs[key]), 6)
+            if state.global_step and elapsed > 0:
+                record["tokens_per_second"] = round(record["tokens_seen"] / elapsed, 1)
+            ctx.log_metrics(**record)
+            ctx.progress(state.global_step, state.max_steps, message=f"step {state.global_step}/{state.max_steps}",
+                         **{k: v for k, v in record.items() if k in ("loss", "eval_loss", "tokens_per_second")})
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if ctx.cancel_requested:
+                control.should_save = True
+                control.should_training_stop = True
+
+    return StreamMetrics()
+
+
+def task_accuracy(model, tokenizer, examples, limit: int) -> float | None:
+    """Greedy answers to held-out questions, scored by exact match after the "The answer is X" filter."""
+    from lab.filters import apply_filter, exact_match
+    from lab.generation import generate
+
+    scored = [e for e in examples if e.get("answer")][:limit]
+    if not scored:
+        return None
+    prompts = [encode.prompt_for(tokenizer, e["messages"][0]["content"]) for e in scored]
+    tokenizer.padding_side = "left"
+    results = generate(model, tokenizer, prompts, max_new_tokens=32, batch_size=8, use_chat_template=False)
+    hits = 0
+    for example, result in zip(scored, results):
+        guess = apply_filter("the_answer_is", result.text) or apply_filter("last_number", result.text)
+        hits += bool(guess is not None and exact_match(guess, example["answer"], "none"))
+    return hits / len(scored)
+
+
+def save_result_model(model, tokenizer, method, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    if method.save is not None:
+        method.save(model, folder)
+    elif hasattr(model, "peft_config"):
+        model.save_pretrained(folder)
+    else:  # full fine-tuning: the whole model, in bf16 to halve it
+        import torch
+
+        model.to(torch.bfloat16).save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+
+
+def finetune(spec, ctx) -> dict:
+    import torch
+    from transformers import Trainer, TrainingArguments
+
+    started = time.time()
+    method = get_method(spec.method)
+    # -- setup ---------------------------------------------------------------------------------
+    train_examples, validation, has_answers = load_examples(spec.dataset, seed=spec.seed)
+    model, tokenizer, info = _load_base(spec, method, ctx)
+    reason = method.refuse(model, spec) if method.refuse else None
+    if reason is not None:
+        raise reason
+    train_items = encode.encode_all(tokenizer, train_examples, spec.max_length, spec.answer_only, "train")
+    eval_items = encode.encode_all(tokenizer, validation[: spec.eval_examples], spec.max_length, spec.answer_only,
+                                   "validation")
+    if spec.packing:
+        train_items = encode.pack(train_items, spec.max_length)
+    if spec.gradient_checkpointing and not method.quantized_base:
+        model.gradient_checkpointing_enable()
+        model.enable_input_require_grads()
+    model = method.apply(model, spec, info)
+    trainable, total = count_parameters(model)
+    if trainable == 0:
+        raise LabError("nothing_to_train", method=spec.method, model=spec.model)
+    ctx.log(f"{spec.method}: {trainable:,} of {total:,} parameters train ({100 * trainable / total:.3f}%)")
+    ctx.log_metrics(step=0, trainable_params=trainable, total_params=total)
+    # -- train ---------------------------------------------------------------------------------
+    cuda = torch.cuda.is_available()
+    bf16 = spec.dtype in ("auto", "bf16") and (not cuda or torch.cuda.is_bf16_supported())
+    save_steps = spec.save_steps or spec.max_steps
+    args = TrainingArguments(
+        output_dir=str(ctx.run_dir / "checkpoints"), max_steps=spec.max_steps,
+        per_device_train_batch_size=spec.batch_size, per_device_eval_batch_size=spec.batch_size,
+        gradient_accumulation_steps=spec.gradient_accumulation_steps,
+        learning_rate=spec.learning_rate or method.learning_rate, lr_scheduler_type=spec.lr_scheduler,
+        warmup_steps=int(spec.warmup_ratio * spec.max_steps), weight_decay=0.0, logging_steps=1,
+        eval_strategy="steps" if eval_items and spec.eval_steps else "no", eval_steps=spec.eval_steps or None,
+        save_strategy="steps", save_steps=save_steps, save_total_limit=1, save_only_model=False,
+        bf16=bf16, use_cpu=not cuda, seed=spec.seed, data_seed=spec.seed, report_to=[], disable_tqdm=True,
+        dataloader_num_workers=0, remove_unused_columns=False, include_num_input_tokens_seen="non_padding",
+        label_names=["labels"])
+    trainer = Trainer(model=model, args=args, train_dataset=train_items, eval_dataset=eval_items or None,
+                      data_collator=encode.Collator(tokenizer.pad_token_id), processing_class=tokenizer,
+                      callbacks=[make_callback(ctx, spec, started)] + method.callbacks(model, spec))
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    resume = str(last_checkpoint(spec.resume_from)) if spec.resume_from else None
+    train_started = time.time()
+    output = trainer.train(resume_from_checkpoint=resume)
+    train_seconds = time.time() - train_started
+    state = trainer.state
+    if ctx.cancel_requested:
+        raise JobCancelled("cancelled_with_checkpoint", step=state.global_step, run_id=ctx.run_id)
+    # -- measure -------------------------------------------------------------------------------
+    losses = [h["loss"] for h in state.log_history if "loss" in h]
+    figures = {"trainable_params": trainable, "total_params": total,
+               "trainable_percent": round(100 * trainable / total, 4),
+               "train_loss_first": round(losses[0], 4) if losses else None,
+               "train_loss_last": round(losses[-1], 4) if losses else None,
+               "train_loss_mean": round(output.training_loss, 4),
+               "tokens_per_second": round(state.num_input_tokens_seen / train_seconds, 1) if train_seconds else 0.0,
+               "train_seconds": round(train_seconds, 2), "steps": state.global_step}
+    if eval_items:
+        eval_loss = trainer.evaluate()["eval_loss"]
+        figures.update(eval_loss=round(eval_loss, 4), eval_perplexity=round(math.exp(min(eval_loss, 50)), 3))
+        ctx.log_metrics(step=state.global_step, eval_loss=figures["eval_loss"])
+    if has_answers and spec.accuracy_examples:
+        ctx.progress(1, 1, message="measuring task accuracy", force=True)
+        model.eval()
+        figures["task_accuracy"] = task_accuracy(model, tokenizer, validation, spec.accuracy_examples)
+    if cuda:
+        figures["peak_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    # -- save ----------------------------------------------------------------------------------
+    adapter = ctx.artifact_dir / "adapter"
+    save_result_model(model, tokenizer, method, adapter)
+    figures["adapter_mb"] = folder_mb(adapter)
+    shutil.make_archive(str(ctx.artifact_dir / "adapter"), "zip", adapter)
+    run_files.write_json(adapter / "lab_finetune.json", {"method": spec.method, "base_model": spec.model,
+                                                         "base_location": info["location"], "run_id": ctx.run_id})
+    shutil.rmtree(ctx.run_dir / "checkpoints", ignore_errors=True)  # finished: the adapter is the result
+    figures["wall_seconds"] = round(time.time() - started, 2)
+    return {k: v for k, v in figures.items() if v is not None}

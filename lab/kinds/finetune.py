@@ -1,0 +1,112 @@
+"""Kind "finetune": one PEFT method, one model, one data set, one budget (see lab/finetune/train.py)."""
+from dataclasses import dataclass
+
+from lab.errors import LabError
+from lab.finetune.datasets import BUILTIN
+from lab.finetune.methods import get_method, method_names
+from lab.models import DEFAULT_MODEL
+from lab.specs import Spec, register_kind, setting
+
+
+@dataclass
+class FinetuneSpec(Spec):
+    kind = "finetune"
+    graceful_cancel = True  # a cancel saves a checkpoint at the end of the current step, then stops
+    cancel_grace_seconds = 90.0
+
+    model: str = setting(DEFAULT_MODEL, en="The base model: an offline model name, a local folder or a hub id.",
+                         zh="基础模型:离线模型名称、本地文件夹或 Hub 模型 ID。")
+    method: str = setting("lora", en="How to fine-tune: which parameters train (see the lesson of each method).",
+                          zh="微调方法:决定哪些参数参与训练(见各方法的课程)。", choices=method_names())
+    dataset: str = setting("arithmetic", en="Training data: a built-in set (arithmetic, chatterbot) or the path of an uploaded JSONL/CSV file.",
+                           zh="训练数据:内置数据集(arithmetic、chatterbot)或上传的 JSONL/CSV 文件路径。")
+    max_steps: int = setting(30, en="The budget: optimizer steps to train. Methods compared on equal budgets get the same steps.",
+                             zh="训练预算:优化器更新的步数。比较方法时使用相同步数。", minimum=1, maximum=1_000_000)
+    learning_rate: float = setting(0.0, en="Step size of the optimizer. 0 uses the method's usual rate (prompt tuning needs ~30x LoRA's).",
+                                   zh="优化器步长。0 表示使用该方法的常用值(提示微调约为 LoRA 的 30 倍)。", minimum=0.0, maximum=1.0)
+    lr_scheduler: str = setting("cosine", en="How the learning rate changes over the run.", zh="学习率在训练中的变化方式。",
+                                choices=["cosine", "linear", "constant", "constant_with_warmup"])
+    warmup_ratio: float = setting(0.1, en="Share of the steps spent ramping the learning rate up from 0.",
+                                  zh="学习率从 0 逐步升高所占的步数比例。", minimum=0.0, maximum=0.5)
+    batch_size: int = setting(4, en="Examples per step. Larger is smoother but slower and uses more memory.",
+                              zh="每步的样本数。越大越平稳,但更慢、更占内存。", minimum=1, maximum=512)
+    gradient_accumulation_steps: int = setting(1, en="Add up gradients over this many batches before a step (a bigger batch in the same memory).",
+                                               zh="累积多少个批次的梯度再更新一次(用同样内存得到更大批次)。", minimum=1, maximum=256)
+    max_length: int = setting(128, en="Longest example in tokens; longer ones are refused with their line number.",
+                              zh="样本的最大 token 数;超长样本会被拒绝并给出行号。", minimum=16, maximum=32768)
+    packing: bool = setting(False, en="Pack several short examples into one sequence so no compute is spent on padding.",
+                            zh="把多个短样本拼接成一个序列,避免在填充上浪费计算。")
+    answer_only: bool = setting(True, en="Train only on the answer tokens (the prompt is context, not a target).",
+                                zh="只在回答部分计算损失(提示只是上下文,不是学习目标)。")
+    eval_steps: int = setting(10, en="Measure loss on held-out examples every N steps (0: only at the end).",
+                              zh="每 N 步在验证样本上计算一次损失(0 表示只在最后计算)。", minimum=0)
+    eval_examples: int = setting(40, en="How many held-out examples the eval loss uses.", zh="计算验证损失所用的样本数。", minimum=1)
+    accuracy_examples: int = setting(20, en="Held-out questions answered after training to measure task accuracy (0: skip).",
+                                     zh="训练后回答多少道验证题来计算任务准确率(0 表示跳过)。", minimum=0)
+    save_steps: int = setting(10, en="Save a checkpoint every N steps, so a cancelled or failed run can resume (0: only at the end).",
+                              zh="每 N 步保存检查点,取消或失败的运行可以从中恢复(0 表示只在最后保存)。", minimum=0)
+    resume_from: str = setting("", en="Run id of a cancelled or failed fine-tune to continue from its last checkpoint.",
+                               zh="要继续训练的(已取消或失败的)运行编号,从其最后的检查点恢复。")
+    dtype: str = setting("auto", en="Number format for training: auto = bf16 mixed precision (fastest on these CPUs), fp32 = full precision.",
+                         zh="训练数值格式:auto 为 bf16 混合精度(在这些 CPU 上最快),fp32 为全精度。", choices=["auto", "bf16", "fp32"])
+    gradient_checkpointing: bool = setting(False, en="Recompute activations in the backward pass: less memory, about 30% slower.",
+                                           zh="反向传播时重新计算激活值:更省内存,约慢 30%。")
+    trust_remote_code: bool = setting(False, en="Run Python code shipped with a hub model. Only for models you trust.",
+                                      zh="运行 Hub 模型自带的 Python 代码。仅对可信模型开启。")
+    lora_r: int = setting(8, en="LoRA rank: the width of the low-rank update. Higher = more capacity and parameters.",
+                          zh="LoRA 秩:低秩更新的宽度。越高容量和参数越多。", minimum=1, maximum=1024)
+    lora_alpha: int = setting(16, en="LoRA scale: the update is multiplied by alpha / r (usually 2*r).",
+                              zh="LoRA 缩放:更新量乘以 alpha / r(通常取 2*r)。", minimum=1)
+    lora_dropout: float = setting(0.05, en="Dropout on the LoRA input, against overfitting.", zh="LoRA 输入上的 dropout,防止过拟合。",
+                                  minimum=0.0, maximum=0.9)
+    target_modules: str = setting("", en="Comma-separated layer names to adapt (e.g. q_proj,v_proj); empty = peft's default for the model.",
+                                  zh="要适配的层名,用逗号分隔(如 q_proj,v_proj);留空使用 peft 对该模型的默认值。")
+    quant_type: str = setting("nf4", en="QLoRA's 4-bit format: NF4 (NormalFloat, made for normally distributed weights) or FP4.",
+                              zh="QLoRA 的 4 位格式:NF4(为正态分布权重设计)或 FP4。", choices=["nf4", "fp4"])
+    double_quant: bool = setting(True, en="Also quantize the quantization constants (saves ~0.4 bit per weight).",
+                                 zh="对量化常数再做一次量化(每个权重约省 0.4 位)。")
+    adalora_init_r: int = setting(12, en="AdaLoRA's starting rank per matrix, before the budget is reallocated.",
+                                  zh="AdaLoRA 每个矩阵的初始秩(之后重新分配预算)。", minimum=1)
+    adalora_target_r: int = setting(4, en="AdaLoRA's average rank at the end: the budget it keeps.",
+                                    zh="AdaLoRA 最终的平均秩:保留的预算。", minimum=1)
+    num_virtual_tokens: int = setting(16, en="Prefix / prompt / P-tuning: how many learned vectors are put before the input.",
+                                      zh="前缀/提示/P-tuning:在输入前加入的可学习向量个数。", minimum=1, maximum=512)
+    prefix_projection: bool = setting(False, en="Prefix tuning: produce the prefix with a small MLP (more stable, more parameters).",
+                                      zh="前缀微调:用小型 MLP 生成前缀(更稳定,参数更多)。")
+    encoder_hidden_size: int = setting(128, en="P-tuning / prefix projection: hidden width of the prompt encoder.",
+                                       zh="P-tuning / 前缀投影:提示编码器的隐藏层宽度。", minimum=1)
+    prompt_init_text: str = setting("", en="Prompt tuning: start the soft prompt from this text's embeddings (empty = random).",
+                                    zh="提示微调:用这段文字的嵌入初始化软提示(留空为随机)。")
+    adapter_size: int = setting(32, en="Adapters: the bottleneck width (down-projection size).", zh="适配器:瓶颈宽度(降维后的大小)。",
+                                minimum=1)
+    adapter_placement: str = setting("houlsby", en="Adapters: houlsby = after attention and MLP; pfeiffer = after the MLP only.",
+                                     zh="适配器:houlsby 放在注意力和 MLP 之后;pfeiffer 只放在 MLP 之后。", choices=["houlsby", "pfeiffer"])
+
+    def validate(self):
+        if not self.model.strip():
+            raise LabError("bad_model_name", model=self.model)
+        if self.eval_steps > self.max_steps:
+            raise LabError("field_greater", field="eval_steps", value=self.eval_steps, other="max_steps", other_value=self.max_steps)
+        if self.adalora_target_r > self.adalora_init_r:
+            raise LabError("field_greater", field="adalora_target_r", value=self.adalora_target_r,
+                           other="adalora_init_r", other_value=self.adalora_init_r)
+        if not self.dataset.strip():
+            raise LabError("data_not_found", dataset=self.dataset, builtin=", ".join(BUILTIN))
+        if self.resume_from:
+            from lab.run_files import check_run_id
+
+            check_run_id(self.resume_from)
+        get_method(self.method)
+
+    @property
+    def deterministic(self) -> bool:
+        return not self.resume_from
+
+
+def run(spec: FinetuneSpec, ctx) -> dict:
+    from lab.finetune.train import finetune
+
+    return finetune(spec, ctx)
+
+
+register_kind(FinetuneSpec, run)
