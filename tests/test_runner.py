@@ -28,7 +28,10 @@ def wait_for(condition, timeout=30.0, poll=0.05):
 
 
 def running_pid(run_id):
-    return wait_for(lambda: (row := store.get_run(run_id))["status"] == "running" and row["pid"] and row["pid"])
+    """The worker's pid, once the job is really under way (its first metrics record is written)."""
+    pid = wait_for(lambda: (row := store.get_run(run_id))["status"] == "running" and row["pid"] and row["pid"])
+    wait_for(lambda: runner.metrics(run_id))
+    return pid
 
 
 def test_a_run_succeeds_and_leaves_a_complete_run_folder(lab_home):
