@@ -4,9 +4,9 @@ Used by the "finetune" job kind. Works for every registered method on any causal
 library loads; Trainer does the loop (bf16 autocast on CPU), callbacks stream metrics to the run folder.
 """
 import math
-import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from lab import run_files
@@ -50,6 +50,18 @@ def last_checkpoint(run_id: str) -> Path:
     if not checkpoints:
         raise LabError("no_checkpoint", run_id=run_id)
     return checkpoints[-1]
+
+
+def check_resume(spec) -> None:
+    """A run resumes only a run of the same model, method and data (its checkpoint must fit)."""
+    theirs = run_files.read_json(run_files.run_dir(spec.resume_from) / "spec.json")
+    if theirs is None or theirs.get("kind") != "finetune":
+        raise LabError("no_checkpoint", run_id=spec.resume_from)
+    for field in ("model", "method", "dataset"):
+        if theirs.get(field) != getattr(spec, field):
+            raise LabError("resume_mismatch", run_id=spec.resume_from, field=field, theirs=theirs.get(field),
+                           ours=getattr(spec, field))
+    last_checkpoint(spec.resume_from)
 
 
 def make_callback(ctx, spec, started):
@@ -111,13 +123,28 @@ def save_result_model(model, tokenizer, method, folder: Path) -> None:
         tokenizer.save_pretrained(folder)
 
 
-def finetune(spec, ctx) -> dict:
-    import torch
-    from transformers import Trainer, TrainingArguments
+@dataclass
+class Setup:
+    """Everything a fine-tune needs once the model is loaded and the method applied."""
 
-    started = time.time()
+    spec: object
+    method: object
+    model: object
+    tokenizer: object
+    info: dict
+    train_items: list
+    eval_items: list
+    validation: list
+    has_answers: bool
+    trainable: int
+    total: int
+
+
+def prepare(spec, ctx) -> Setup:
+    """Load data and model, refuse what cannot apply, apply the method."""
     method = get_method(spec.method)
-    # -- setup ---------------------------------------------------------------------------------
+    if spec.resume_from:
+        check_resume(spec)
     train_examples, validation, has_answers = load_examples(spec.dataset, seed=spec.seed)
     model, tokenizer, info = _load_base(spec, method, ctx)
     reason = method.refuse(model, spec) if method.refuse else None
@@ -136,60 +163,78 @@ def finetune(spec, ctx) -> dict:
     if trainable == 0:
         raise LabError("nothing_to_train", method=spec.method, model=spec.model)
     ctx.log(f"{spec.method}: {trainable:,} of {total:,} parameters train ({100 * trainable / total:.3f}%)")
-    ctx.log_metrics(step=0, trainable_params=trainable, total_params=total)
-    # -- train ---------------------------------------------------------------------------------
+    return Setup(spec, method, model, tokenizer, info, train_items, eval_items, validation, has_answers,
+                 trainable, total)
+
+
+def train(setup: Setup, ctx) -> dict:
+    """Run the Trainer; returns the training figures. A cancel request stops it after saving a checkpoint."""
+    import torch
+    from transformers import Trainer, TrainingArguments
+
+    spec, method, started = setup.spec, setup.method, time.time()
     cuda = torch.cuda.is_available()
     bf16 = spec.dtype in ("auto", "bf16") and (not cuda or torch.cuda.is_bf16_supported())
-    save_steps = spec.save_steps or spec.max_steps
     args = TrainingArguments(
         output_dir=str(ctx.run_dir / "checkpoints"), max_steps=spec.max_steps,
         per_device_train_batch_size=spec.batch_size, per_device_eval_batch_size=spec.batch_size,
         gradient_accumulation_steps=spec.gradient_accumulation_steps,
         learning_rate=spec.learning_rate or method.learning_rate, lr_scheduler_type=spec.lr_scheduler,
         warmup_steps=int(spec.warmup_ratio * spec.max_steps), weight_decay=0.0, logging_steps=1,
-        eval_strategy="steps" if eval_items and spec.eval_steps else "no", eval_steps=spec.eval_steps or None,
-        save_strategy="steps", save_steps=save_steps, save_total_limit=1, save_only_model=False,
+        eval_strategy="steps" if setup.eval_items and spec.eval_steps else "no", eval_steps=spec.eval_steps or None,
+        save_strategy="steps", save_steps=spec.save_steps or spec.max_steps, save_total_limit=1,
         bf16=bf16, use_cpu=not cuda, seed=spec.seed, data_seed=spec.seed, report_to=[], disable_tqdm=True,
         dataloader_num_workers=0, remove_unused_columns=False, include_num_input_tokens_seen="non_padding",
         label_names=["labels"])
-    trainer = Trainer(model=model, args=args, train_dataset=train_items, eval_dataset=eval_items or None,
-                      data_collator=encode.Collator(tokenizer.pad_token_id), processing_class=tokenizer,
-                      callbacks=[make_callback(ctx, spec, started)] + method.callbacks(model, spec))
+    trainer = Trainer(model=setup.model, args=args, train_dataset=setup.train_items,
+                      eval_dataset=setup.eval_items or None, data_collator=encode.Collator(setup.tokenizer.pad_token_id),
+                      processing_class=setup.tokenizer,
+                      callbacks=[make_callback(ctx, spec, started)] + method.callbacks(setup.model, spec))
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     resume = str(last_checkpoint(spec.resume_from)) if spec.resume_from else None
-    train_started = time.time()
     output = trainer.train(resume_from_checkpoint=resume)
-    train_seconds = time.time() - train_started
+    seconds = time.time() - started
     state = trainer.state
     if ctx.cancel_requested:
         raise JobCancelled("cancelled_with_checkpoint", step=state.global_step, run_id=ctx.run_id)
-    # -- measure -------------------------------------------------------------------------------
     losses = [h["loss"] for h in state.log_history if "loss" in h]
-    figures = {"trainable_params": trainable, "total_params": total,
-               "trainable_percent": round(100 * trainable / total, 4),
-               "train_loss_first": round(losses[0], 4) if losses else None,
+    figures = {"train_loss_first": round(losses[0], 4) if losses else None,
                "train_loss_last": round(losses[-1], 4) if losses else None,
                "train_loss_mean": round(output.training_loss, 4),
-               "tokens_per_second": round(state.num_input_tokens_seen / train_seconds, 1) if train_seconds else 0.0,
-               "train_seconds": round(train_seconds, 2), "steps": state.global_step}
-    if eval_items:
+               "tokens_per_second": round(state.num_input_tokens_seen / seconds, 1) if seconds else 0.0,
+               "train_seconds": round(seconds, 2), "steps": state.global_step}
+    if setup.eval_items:
         eval_loss = trainer.evaluate()["eval_loss"]
         figures.update(eval_loss=round(eval_loss, 4), eval_perplexity=round(math.exp(min(eval_loss, 50)), 3))
         ctx.log_metrics(step=state.global_step, eval_loss=figures["eval_loss"])
-    if has_answers and spec.accuracy_examples:
-        ctx.progress(1, 1, message="measuring task accuracy", force=True)
-        model.eval()
-        figures["task_accuracy"] = task_accuracy(model, tokenizer, validation, spec.accuracy_examples)
     if cuda:
         figures["peak_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
-    # -- save ----------------------------------------------------------------------------------
+    return figures
+
+
+def save(setup: Setup, ctx) -> dict:
+    """The adapter (or model) folder, its zip, and where it came from."""
     adapter = ctx.artifact_dir / "adapter"
-    save_result_model(model, tokenizer, method, adapter)
-    figures["adapter_mb"] = folder_mb(adapter)
+    save_result_model(setup.model, setup.tokenizer, setup.method, adapter)
+    run_files.write_json(adapter / "lab_finetune.json", {"method": setup.spec.method, "base_model": setup.spec.model,
+                                                         "base_location": setup.info["location"], "run_id": ctx.run_id})
     shutil.make_archive(str(ctx.artifact_dir / "adapter"), "zip", adapter)
-    run_files.write_json(adapter / "lab_finetune.json", {"method": spec.method, "base_model": spec.model,
-                                                         "base_location": info["location"], "run_id": ctx.run_id})
     shutil.rmtree(ctx.run_dir / "checkpoints", ignore_errors=True)  # finished: the adapter is the result
+    return {"adapter_mb": folder_mb(adapter)}
+
+
+def finetune(spec, ctx) -> dict:
+    started = time.time()
+    setup = prepare(spec, ctx)
+    ctx.log_metrics(step=0, trainable_params=setup.trainable, total_params=setup.total)
+    figures = {"trainable_params": setup.trainable, "total_params": setup.total,
+               "trainable_percent": round(100 * setup.trainable / setup.total, 4)}
+    figures.update(train(setup, ctx))
+    if setup.has_answers and spec.accuracy_examples:
+        ctx.progress(1, 1, message="measuring task accuracy", force=True)
+        setup.model.eval()
+        figures["task_accuracy"] = task_accuracy(setup.model, setup.tokenizer, setup.validation, spec.accuracy_examples)
+    figures.update(save(setup, ctx))
     figures["wall_seconds"] = round(time.time() - started, 2)
     return {k: v for k, v in figures.items() if v is not None}
