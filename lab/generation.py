@@ -1,0 +1,153 @@
+"""Batched text generation with the KV cache, shared by every tab that asks a model something.
+
+    results = generate(model, tokenizer, ["What is 2+2?"], max_new_tokens=32, use_chat_template=True)
+    results[0].text, results[0].finish_reason, results.tokens_per_second
+
+Prompts are sorted by length and padded on the left, so each batch wastes little on padding and
+every row's next token sits at the same position. Each row stops on its own: at an end-of-sequence
+token ("eos"), at a stop string ("stop", the text is cut before it) or at max_new_tokens ("length").
+
+Sampling draws each row's tokens from its own random generator, seeded from (seed, prompt index):
+a prompt gets the same sample whatever else shares its batch, and the batch size does not change
+results (up to float rounding between padded and unpadded rows).
+"""
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from lab.errors import LabError
+
+
+@dataclass
+class GenerationResult:
+    prompt: str
+    text: str  # the continuation only, special tokens removed, cut before a stop string
+    new_tokens: int  # tokens generated, counting the final eos token or the token that completed a stop string
+    finish_reason: str  # "eos" | "stop" | "length"
+    token_logprobs: Optional[list[float]] = None  # log p(token) under the model's raw distribution (no temperature)
+
+
+class Generations(list):
+    """A list of GenerationResult that also carries the run's speed."""
+
+    wall_seconds: float = 0.0
+
+    @property
+    def new_tokens(self) -> int:
+        return sum(r.new_tokens for r in self)
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.new_tokens / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+
+def format_prompt(tokenizer, prompt: str, use_chat_template: bool) -> tuple[str, bool]:
+    """The text to tokenize and whether to add special tokens (a chat template already has them)."""
+    if use_chat_template and getattr(tokenizer, "chat_template", None):
+        messages = [{"role": "user", "content": prompt}]
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True), False
+    return prompt, True
+
+
+def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, do_sample: bool = False,
+             temperature: float = 1.0, top_p: float = 1.0, top_k: int = 0, seed: int = 0, batch_size: int = 8,
+             stop: Optional[list[str]] = None, use_chat_template: bool = False, return_logprobs: bool = False,
+             on_batch: Optional[Callable[[int, int], None]] = None) -> Generations:
+    """Continue each prompt; results come back in the order of `prompts`.
+
+    do_sample=False is greedy decoding. With do_sample=True, temperature divides the logits, top_k keeps
+    the k likeliest tokens (0 = all) and top_p the smallest set holding that much probability (1.0 = all).
+    on_batch(done, total) is called after each batch with the number of prompts finished so far.
+    """
+    import torch
+
+    if do_sample and temperature <= 0:
+        raise LabError("bad_temperature", temperature=temperature)
+    stop = [s for s in (stop or []) if s]
+    texts, add_special = zip(*(format_prompt(tokenizer, p, use_chat_template) for p in prompts)) if prompts else ((), ())
+    lengths = [len(tokenizer(t, add_special_tokens=a)["input_ids"]) for t, a in zip(texts, add_special)]
+    order = sorted(range(len(prompts)), key=lambda i: lengths[i])  # similar lengths share a batch: less padding
+    results: list[Optional[GenerationResult]] = [None] * len(prompts)
+    device = next(model.parameters()).device
+    started = time.time()
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        torch.manual_seed(seed)
+        # add_special is the same for every prompt: it depends only on use_chat_template and the tokenizer
+        encoded = _pad_left(tokenizer, [texts[i] for i in rows], add_special[rows[0]], device)
+        outputs = _generate_batch(model, tokenizer, encoded, rows, max_new_tokens, do_sample, temperature,
+                                  top_p, top_k, seed, stop, return_logprobs)
+        for i, result in zip(rows, outputs):
+            result.prompt = prompts[i]
+            results[i] = result
+        if on_batch is not None:
+            on_batch(min(start + batch_size, len(order)), len(order))
+    generations = Generations(results)
+    generations.wall_seconds = time.time() - started
+    return generations
+
+
+def _pad_left(tokenizer, texts: list[str], add_special: bool, device):
+    saved = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    try:
+        return tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=add_special).to(device)
+    finally:
+        tokenizer.padding_side = saved
+
+
+def _eos_ids(model, tokenizer) -> set[int]:
+    ids = model.generation_config.eos_token_id
+    ids = set(ids if isinstance(ids, list) else [ids] if ids is not None else [])
+    if tokenizer.eos_token_id is not None:
+        ids.add(tokenizer.eos_token_id)
+    return ids
+
+
+def _generate_batch(model, tokenizer, encoded, rows, max_new_tokens, do_sample, temperature, top_p, top_k,
+                    seed, stop, return_logprobs) -> list[GenerationResult]:
+    import copy
+
+    import torch
+    from transformers import LogitsProcessorList, StoppingCriteriaList
+
+    from lab.sampling import SeededSampler, StopStrings
+
+    prompt_length = encoded["input_ids"].shape[1]
+    config = copy.deepcopy(model.generation_config)
+    # Our SeededSampler does the sampling (per-row generators); generate() then just takes its one choice.
+    config.update(do_sample=False, temperature=None, top_p=None, top_k=None, max_new_tokens=max_new_tokens,
+                  max_length=None, return_dict_in_generate=True, output_logits=return_logprobs)
+    if config.pad_token_id is None:
+        config.pad_token_id = tokenizer.pad_token_id
+    processors = LogitsProcessorList()
+    if do_sample:
+        processors.append(SeededSampler([seed * 1_000_003 + i for i in rows], temperature, top_p, top_k))
+    stop_criteria = StopStrings(tokenizer, stop, prompt_length, len(rows)) if stop else None
+    with torch.inference_mode():
+        out = model.generate(**encoded, generation_config=config, logits_processor=processors,
+                             stopping_criteria=StoppingCriteriaList([stop_criteria] if stop_criteria else []))
+    new = out.sequences[:, prompt_length:]
+    logprobs = None
+    if return_logprobs:
+        logits = torch.stack(out.logits, dim=1).float()  # (batch, steps, vocab), raw: before temperature etc.
+        logprobs = torch.log_softmax(logits, dim=-1).gather(-1, new[:, :logits.shape[1], None]).squeeze(-1)
+    eos = _eos_ids(model, tokenizer)
+    results = []
+    for row in range(new.shape[0]):
+        tokens = new[row].tolist()
+        stopped_at = stop_criteria.stopped_at[row] if stop_criteria else None
+        end, reason = len(tokens), "length"
+        first_eos = next((k for k, tok in enumerate(tokens) if tok in eos), None)
+        if first_eos is not None and (stopped_at is None or first_eos < stopped_at):
+            end, reason = first_eos + 1, "eos"
+        elif stopped_at is not None:
+            end, reason = stopped_at, "stop"
+        text = tokenizer.decode(tokens[:end], skip_special_tokens=True)
+        if stop:
+            cut = min((text.find(s) for s in stop if s in text), default=-1)
+            if cut >= 0:
+                text, reason = text[:cut], "stop"
+        row_logprobs = [round(x, 6) for x in logprobs[row, :end].tolist()] if logprobs is not None else None
+        results.append(GenerationResult("", text, end, reason, row_logprobs))
+    return results
