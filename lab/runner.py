@@ -21,7 +21,7 @@ def new_run_id(kind: str) -> str:
 
 
 def submit(spec: Spec, owner: str = "", private: bool = False, use_cache: bool = False,
-           start_dispatcher: bool = True) -> str:
+           start_dispatcher: bool = True, group_id: str | None = None) -> str:
     """Queue a run and return its id. With use_cache, a deterministic spec that already succeeded
     under the same code is replayed from its stored result instead of recomputed."""
     run_id = new_run_id(spec.kind)
@@ -33,9 +33,10 @@ def submit(spec: Spec, owner: str = "", private: bool = False, use_cache: bool =
         source = store.find_succeeded(spec_hash, version)
         if source is not None and _replay(source["id"], folder):
             store.insert_run(run_id, spec.kind, spec.name, owner, private, spec_hash, version,
-                             status="succeeded", cached_from=source["id"], metrics=source["metrics"])
+                             status="succeeded", cached_from=source["id"], metrics=source["metrics"],
+                             group_id=group_id)
             return run_id
-    store.insert_run(run_id, spec.kind, spec.name, owner, private, spec_hash, version)
+    store.insert_run(run_id, spec.kind, spec.name, owner, private, spec_hash, version, group_id=group_id)
     if start_dispatcher:
         ensure_dispatcher()
     return run_id

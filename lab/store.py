@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS runs (
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     error TEXT NOT NULL DEFAULT '',
     cached_from TEXT,
+    group_id TEXT,                     -- runs submitted together (a method comparison, a sweep)
     metrics TEXT NOT NULL DEFAULT '{}' -- the key figures of result.json, for the runs table
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status, seq);
@@ -57,9 +58,17 @@ def connect():
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA busy_timeout=30000")
         conn.executescript(SCHEMA)
+        _migrate(conn)
         yield conn
     finally:
         conn.close()
+
+
+def _migrate(conn) -> None:
+    """Columns added after a data folder was created (runs from older versions keep working)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+    if "group_id" not in columns:
+        conn.execute("ALTER TABLE runs ADD COLUMN group_id TEXT")
 
 
 @contextmanager
@@ -85,15 +94,15 @@ def _row(row) -> dict | None:
 
 def insert_run(run_id: str, kind: str, name: str, owner: str, private: bool, spec_hash: str,
                code_version: str, status: str = "queued", cached_from: str | None = None,
-               metrics: dict | None = None) -> None:
+               metrics: dict | None = None, group_id: str | None = None) -> None:
     now = time.time()
     with transaction() as conn:
         seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM runs").fetchone()[0]
         conn.execute(
             "INSERT INTO runs (id, seq, kind, name, owner, private, status, spec_hash, code_version, created_at,"
-            " finished_at, cached_from, metrics) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " finished_at, cached_from, metrics, group_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (run_id, seq, kind, name, owner, int(private), status, spec_hash, code_version, now,
-             now if status in TERMINAL else None, cached_from, json.dumps(metrics or {})))
+             now if status in TERMINAL else None, cached_from, json.dumps(metrics or {}), group_id))
 
 
 def get_run(run_id: str) -> dict | None:
@@ -113,6 +122,11 @@ def list_runs(limit: int = 500, statuses=None) -> list[dict]:
     for row in rows:
         row["queue_position"] = positions.get(row["id"])
     return rows
+
+
+def group_runs(group_id: str) -> list[dict]:
+    with connect() as conn:
+        return [_row(r) for r in conn.execute("SELECT * FROM runs WHERE group_id = ? ORDER BY seq", (group_id,))]
 
 
 def queue_positions() -> dict[str, int]:

@@ -16,6 +16,18 @@ from lab.finetune.datasets import load_examples
 from lab.finetune.methods import get_method
 
 
+def use_bf16(dtype: str, cuda: bool) -> bool:
+    """bf16 mixed precision: asked for, or "auto" where the hardware multiplies bf16 natively
+    (on CPUs without AVX512-BF16/AMX it is emulated and ~10x slower than fp32)."""
+    import torch
+
+    from lab.models import cpu_has_fast_bf16
+
+    if dtype != "auto":
+        return dtype == "bf16"
+    return torch.cuda.is_bf16_supported() if cuda else cpu_has_fast_bf16()
+
+
 def _load_base(spec, method, ctx):
     from lab.models import load_model
 
@@ -26,7 +38,7 @@ def _load_base(spec, method, ctx):
 
         extra["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type=spec.quant_type, bnb_4bit_use_double_quant=spec.double_quant,
-            bnb_4bit_compute_dtype=torch.bfloat16 if spec.dtype != "fp32" else torch.float32)
+            bnb_4bit_compute_dtype=torch.bfloat16 if use_bf16(spec.dtype, torch.cuda.is_available()) else torch.float32)
     progress = lambda done, total, message: ctx.progress(0, 1, message=message, force=True)  # noqa: E731
     return load_model(spec.model, dtype="fp32", trust_remote_code=spec.trust_remote_code, device="auto",
                       progress=progress, **extra)
@@ -174,7 +186,7 @@ def train(setup: Setup, ctx) -> dict:
 
     spec, method, started = setup.spec, setup.method, time.time()
     cuda = torch.cuda.is_available()
-    bf16 = spec.dtype in ("auto", "bf16") and (not cuda or torch.cuda.is_bf16_supported())
+    bf16 = use_bf16(spec.dtype, cuda)
     args = TrainingArguments(
         output_dir=str(ctx.run_dir / "checkpoints"), max_steps=spec.max_steps,
         per_device_train_batch_size=spec.batch_size, per_device_eval_batch_size=spec.batch_size,

@@ -47,6 +47,10 @@ class GenerateSpec(Spec):
                          choices=["auto", "fp32", "bf16", "fp16"])
     device: str = setting("auto", en="Where the model runs: auto (a GPU if there is one, else the CPU), cpu, or cuda.",
                           zh="模型运行的位置:auto(有 GPU 就用 GPU,否则用 CPU)、cpu 或 cuda。", choices=["auto", "cpu", "cuda"])
+    adapter: str = setting("", en="Run id of a fine-tune: answer with its tuned model (empty: the model above, untouched).",
+                           zh="微调运行的编号:用微调后的模型回答(留空则使用上面的原始模型)。")
+    compare_with_base: bool = setting(False, en="With a fine-tune: also answer every prompt with its base model, to compare side by side.",
+                                      zh="使用微调结果时:同时用其基础模型回答每条提示,便于并排比较。")
     trust_remote_code: bool = setting(False, en="Allow a hub model to run its own Python code. Only for models whose authors you trust.",
                                       zh="允许 Hub 上的模型运行它自带的 Python 代码。仅对你信任其作者的模型开启。")
 
@@ -60,6 +64,12 @@ class GenerateSpec(Spec):
         for index, text in enumerate(self.stop):
             if not text:
                 raise LabError("empty_stop", index=index)
+        if self.adapter:
+            from lab.run_files import check_run_id
+
+            check_run_id(self.adapter)
+        if self.compare_with_base and not self.adapter:
+            raise LabError("compare_needs_adapter")
 
     @property
     def deterministic(self) -> bool:
@@ -78,7 +88,6 @@ def peak_memory_mb(device: str) -> float:
 def run(spec: GenerateSpec, ctx) -> dict:
     import torch  # imported here: the app imports this module to build the form and must stay light
 
-    from lab.generation import generate
     from lab.models import load_model
     from lab.run_files import write_atomic
 
@@ -88,8 +97,26 @@ def run(spec: GenerateSpec, ctx) -> dict:
     def loading(done, total, message):  # conversion (first use only) and loading, as their own progress bar
         ctx.progress(done, total, message=f"model: {message}", force=True)
 
-    model, tokenizer, info = load_model(spec.model, dtype=spec.dtype, trust_remote_code=spec.trust_remote_code,
-                                        device=spec.device, progress=loading)
+    base_results = None
+    if spec.adapter:
+        from lab.finetune.load import adapter_folder, apply_adapter, describe, is_whole_model, load_finetuned
+
+        if spec.compare_with_base and not is_whole_model(adapter_folder(spec.adapter)):
+            model, tokenizer, info = load_model(describe(spec.adapter)["base_model"], dtype=spec.dtype,
+                                                device=spec.device, progress=loading)
+            base_results = _generate(spec, model, tokenizer, ctx, "base model")
+            model = apply_adapter(model, spec.adapter).eval()  # the same weights, now with the adapter
+        else:
+            if spec.compare_with_base:  # a fully fine-tuned model: the base is a second model
+                base, base_tokenizer, _ = load_model(describe(spec.adapter)["base_model"], dtype=spec.dtype,
+                                                     device=spec.device, progress=loading)
+                base_results = _generate(spec, base, base_tokenizer, ctx, "base model")
+                del base
+            model, tokenizer, info = load_finetuned(spec.adapter, dtype=spec.dtype, device=spec.device,
+                                                    progress=loading)
+    else:
+        model, tokenizer, info = load_model(spec.model, dtype=spec.dtype, trust_remote_code=spec.trust_remote_code,
+                                            device=spec.device, progress=loading)
     load_seconds = time.time() - started
     ctx.log(f"loaded {info['name']} ({info['parameters'] / 1e6:.1f}M parameters, {info['dtype']}, {info['device']}) "
             f"in {load_seconds:.1f} s" + (f"; weights expanded from a {info['quantized_source']} file"
@@ -98,18 +125,12 @@ def run(spec: GenerateSpec, ctx) -> dict:
     if spec.use_chat_template and not info["has_chat_template"]:
         ctx.log("this tokenizer has no chat template: prompts are sent as plain text")
 
-    def batch_done(done, total):
-        ctx.progress(done, total, message=f"generated {done}/{total} answers")
-
-    results = generate(model, tokenizer, spec.prompts, max_new_tokens=spec.max_new_tokens, do_sample=spec.do_sample,
-                       temperature=spec.temperature, top_p=spec.top_p, top_k=spec.top_k, seed=spec.seed,
-                       batch_size=spec.batch_size, stop=spec.stop, use_chat_template=spec.use_chat_template,
-                       on_batch=batch_done)
+    results = _generate(spec, model, tokenizer, ctx, "tuned model" if spec.adapter else "")
     lines = [json.dumps({"prompt": r.prompt, "text": r.text, "finish_reason": r.finish_reason,
                          "new_tokens": r.new_tokens}, ensure_ascii=False) for r in results]
     write_atomic(ctx.artifact_dir / "generations.jsonl", "\n".join(lines) + "\n")
     ctx.log(f"{results.new_tokens} new tokens in {results.wall_seconds:.1f} s ({results.tokens_per_second:.1f} tokens/s)")
-    return {
+    figures = {
         "tokens_per_second": round(results.tokens_per_second, 2),
         "new_tokens": results.new_tokens,
         "generate_seconds": round(results.wall_seconds, 3),
@@ -121,6 +142,22 @@ def run(spec: GenerateSpec, ctx) -> dict:
         "n_prompts": len(results),
         "outputs": [{"prompt": r.prompt, "text": r.text, "finish_reason": r.finish_reason} for r in results],
     }
+    if base_results is not None:
+        figures["base_outputs"] = [{"prompt": r.prompt, "text": r.text, "finish_reason": r.finish_reason}
+                                   for r in base_results]
+    return figures
+
+
+def _generate(spec, model, tokenizer, ctx, label: str):
+    from lab.generation import generate
+
+    def batch_done(done, total):
+        ctx.progress(done, total, message=f"{label + ': ' if label else ''}generated {done}/{total} answers")
+
+    return generate(model, tokenizer, spec.prompts, max_new_tokens=spec.max_new_tokens, do_sample=spec.do_sample,
+                    temperature=spec.temperature, top_p=spec.top_p, top_k=spec.top_k, seed=spec.seed,
+                    batch_size=spec.batch_size, stop=spec.stop, use_chat_template=spec.use_chat_template,
+                    on_batch=batch_done)
 
 
 register_kind(GenerateSpec, run)

@@ -1,0 +1,123 @@
+"""Compare methods on equal budgets: one run per method, same model, data, steps and seed.
+
+submit_comparison() queues the runs under one group id; comparison_frame() collects their figures
+(one row per method) and the plot builders draw loss curves, quality vs trainable parameters, and
+cost bars. Pure functions over the run store, tested without a browser.
+"""
+import json
+import secrets
+from pathlib import Path
+
+import pandas as pd
+
+from lab import run_files, runner, store
+from lab.errors import LabError
+from lab.i18n import t
+from lab.specs import spec_from_dict
+
+FIGURES = ("trainable_params", "trainable_percent", "train_loss_first", "train_loss_last", "eval_loss",
+           "eval_perplexity", "task_accuracy", "adapter_mb", "peak_memory_mb", "tokens_per_second", "wall_seconds")
+PRESETS = Path(__file__).resolve().parent.parent.parent / "assets" / "presets" / "finetune"
+
+
+def submit_comparison(fields: dict, methods: list[str], owner: str = "", private: bool = False,
+                      use_cache: bool = False) -> tuple[str, list[str]]:
+    """Queue one fine-tune per method with the same other settings; every spec is checked before any is queued."""
+    if len(methods) < 1:
+        raise LabError("compare_needs_methods")
+    group = f"compare-{secrets.token_hex(4)}"
+    specs = [spec_from_dict({**fields, "kind": "finetune", "method": method,
+                             "name": fields.get("name") or f"{method}"}) for method in dict.fromkeys(methods)]
+    run_ids = [runner.submit(spec, owner=owner, private=private, use_cache=use_cache, group_id=group) for spec in specs]
+    return group, run_ids
+
+
+def load_preset(name: str) -> dict:
+    path = PRESETS / f"{name}.json"
+    if not path.is_file() or path.parent != PRESETS:
+        raise LabError("no_such_preset", preset=name, presets=", ".join(preset_names()))
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESETS.glob("*.json"))
+
+
+def submit_preset(name: str, owner: str = "", private: bool = False, use_cache: bool = True) -> tuple[str, list[str]]:
+    preset = load_preset(name)
+    return submit_comparison(preset["spec"], preset["methods"], owner=owner, private=private, use_cache=use_cache)
+
+
+def comparison_frame(run_ids: list[str], lang: str = "en") -> pd.DataFrame:
+    """One row per run: method, status, then the comparison figures (blank until a run has them)."""
+    records = []
+    for run_id in run_ids:
+        row = store.get_run(run_id)
+        if row is None:
+            continue
+        spec = run_files.read_json(run_files.run_dir(run_id) / "spec.json", {}) or {}
+        result = run_files.read_json(run_files.run_dir(run_id) / "result.json") or {}
+        metrics = {**(row.get("metrics") or {}), **(result.get("metrics") or {})}
+        record = {"run_id": run_id, "method": spec.get("method", ""), "status": row["status"]}
+        record.update({name: metrics.get(name) for name in FIGURES})
+        records.append(record)
+    return pd.DataFrame(records, columns=["run_id", "method", "status", *FIGURES])
+
+
+def translated(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Headers in the reader's language (the CSV export keeps the machine names)."""
+    return frame.rename(columns={c: _figure_title(c, lang) for c in frame.columns})
+
+
+def _figure_title(name: str, lang: str) -> str:
+    key = f"metric.{name}"
+    text = t(key, lang)
+    return name if text == key else text
+
+
+def loss_curves(run_ids: list[str], lang: str, metric: str = "loss"):
+    """Training (or eval) loss against step, one line per method."""
+    from lab.plots import metric_curves
+
+    frames = {}
+    for run_id in run_ids:
+        spec = run_files.read_json(run_files.run_dir(run_id) / "spec.json", {}) or {}
+        frames[spec.get("method", run_id)] = pd.DataFrame(runner.metrics(run_id))
+    return metric_curves(frames, metric, lang)
+
+
+def quality_vs_parameters(frame: pd.DataFrame, lang: str, quality: str = "eval_loss"):
+    """Each finished method as a point: trainable parameters (log x) against eval loss or accuracy."""
+    import plotly.graph_objects as go
+
+    from lab.plots import COLORS, _layout, empty_figure
+
+    data = frame.dropna(subset=["trainable_params", quality]) if quality in frame else frame.iloc[0:0]
+    if data.empty:
+        return empty_figure(lang)
+    figure = go.Figure(go.Scatter(x=list(data["trainable_params"]), y=list(data[quality]), mode="markers+text",
+                                  text=list(data["method"]), textposition="top center",
+                                  marker={"size": 16, "color": [COLORS[i % len(COLORS)] for i in range(len(data))]}))
+    figure.update_xaxes(type="log")
+    title = t("finetune.plot.quality_title", lang, quality=_figure_title(quality, lang))
+    return _layout(figure, title, _figure_title("trainable_params", lang), _figure_title(quality, lang))
+
+
+def cost_bars(frame: pd.DataFrame, lang: str):
+    """Peak memory and training speed per method, side by side."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from lab.plots import COLORS, _layout, empty_figure
+
+    data = frame.dropna(subset=["peak_memory_mb", "tokens_per_second"], how="all")
+    if data.empty:
+        return empty_figure(lang)
+    names = ("peak_memory_mb", "tokens_per_second")
+    figure = make_subplots(rows=1, cols=2, subplot_titles=[_figure_title(n, lang) for n in names])
+    for column, name in enumerate(names, start=1):
+        figure.add_trace(go.Bar(x=list(data["method"]), y=list(data[name]), showlegend=False,
+                                marker_color=[COLORS[i % len(COLORS)] for i in range(len(data))]), row=1, col=column)
+    figure = _layout(figure, t("finetune.plot.cost_title", lang), "", "")
+    figure.update_layout(hovermode="closest")
+    return figure

@@ -1,0 +1,77 @@
+"""Method comparisons, presets, chatting with a tuned model and merging it — through the runner, tiny model."""
+import json
+
+import pytest
+
+from lab import runner, store
+from lab.errors import LabError
+from lab.finetune import compare
+from lab.specs import spec_from_dict
+from tiny_models import make_tiny_model_dir
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    return make_tiny_model_dir(tmp_path_factory.mktemp("tiny") / "llama")
+
+
+@pytest.mark.parametrize("name", compare.preset_names())
+def test_every_preset_builds_valid_specs(name):
+    preset = compare.load_preset(name)
+    assert preset["title"]["en"] and preset["title"]["zh"] and preset["description"]["zh"]
+    for method in preset["methods"]:
+        spec = spec_from_dict({**preset["spec"], "kind": "finetune", "method": method})
+        assert spec.max_steps <= 40  # a classroom preset must finish in minutes on a CPU
+
+
+def test_presets_exist_and_unknown_is_refused():
+    assert len(compare.preset_names()) >= 3
+    with pytest.raises(LabError, match="No preset"):
+        compare.load_preset("../../etc/passwd")
+
+
+def test_comparison_runs_each_method_on_the_same_budget(tiny_dir, lab_home):
+    fields = {"model": str(tiny_dir), "dataset": "arithmetic", "max_steps": 4, "batch_size": 2, "eval_steps": 0,
+              "eval_examples": 4, "accuracy_examples": 2, "save_steps": 0}
+    group, run_ids = compare.submit_comparison(fields, ["lora", "ia3", "prompt"], owner="teacher")
+    assert [r["id"] for r in store.group_runs(group)] == run_ids
+    for run_id in run_ids:
+        assert runner.wait(run_id, timeout=300)["status"] == "succeeded", runner.result(run_id).get("log_tail")
+    frame = compare.comparison_frame(run_ids)
+    assert list(frame["method"]) == ["lora", "ia3", "prompt"]
+    assert frame["trainable_params"].notna().all() and frame["eval_loss"].notna().all()
+    assert frame.set_index("method").loc["ia3", "trainable_params"] < frame.set_index("method").loc["lora", "trainable_params"]
+    assert "task_accuracy" in frame and frame["task_accuracy"].between(0, 1).all()
+    curves = compare.loss_curves(run_ids, "en")
+    assert sorted(trace.name for trace in curves.data) == ["ia3", "lora", "prompt"]
+    assert all(len(trace.y) == 4 for trace in curves.data)  # one loss point per step
+    scatter = compare.quality_vs_parameters(frame, "zh")
+    assert list(scatter.data[0].x) == list(frame["trainable_params"]) and scatter.layout.xaxis.type == "log"
+    assert len(compare.cost_bars(frame, "en").data) == 2
+    assert "可训练参数量" in compare.translated(frame, "zh").columns
+    csv = frame.to_csv(index=False)
+    assert csv.splitlines()[0].startswith("run_id,method,status,trainable_params")
+
+    # chat with the tuned model beside its base, then merge LoRA into the base
+    lora_run = run_ids[0]
+    chat = runner.submit(spec_from_dict({"kind": "generate", "adapter": lora_run, "compare_with_base": True,
+                                         "prompts": ["What is 12 + 30?"], "max_new_tokens": 4,
+                                         "use_chat_template": True}))
+    assert runner.wait(chat, timeout=120)["status"] == "succeeded", runner.result(chat).get("log_tail")
+    outputs = runner.result(chat)["outputs"]
+    assert len(outputs["outputs"]) == 1 and len(outputs["base_outputs"]) == 1
+    export = runner.submit(spec_from_dict({"kind": "export", "run_id": lora_run}))
+    assert runner.wait(export, timeout=120)["status"] == "succeeded", runner.result(export).get("log_tail")
+    merged = runner.result(export)["outputs"]["merged_folder"]
+    from transformers import AutoModelForCausalLM
+
+    assert AutoModelForCausalLM.from_pretrained(merged).config.hidden_size == 64
+    refused = runner.submit(spec_from_dict({"kind": "export", "run_id": run_ids[2]}))  # prompt tuning
+    row = runner.wait(refused, timeout=60)
+    assert row["status"] == "failed" and "cannot be merged" in row["error"]
+
+
+def test_a_comparison_with_a_bad_setting_queues_nothing(lab_home):
+    with pytest.raises(LabError):
+        compare.submit_comparison({"max_steps": 0}, ["lora", "ia3"])
+    assert store.list_runs() == []
