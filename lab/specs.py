@@ -49,6 +49,11 @@ class Spec:
     def validate(self):
         """Checks across fields; subclasses raise LabError naming the bad value."""
 
+    @classmethod
+    def example(cls) -> "Spec":
+        """A complete spec that runs; kinds that need a user's choice (a run id) override it."""
+        return cls()
+
     @property
     def deterministic(self) -> bool:
         """True when the same spec always gives the same result, so a stored result may be replayed."""
@@ -167,5 +172,5 @@ def spec_from_json(text: str) -> Spec:
 
 
 def example_spec(kind: str) -> Spec:
-    """The default spec of a kind: every field at its default; runs on the default model on a CPU."""
-    return spec_class(kind)()
+    """The example spec of a kind: every field, at its default where it has a usable one."""
+    return spec_class(kind).example()

@@ -22,6 +22,10 @@ class ExportSpec(Spec):
     dtype: str = setting("bf16", en="Number format of the saved model: bf16 (half the size) or fp32.",
                          zh="保存模型的数值格式:bf16(体积减半)或 fp32。", choices=["bf16", "fp32"])
 
+    @classmethod
+    def example(cls):
+        return cls(run_id="RUN_ID_OF_A_FINISHED_FINETUNE")
+
     def validate(self):
         from lab.run_files import check_run_id
 
