@@ -5,6 +5,8 @@
     python -m lab list
     python -m lab show RUN_ID [--json]
     python -m lab cancel RUN_ID
+    python -m lab preset [NAME] [--wait]        # method comparisons on equal budgets (one run per method)
+    python -m lab compare RUN_ID... [--csv]     # their figures side by side
 """
 import argparse
 import json
@@ -103,6 +105,34 @@ def cmd_cancel(args) -> int:
     return 0
 
 
+def cmd_preset(args) -> int:
+    from lab.finetune import compare
+
+    if not args.name:
+        for name in compare.preset_names():
+            print(f"{name:32} {compare.load_preset(name)['title']['en']}")
+        return 0
+    group, run_ids = compare.submit_preset(args.name, owner=args.owner, use_cache=args.cache)
+    print(group)
+    for run_id in run_ids:
+        print(run_id, flush=True)
+    if not args.wait:
+        return 0
+    rows = [runner.wait(run_id) for run_id in run_ids]
+    print(compare.comparison_frame(run_ids).drop(columns=["run_id"]).to_string(index=False))
+    return 0 if all(row["status"] == "succeeded" for row in rows) else 1
+
+
+def cmd_compare(args) -> int:
+    from lab.finetune import compare
+
+    run_ids = store.group_runs(args.runs[0]) if len(args.runs) == 1 and args.runs[0].startswith("compare-") else None
+    run_ids = [r["id"] for r in run_ids] if run_ids else [runner.get(r)["id"] for r in args.runs]
+    frame = compare.comparison_frame(run_ids)
+    print(frame.to_csv(index=False) if args.csv else frame.to_string(index=False))
+    return 0
+
+
 def cmd_spec(args) -> int:
     from lab.specs import example_spec
 
@@ -129,6 +159,16 @@ def build_parser() -> argparse.ArgumentParser:
     cancel = sub.add_parser("cancel", help="cancel a queued or running run")
     cancel.add_argument("run_id")
     cancel.set_defaults(func=cmd_cancel)
+    preset = sub.add_parser("preset", help="list the method-comparison presets, or run one (one run per method)")
+    preset.add_argument("name", nargs="?")
+    preset.add_argument("--wait", action="store_true", help="wait and print the comparison table")
+    preset.add_argument("--cache", action="store_true", help="replay stored results of identical runs")
+    preset.add_argument("--owner", default="cli", help=argparse.SUPPRESS)
+    preset.set_defaults(func=cmd_preset)
+    comparison = sub.add_parser("compare", help="the comparison table of fine-tune runs (ids, or a compare-... group)")
+    comparison.add_argument("runs", nargs="+")
+    comparison.add_argument("--csv", action="store_true")
+    comparison.set_defaults(func=cmd_compare)
     spec = sub.add_parser("spec", help="print a complete example spec for a kind")
     spec.add_argument("kind")
     spec.set_defaults(func=cmd_spec)
