@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Every GPU check in one call, for a machine with CUDA (the dev and CI machines have none):
+#   bash bench/gpu_check.sh            -> bench/out/gpu_check.log (and $OUT/ when the device tool runs it)
+# Installs into .venv if needed, runs the CUDA tests, then a real-model generate and QLoRA step on the GPU.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-bench/out}
+mkdir -p "$out"
+[ -x .venv/bin/python ] || bash .ci/install --test
+export LAB_HOME=$(mktemp -d) HF_HUB_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False
+{
+  nvidia-smi || true
+  .venv/bin/python -c "import torch; print('cuda', torch.cuda.is_available(), torch.version.cuda)"
+  .venv/bin/python -m pytest -q tests/test_gpu.py tests/test_finetune.py -k "cuda or qlora" -rs
+  echo '{"kind": "generate", "device": "cuda", "prompts": ["What is the capital of France?"]}' \
+    | .venv/bin/python -m lab run - --wait
+  echo '{"kind": "finetune", "method": "qlora", "max_steps": 10, "batch_size": 8}' \
+    | .venv/bin/python -m lab run - --wait
+  .venv/bin/python -m lab list
+} 2>&1 | tee "$out/gpu_check.log"
