@@ -18,6 +18,7 @@ class JobContext:
         self.artifact_dir.mkdir(exist_ok=True)
         self.started = time.time()
         self._last_progress_write = 0.0
+        self._rate_origin = None  # (time, done) of the first report: the ETA excludes set-up (model loading)
         self.cancel_requested = False  # set by SIGTERM for kinds that stop gracefully (Spec.graceful_cancel)
 
     def log(self, message: str) -> None:
@@ -36,7 +37,12 @@ class JobContext:
         self._last_progress_write = now
         fraction = 0.0 if total <= 0 else min(1.0, max(0.0, done / total))
         elapsed = now - self.started
-        eta = elapsed * (1 - fraction) / fraction if fraction > 0 else None
+        if self._rate_origin is None or done < self._rate_origin[1]:  # a new phase restarts the clock
+            self._rate_origin = (now, done)
+        origin_time, origin_done = self._rate_origin
+        eta = None
+        if done > origin_done and now > origin_time:
+            eta = (now - origin_time) / (done - origin_done) * max(0.0, total - done)
         run_files.write_json(self.run_dir / "progress.json", {
             "fraction": round(fraction, 4), "done": done, "total": total, "message": message,
             "elapsed_seconds": round(elapsed, 2), "eta_seconds": None if eta is None else round(eta, 1),
