@@ -145,3 +145,17 @@ def test_answer_only_masks_the_prompt(tiny_dirs):
     assert "".join(t for t, trained in shown if trained).startswith("hi there")
     packed = encode.pack([item, item, item], max_length=2 * len(item["input_ids"]))
     assert [len(b["input_ids"]) for b in packed] == [2 * len(item["input_ids"]), len(item["input_ids"])]
+
+
+def test_eval_loss_is_plain_cross_entropy_for_every_method(tiny_dirs, repeated_data, tmp_path, lab_home):
+    """AdaLoRA adds an orthogonality penalty to label losses; the eval loss must not include it."""
+    losses = {}
+    for method in ("lora", "adalora", "prompt"):
+        spec = make_spec(tiny_dirs["llama"], repeated_data, method, max_steps=10, learning_rate=1e-12,
+                         eval_steps=10, eval_examples=4)
+        (tmp_path / method).mkdir()
+        ctx = JobContext(tmp_path / method)
+        setup = recipe.prepare(spec, ctx)
+        losses[method] = recipe.train(setup, ctx)["eval_loss"]
+    # with a negligible learning rate LoRA and AdaLoRA are still the base model (B starts at 0 / E at 0)
+    assert losses["adalora"] == pytest.approx(losses["lora"], abs=1e-3)

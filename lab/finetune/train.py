@@ -179,11 +179,33 @@ def prepare(spec, ctx) -> Setup:
                  trainable, total)
 
 
+def clean_eval_trainer():
+    from transformers import Trainer
+
+    class CleanEvalTrainer(Trainer):
+        """Eval loss is plain next-token cross-entropy for every method: AdaLoRA's forward adds its
+        orthogonality penalty to any loss computed from labels, which would make it look worse."""
+
+        def compute_loss(self, model, inputs, return_outputs=False, **kwargs):
+            if model.training:
+                return super().compute_loss(model, inputs, return_outputs=return_outputs, **kwargs)
+            import torch.nn.functional as F
+
+            labels = inputs["labels"]
+            outputs = model(**{k: v for k, v in inputs.items() if k != "labels"})
+            logits = outputs.logits[:, -labels.shape[1]:, :]  # prompt-style methods prepend virtual tokens
+            loss = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=-100)
+            return (loss, outputs) if return_outputs else loss
+
+    return CleanEvalTrainer
+
+
 def train(setup: Setup, ctx) -> dict:
     """Run the Trainer; returns the training figures. A cancel request stops it after saving a checkpoint."""
     import torch
-    from transformers import Trainer, TrainingArguments
+    from transformers import TrainingArguments
 
+    CleanEvalTrainer = clean_eval_trainer()
     spec, method, started = setup.spec, setup.method, time.time()
     cuda = torch.cuda.is_available()
     bf16 = use_bf16(spec.dtype, cuda)
@@ -198,7 +220,7 @@ def train(setup: Setup, ctx) -> dict:
         bf16=bf16, use_cpu=not cuda, seed=spec.seed, data_seed=spec.seed, report_to=[], disable_tqdm=True,
         dataloader_num_workers=0, remove_unused_columns=False, include_num_input_tokens_seen="non_padding",
         label_names=["labels"])
-    trainer = Trainer(model=setup.model, args=args, train_dataset=setup.train_items,
+    trainer = CleanEvalTrainer(model=setup.model, args=args, train_dataset=setup.train_items,
                       eval_dataset=setup.eval_items or None, data_collator=encode.Collator(setup.tokenizer.pad_token_id),
                       processing_class=setup.tokenizer,
                       callbacks=[make_callback(ctx, spec, started)] + method.callbacks(setup.model, spec))
