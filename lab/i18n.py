@@ -23,7 +23,7 @@ def messages(lang: str) -> dict:
     return merged
 
 
-def t(key: str, lang: str = "en", **params) -> str:
+def t(key: str, lang: str = "en", /, **params) -> str:
     lang = lang if lang in LANGUAGES else "en"
     text = messages(lang).get(key)
     if text is None:

@@ -1,0 +1,111 @@
+"""LLM Lab: the Gradio app. Builds one tab per page module in pages/ and serves it.
+
+    python app.py                       # http://127.0.0.1:7860
+    python app.py --host 0.0.0.0 --port 8080
+    GRADIO_SERVER_NAME=0.0.0.0 GRADIO_SERVER_PORT=8080 python app.py
+
+The app itself never imports torch, transformers, peft or bitsandbytes: jobs run in worker
+processes started by the runner, so the page is served in about the time of a bare Gradio app.
+The language (English / 中文) and the visitor key live in the browser (gr.BrowserState).
+"""
+import argparse
+import os
+import sys
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no version check, no telemetry
+
+import gradio as gr  # noqa: E402
+
+from lab import config, runner, visitors  # noqa: E402
+from pages import align, evaluate, finetune, generate, home, prompting, quantize, runs, scaling  # noqa: E402
+from pages.ui import UI, K, session_lang  # noqa: E402
+
+PAGES = (home, generate, finetune, quantize, prompting, scaling, evaluate, align, runs)
+ASSETS = config.REPO / "assets"
+
+# On a first visit (nothing stored yet) follow the browser's language; afterwards the stored choice wins.
+DETECT_LANGUAGE_JS = """(lang, visitor) => [
+    lang || ((navigator.language || '').toLowerCase().startsWith('zh') ? 'zh' : 'en'), visitor]"""
+
+
+def build_app() -> gr.Blocks:
+    secret = visitors.browser_secret()
+    with gr.Blocks(title="LLM Lab", analytics_enabled=False) as demo:
+        ui = UI.create(secret)
+        with gr.Row(elem_id="header", equal_height=True):
+            with gr.Column(scale=4):
+                ui.make(gr.Markdown, value=K("app.header"), elem_id="app-title")
+            with gr.Column(scale=1, min_width=220):
+                toggle = gr.Radio([("English", "en"), ("中文", "zh")], value="en", show_label=False,
+                                  container=False, elem_id="lang-toggle")
+                visitor_note = gr.Markdown("", elem_id="visitor-note")
+        with gr.Tabs(elem_id="tabs"):
+            for page in PAGES:
+                page.build(ui)
+        ui.render_states()
+        ui.on_language(lambda lang, visitor: K("app.visitor", visitor=visitor or "…").render(lang),
+                       [ui.visitor], [visitor_note])
+        wire_language(demo, ui, toggle)
+        ui.wire_timer()
+    demo.lab_ui = ui  # the language registry, for tests
+    return demo
+
+
+def wire_language(demo: gr.Blocks, ui: UI, toggle: gr.Radio) -> None:
+    """Page load: restore (or choose) the language and the visitor key, then redraw every text.
+    Toggle: store the new language and redraw. A redraw is one event (all registered texts and every
+    page's data-dependent views), so a busy server answers it in one round trip."""
+    outputs, inputs = ui.redraw_outputs(), ui.redraw_inputs()
+
+    def start(lang, visitor):
+        lang = session_lang(lang)
+        visitor = visitor if visitors.valid_visitor_key(visitor) else visitors.new_visitor_key()
+        return lang, visitor, lang
+
+    def switch(lang, *values):
+        return [session_lang(lang), *ui.redraw(lang, *values)]
+
+    loaded = demo.load(start, [ui.lang, ui.visitor], [ui.lang, ui.visitor, toggle], js=DETECT_LANGUAGE_JS,
+                       show_progress="hidden")
+    redrawn = loaded.then(ui.redraw, [ui.lang, *inputs], outputs, show_progress="hidden")
+    for handler in ui.loaders:
+        loaded.then(handler.fn, [ui.lang, *handler.inputs], handler.outputs, show_progress="hidden")
+    # The click's own language comes from the toggle; the page load's redraw, if a busy server has not
+    # answered it yet, is cancelled so it cannot land after this one and leave a mix of two languages.
+    # always_last: a second click while the first is still redrawing is applied after it, not dropped.
+    toggle.input(switch, [toggle, *inputs], [ui.lang, *outputs], cancels=[redrawn], trigger_mode="always_last",
+                 show_progress="hidden")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Start the LLM Lab app.")
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1",
+                        help="address to listen on (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT") or 7860),
+                        help="port (default: $GRADIO_SERVER_PORT or 7860)")
+    parser.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
+    return parser.parse_args(argv)
+
+
+def launch_options() -> dict:
+    """theme/css go to launch() in Gradio 6; run folders are allowed so artifacts can be downloaded."""
+    css = (ASSETS / "style.css").read_text(encoding="utf-8")
+    return {"theme": gr.themes.Default(primary_hue="indigo", text_size="lg"), "css": css,
+            "allowed_paths": [str(config.runs_dir())], "footer_links": ["settings"], "show_error": True}
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    demo = build_app()
+    demo.queue(default_concurrency_limit=4)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True,
+                **launch_options())
+    # Once the page is served (not before: on 2 cores its start-up would slow the app's): a dispatcher
+    # recovers runs left from before (a dead worker's run is marked failed) and starts queued ones.
+    runner.ensure_dispatcher()
+    demo.block_thread()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""How a spec's fields become form widgets and back, without Gradio: the logic under pages/forms.py.
+
+describe(spec_class) says, per field, which widget fits (checkbox, dropdown, integer, number, text,
+lines) with its default, choices and bounds; to_spec(kind, values) turns widget values back into a
+validated spec, so a bad value comes back as a LabError the UI shows in the chosen language.
+"""
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+
+from lab.errors import LabError
+from lab.i18n import t
+from lab.specs import Spec, spec_class, spec_from_dict
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    name: str
+    widget: str  # "checkbox" | "dropdown" | "integer" | "number" | "text" | "lines"
+    default: object
+    choices: tuple | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    optional: bool = False  # None is allowed (an empty box means None)
+
+
+def _unwrap(annotation):
+    """(inner type, optional) for X | None; (annotation, False) otherwise."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return inner[0], len(inner) < len(typing.get_args(annotation))
+    return annotation, False
+
+
+def describe(cls: type[Spec]) -> list[FieldInfo]:
+    hints = typing.get_type_hints(cls)
+    infos = []
+    for f in dataclasses.fields(cls):
+        annotation, optional = _unwrap(hints[f.name])
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        meta = f.metadata
+        if meta.get("choices") is not None:
+            widget = "dropdown"
+        elif annotation is bool:
+            widget = "checkbox"
+        elif annotation is int:
+            widget = "integer"
+        elif annotation is float:
+            widget = "number"
+        elif typing.get_origin(annotation) is list:
+            widget = "lines"
+        else:
+            widget = "text"
+        infos.append(FieldInfo(f.name, widget, default, tuple(meta["choices"]) if meta.get("choices") else None,
+                               meta.get("minimum"), meta.get("maximum"), optional))
+    return infos
+
+
+def field_label(name: str, lang: str) -> str:
+    """The field's name for people (assets/i18n/<lang>/fields.json: "field.<name>")."""
+    key = f"field.{name}"
+    text = t(key, lang)
+    return name.replace("_", " ").capitalize() if text == key else text
+
+
+def error_text(error: LabError, lang: str) -> str:
+    """A LabError's message with the field named as the form labels it ("Max new tokens", not max_new_tokens)."""
+    params = dict(error.params)
+    if isinstance(params.get("field"), str):
+        name = params["field"].split("[")[0]
+        if t(f"field.{name}", lang) != f"field.{name}":
+            params["field"] = field_label(name, lang)
+    return t(f"error.{error.key}", lang, **params)
+
+
+def to_widget(info: FieldInfo, value):
+    """A spec value as its widget shows it (a list of lines becomes one text, one item per line)."""
+    if info.widget == "lines":
+        return "\n".join(str(v) for v in (value or []))
+    if value is None and info.widget == "text":
+        return ""
+    return value
+
+
+def from_widget(info: FieldInfo, value):
+    """A widget's value as the spec wants it; empty optional fields become None."""
+    if info.widget == "lines":
+        return [line.strip() for line in str(value or "").splitlines() if line.strip()]
+    if info.widget in ("integer", "number"):
+        if value is None or value == "":
+            if info.optional:
+                return None
+            raise LabError("missing_value", field=info.name)
+        if info.widget == "integer" and isinstance(value, float):
+            if not value.is_integer():
+                raise LabError("not_whole_number", field=info.name, value=value)
+            return int(value)
+        return value
+    if info.widget == "text":
+        text = "" if value is None else str(value)
+        return None if (info.optional and not text.strip()) else text
+    return value
+
+
+def to_spec(kind: str, values: dict, extra: dict | None = None) -> Spec:
+    """Widget values (field name -> value) plus fixed extras -> a validated spec (raises LabError)."""
+    infos = {info.name: info for info in describe(spec_class(kind))}
+    data = {"kind": kind, **(extra or {})}
+    for name, value in values.items():
+        data[name] = from_widget(infos[name], value) if name in infos else value
+    return spec_from_dict(data)

@@ -1,0 +1,86 @@
+"""Build Gradio inputs from a spec dataclass, and turn their values back into a validated spec.
+
+    form = SpecForm(ui, "generate", exclude=("model",))
+    run.click(lambda lang, *values: runner.submit(form.spec(values)), [ui.lang, *form.inputs()], ...)
+
+bool -> Checkbox, choices -> Dropdown, int/float -> Number with min/max, str -> Textbox, list[str] ->
+a multi-line Textbox (one item per line). Labels come from fields.json and `info=` from the spec's
+help metadata, both in the chosen language (registered with the page's language registry).
+"""
+import gradio as gr
+
+from lab.spec_fields import FieldInfo, describe, field_label, to_spec, to_widget
+from lab.specs import Spec, spec_class
+
+
+def widget(info: FieldInfo, label: str, help_text: str, **kwargs):
+    """The Gradio input for one field, in English until the language registry says otherwise."""
+    common = {"label": label, "info": help_text, "elem_id": kwargs.pop("elem_id", None), **kwargs}
+    value = to_widget(info, info.default)
+    if info.widget == "checkbox":
+        return gr.Checkbox(value=value, **common)
+    if info.widget == "dropdown":
+        return gr.Dropdown(choices=list(info.choices), value=value, **common)
+    if info.widget in ("integer", "number"):
+        return gr.Number(value=value, minimum=info.minimum, maximum=info.maximum,
+                         precision=0 if info.widget == "integer" else None,
+                         step=1 if info.widget == "integer" else _step(info), **common)
+    if info.widget == "lines":
+        return gr.Textbox(value=value, lines=4, max_lines=20, **common)
+    return gr.Textbox(value=value, lines=1, **common)
+
+
+def _step(info: FieldInfo) -> float:
+    """A spinner step that suits the field: 0.05 for values up to about 1 (temperature, top_p), else 0.1."""
+    upper = info.maximum if info.maximum is not None else max(1.0, abs(info.default or 0) * 10)
+    return 0.05 if upper <= 2 else 0.1
+
+
+class SpecForm:
+    """The widgets of one job kind's spec fields, built in declaration order."""
+
+    def __init__(self, ui, kind: str, include=None, exclude=(), prefix: str | None = None, render: bool = True):
+        self.kind = kind
+        self.cls: type[Spec] = spec_class(kind)
+        infos = [i for i in describe(self.cls) if (include is None or i.name in include) and i.name not in exclude]
+        if include is not None:
+            infos.sort(key=lambda i: list(include).index(i.name))
+        self.infos = {i.name: i for i in infos}
+        self.widgets = {}
+        for info in infos:
+            component = widget(info, field_label(info.name, "en"), self.cls.help(info.name, "en"),
+                               elem_id=f"{prefix or kind}-{info.name}", render=render)
+            ui.add(component, self._render(info.name))
+            self.widgets[info.name] = component
+
+    def _render(self, name: str):
+        return lambda lang: gr.update(label=field_label(name, lang), info=self.cls.help(name, lang))
+
+    def render(self, include=None, exclude=(), columns: int = 1) -> None:
+        """Place widgets built with render=False here (so a page can split a form, e.g. into an accordion),
+        `columns` side by side."""
+        chosen = [c for name, c in self.widgets.items() if (include is None or name in include) and name not in exclude]
+        if columns <= 1:
+            for component in chosen:
+                component.render()
+            return
+        for start in range(0, len(chosen), columns):
+            with gr.Row(equal_height=True):
+                for component in chosen[start:start + columns]:
+                    component.render()
+
+    def inputs(self) -> list:
+        return list(self.widgets.values())
+
+    def values(self, values) -> dict:
+        """Widget values in inputs() order -> {field name: value}."""
+        return dict(zip(self.widgets, values))
+
+    def spec(self, values, extra: dict | None = None) -> Spec:
+        """A validated spec from widget values (raises LabError, which the page shows translated)."""
+        return to_spec(self.kind, self.values(values), extra)
+
+    def fill(self, spec_data: dict) -> list:
+        """Updates that put a spec's values into the widgets (e.g. to load a run's settings)."""
+        return [gr.update(value=to_widget(info, spec_data.get(name, info.default)))
+                for name, info in self.infos.items()]

@@ -1,0 +1,83 @@
+"""A tab's window on the job it submitted: progress bar, ETA, status, error, and its result when done.
+
+The run id is kept in gr.BrowserState, so a page reload re-attaches to a running job; the app's
+timer polls job_status() (an SQLite row and two small JSON files) and skips when nothing changed.
+
+    panel = JobPanel(ui, "generate", show_result=render_outputs, result_outputs=[table])
+    run.click(submit, [...], [panel.run_id, *panel.outputs()])   # submit returns panel.started(run_id, lang)
+"""
+import html
+from typing import Callable
+
+import gradio as gr
+
+from lab import runner, store
+from lab.errors import LabError
+from lab.job_view import job_status
+from pages.ui import K, session_lang, warn
+
+
+def status_html(status: dict | None) -> str:
+    if not status:
+        return '<div class="job-status job-none"></div>'
+    percent = max(0.0, min(100.0, status["fraction"] * 100))
+    error = f'<div class="job-error">{html.escape(status["error"])}</div>' if status.get("error") else ""
+    return (f'<div class="job-status job-{html.escape(status["status"])}">'
+            f'<div class="job-bar"><div class="job-fill" style="width: {percent:.1f}%"></div></div>'
+            f'<div class="job-text">{html.escape(status["text"])}</div>{error}</div>')
+
+
+class JobPanel:
+    def __init__(self, ui, name: str, show_result: Callable, result_outputs: list):
+        """show_result(result or None, lang) -> updates for result_outputs (None clears them)."""
+        self.ui = ui
+        self.show_result = show_result
+        self.result_outputs = list(result_outputs)
+        self.run_id = ui.state(f"{name}-run", "")
+        self.shown = gr.State("")  # what the widgets show now: the timer skips while it is unchanged
+        with gr.Row(elem_classes=["job-row"]):
+            self.html = gr.HTML(status_html(None), elem_id=f"{name}-status", elem_classes=["job-panel"])
+            self.cancel = ui.make(gr.Button, value=K("job.cancel"), variant="stop", size="sm", scale=0,
+                                  min_width=120, visible=False, elem_id=f"{name}-cancel")
+        self.cancel.click(self._cancel, [self.run_id, ui.lang], self.outputs())
+        ui.poll(self.poll, [self.run_id, ui.lang, self.shown], self.outputs())
+        ui.on_language(lambda lang, run_id: self.render(run_id, lang), [self.run_id], self.outputs())
+
+    def outputs(self) -> list:
+        return [self.html, self.cancel, self.shown, *self.result_outputs]
+
+    def render(self, run_id: str, lang: str, shown: str = "") -> list:
+        lang = session_lang(lang)
+        if not run_id:
+            return [status_html(None), gr.update(visible=False), "", *self.show_result(None, lang)]
+        status = job_status(run_id, lang)
+        signature = f"{run_id}|{lang}|{status['text']}|{status['error']}"
+        if signature == shown:
+            return [gr.skip()] * len(self.outputs())
+        if status["status"] == "missing":  # deleted in the Runs tab: nothing to show any more
+            return [status_html(None), gr.update(visible=False), signature, *self.show_result(None, lang)]
+        if status["terminal"]:
+            results = self.show_result(status["result"] if status["status"] == "succeeded" else None, lang)
+        else:
+            results = [gr.skip()] * len(self.result_outputs)
+        return [status_html(status), gr.update(visible=not status["terminal"]), signature, *results]
+
+    def poll(self, run_id, lang, shown):
+        if not run_id:
+            return [gr.skip()] * len(self.outputs())
+        return self.render(run_id, lang, shown)
+
+    def started(self, run_id: str, lang: str) -> list:
+        """What a submit handler returns for [panel.run_id, *panel.outputs()]: the new run, outputs cleared."""
+        status = job_status(run_id, session_lang(lang))
+        return [run_id, status_html(status), gr.update(visible=True), "", *self.show_result(None, session_lang(lang))]
+
+    def _cancel(self, run_id, lang):
+        lang = session_lang(lang)
+        if run_id:
+            try:
+                if runner.get(run_id)["status"] in store.ACTIVE:
+                    runner.cancel(run_id)
+            except LabError as error:
+                warn(error, lang)
+        return self.render(run_id, lang)

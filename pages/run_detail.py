@@ -1,0 +1,77 @@
+"""The detail view of one run in the Runs tab: summary, error, curves, live log, outputs, spec, files.
+
+render() reads the run's row and files (lab.runs_view.run_detail); the timer calls poll(), which
+skips unless the run changed (status, or the size of its log, metrics or progress files).
+"""
+import gradio as gr
+
+from lab import run_files, store
+from lab.errors import LabError
+from lab.plots import empty_figure, metric_curves
+from lab.runs_view import curve_names, metric_records, run_detail
+from pages.ui import K, session_lang
+
+
+def _signature(run_id: str, lang: str) -> str:
+    row = store.get_run(run_id)
+    if row is None:
+        return f"{run_id}|gone|{lang}"
+    sizes = []
+    if row["status"] in store.ACTIVE:
+        folder = run_files.run_dir(run_id)
+        for name in ("log.txt", "metrics.jsonl", "progress.json"):
+            try:
+                stat = (folder / name).stat()
+                sizes.append(f"{stat.st_size}:{stat.st_mtime_ns}")
+            except FileNotFoundError:
+                sizes.append("-")
+    return f"{run_id}|{row['status']}|{lang}|{'|'.join(sizes)}"
+
+
+def _shown(markdown: str):
+    """A markdown update that hides the widget while it has nothing to say."""
+    return gr.update(value=markdown, visible=bool(markdown))
+
+
+class RunDetail:
+    def __init__(self, ui):
+        self.shown = gr.State("")
+        self.summary = ui.make(gr.Markdown, value=K("runs.detail.none"), elem_id="run-summary")
+        self.error = gr.Markdown("", elem_classes=["run-error"], elem_id="run-error", visible=False)
+        with gr.Row():
+            with gr.Column(scale=3):
+                self.plot = gr.Plot(empty_figure("en", "plot.no_run"), show_label=False, elem_id="run-curves")
+            with gr.Column(scale=2):
+                self.log = ui.make(gr.Textbox, label=K("runs.detail.log"), lines=14, max_lines=14, autoscroll=True,
+                                   interactive=False, elem_id="run-log")
+        self.outputs_md = gr.Markdown("", elem_id="run-outputs", visible=False)
+        with gr.Row():
+            self.spec = ui.make(gr.Code, label=K("runs.detail.spec"), language="json", interactive=False, lines=10,
+                                elem_id="run-spec")
+            self.files = ui.make(gr.File, label=K("runs.detail.artifacts"), file_count="multiple", interactive=False,
+                                 elem_id="run-files")
+
+    def outputs(self) -> list:
+        return [self.summary, self.error, self.plot, self.log, self.outputs_md, self.spec, self.files, self.shown]
+
+    def render(self, run_id: str, lang: str) -> list:
+        lang = session_lang(lang)
+        if not run_id:
+            return [K("runs.detail.none").render(lang), _shown(""), empty_figure(lang, "plot.no_run"), "",
+                    _shown(""), "", None, ""]
+        try:
+            detail = run_detail(run_id, lang)
+        except LabError as error:
+            return [error.message(lang), _shown(""), empty_figure(lang, "plot.no_run"), "", _shown(""), "", None, ""]
+        frame = metric_records(run_id)
+        names = curve_names({run_id: frame})
+        metric = "loss" if "loss" in names else (names[0] if names else "loss")
+        error = f"**{K('runs.detail.error').render(lang)}** {detail['error']}" if detail["error"] else ""
+        return [detail["summary"], _shown(error), metric_curves({run_id: frame}, metric, lang), detail["log_tail"],
+                _shown(detail["outputs"]), detail["spec_json"], detail["downloads"] or None, _signature(run_id, lang)]
+
+    def poll(self, run_id, lang, shown):
+        lang = session_lang(lang)
+        if not run_id or _signature(run_id, lang) == shown:
+            return [gr.skip()] * len(self.outputs())
+        return self.render(run_id, lang)

@@ -1,0 +1,136 @@
+"""The Runs tab: every run (yours marked), the selected run's details, cancel / re-run / delete,
+and a comparison of several runs (their figures in one table, their curves overlaid).
+
+Everything is read from the job table and the run folders, so a page reload (or an app restart)
+shows the same runs; the app's timer refreshes the table while jobs run.
+"""
+import gradio as gr
+
+from lab import runner, store
+from lab.errors import LabError
+from lab.plots import empty_figure, metric_curves
+from lab.runs_view import (TABLE_WIDTHS, compare_frame, curve_names, metric_records, run_choices, run_label,
+                           runs_frame, table_signature)
+from pages.run_detail import RunDetail
+from pages.ui import K, session_lang, warn
+
+TABLE_LIMIT = 200
+
+
+def _rows(visitor: str, mine_only: bool) -> list[dict]:
+    rows = store.list_runs(limit=TABLE_LIMIT)
+    return [r for r in rows if r["owner"] == visitor] if mine_only and visitor else rows
+
+
+def build(ui) -> None:
+    with ui.make(gr.Tab, label=K("tab.runs"), id="runs", elem_id="tab-runs") as tab:
+        with ui.make(gr.Accordion, label=K("runs.about"), open=False):
+            ui.lesson("runs")
+        with gr.Row(equal_height=True):
+            mine_only = ui.make(gr.Checkbox, label=K("runs.mine_only"), value=False, scale=1, elem_id="runs-mine")
+            refresh = ui.make(gr.Button, value=K("runs.refresh"), size="sm", scale=0, min_width=120)
+        table = gr.Dataframe(runs_frame([], "en"), interactive=False, wrap=True, max_height=360, show_label=False,
+                             column_widths=list(TABLE_WIDTHS), elem_id="runs-table")
+        ui.make(gr.Markdown, value=K("runs.hint"), elem_classes=["note"])
+        with gr.Row(equal_height=True, elem_id="runs-actions"):
+            selected = ui.make(gr.Textbox, label=K("runs.selected"), interactive=False, scale=3, min_width=280,
+                               elem_id="runs-selected")
+            buttons = {"cancel": ("stop", "runs.cancel"), "rerun": ("secondary", "runs.rerun"),
+                       "delete": ("secondary", "runs.delete"), "add-compare": ("secondary", "runs.add_compare")}
+            cancel, rerun, delete, add = (ui.make(gr.Button, value=K(key), variant=variant, size="md", scale=1,
+                                                  min_width=110, elem_id=f"runs-{name}")
+                                          for name, (variant, key) in buttons.items())
+        with gr.Tabs():
+            with ui.make(gr.Tab, label=K("runs.details"), id="runs-details"):
+                detail = RunDetail(ui)
+            with ui.make(gr.Tab, label=K("runs.compare"), id="runs-compare"):
+                with gr.Row():
+                    picks = ui.make(gr.Dropdown, choices=[], value=[], multiselect=True, label=K("runs.compare_pick"),
+                                    info=K("runs.compare_pick_info"), scale=3, elem_id="runs-compare-pick")
+                    metric = ui.make(gr.Dropdown, choices=[], value=None, label=K("runs.compare_metric"), scale=1,
+                                     elem_id="runs-compare-metric")
+                compare_table = gr.Dataframe(compare_frame([], "en"), interactive=False, wrap=True, show_label=False,
+                                             elem_id="runs-compare-table")
+                compare_plot = gr.Plot(empty_figure("en", "plot.pick_runs"), show_label=False,
+                                       elem_id="runs-compare-plot")
+    table_shown, ids_shown = gr.State(""), gr.State("")
+
+    # -- the table: redrawn when what it shows changed (cheap: one SQLite query, small JSON files) --
+    def draw_table(lang, visitor, mine, shown, ids, force=False):
+        lang = session_lang(lang)
+        rows = _rows(visitor, mine)
+        signature = f"{lang}|{visitor}|{mine}|{table_signature(rows)}"
+        id_list = ",".join(r["id"] for r in rows)
+        table_update = gr.skip() if signature == shown and not force else runs_frame(rows, lang, visitor)
+        picks_update = gr.skip() if id_list == ids and not force else gr.update(choices=run_choices(rows))
+        if any(r["status"] in store.ACTIVE for r in rows):
+            runner.ensure_dispatcher()  # a dispatcher that died is replaced (a no-op while one holds the lease)
+        return table_update, signature, picks_update, id_list
+
+    table_io = ([ui.lang, ui.visitor, mine_only, table_shown, ids_shown], [table, table_shown, picks, ids_shown])
+    ui.poll(draw_table, *table_io)
+
+    def redraw_table(lang, visitor, mine, shown, ids):
+        return draw_table(lang, visitor, mine, shown, ids, force=True)
+
+    ui.on_language(redraw_table, table_io[0][1:], table_io[1])
+    mine_only.change(redraw_table, *table_io)
+    tab.select(redraw_table, *table_io, show_progress="hidden")  # fresh at once, whatever the timer's pace
+
+    # -- selecting a run shows its details; the timer keeps an active run's details live ----------
+    def on_select(event: gr.SelectData):
+        row = event.row_value or []
+        return row[0] if row else gr.skip()
+
+    table.select(on_select, None, selected)
+    selected.change(detail.render, [selected, ui.lang], detail.outputs())
+    ui.poll(detail.poll, [selected, ui.lang, detail.shown], detail.outputs())
+    ui.on_language(lambda lang, run_id: detail.render(run_id, lang), [selected], detail.outputs())
+
+    # -- actions on the selected run; errors come back as toasts in the chosen language ----------
+    def act(action, run_id, lang, visitor):
+        lang = session_lang(lang)
+        if not run_id:
+            warn(LabError("no_run_selected"), lang)
+            return gr.skip()
+        try:
+            if action == "cancel":
+                runner.cancel(run_id)
+                return gr.skip()
+            if action == "rerun":
+                return runner.rerun(run_id, owner=visitor or "")
+            runner.delete(run_id)
+            return ""
+        except LabError as error:
+            warn(error, lang)
+            return gr.skip()
+
+    for button, action in ((cancel, "cancel"), (rerun, "rerun"), (delete, "delete")):
+        clicked = button.click(lambda run_id, lang, visitor, action=action: act(action, run_id, lang, visitor),
+                               [selected, ui.lang, ui.visitor], selected)
+        clicked.then(redraw_table, *table_io).then(detail.render, [selected, ui.lang], detail.outputs())
+        ui.hurry(clicked)
+    refresh.click(redraw_table, *table_io).then(detail.render, [selected, ui.lang], detail.outputs())
+
+    # -- comparing runs: one table of figures, curves of one metric overlaid --------------------
+    def draw_compare(run_ids, chosen, lang):
+        lang = session_lang(lang)
+        run_ids = [r for r in (run_ids or []) if store.get_run(r) is not None]
+        frames = {run_label(store.get_run(run_id)): metric_records(run_id) for run_id in run_ids}
+        names = curve_names(frames)
+        chosen = chosen if chosen in names else ("loss" if "loss" in names else (names[0] if names else None))
+        figure = (metric_curves(frames, chosen, lang) if chosen
+                  else empty_figure(lang, "plot.no_data" if run_ids else "plot.pick_runs"))
+        return compare_frame(run_ids, lang), figure, gr.update(choices=names, value=chosen)
+
+    compare_io = ([picks, metric, ui.lang], [compare_table, compare_plot, metric])
+    picks.change(draw_compare, *compare_io)
+    metric.input(draw_compare, *compare_io)
+    refresh.click(draw_compare, *compare_io)
+    ui.on_language(lambda lang, run_ids, chosen: draw_compare(run_ids, chosen, lang), [picks, metric], compare_io[1])
+
+    def add_to_compare(run_id, run_ids):
+        run_ids = list(run_ids or [])
+        return run_ids + [run_id] if run_id and run_id not in run_ids else gr.skip()
+
+    add.click(add_to_compare, [selected, picks], picks)

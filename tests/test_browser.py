@@ -1,0 +1,140 @@
+"""The app in a real browser (headless Debian chromium driven by Playwright; never `playwright install`).
+
+One test, as a user would go: open the lab, switch to Chinese and back, generate text with a tiny
+model typed in as a local folder, see the output, reload the page (the tab re-attaches to the run),
+and find the run in the Runs tab as succeeded and as this visitor's.
+"""
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from lab import config, runner, store
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no browser: {CHROMIUM} is missing "
+                                 "(apt-get install chromium)")]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_served(url: str, process, timeout: float = 90.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the app exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"{url} was not served within {timeout} s")
+
+
+@pytest.fixture
+def app_url(lab_home, tmp_path):
+    """The app on a free port with its own data folder; stopped (and its jobs) afterwards."""
+    port = free_port()
+    log = open(tmp_path / "app.log", "wb")
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
+    process = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)],
+                               cwd=config.REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield f"http://127.0.0.1:{port}/", process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def test_switch_language_generate_and_find_the_run(app_url, tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api")
+    url, process = app_url
+    from tiny_models import make_tiny_model_dir  # made while the app starts
+
+    model_dir = make_tiny_model_dir(tmp_path / "tiny-model")
+    wait_until_served(url, process)
+    expect = playwright.expect
+    outside = []
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 900}, locale="en-US")
+        page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(
+            (url, "data:", "blob:")) else None)
+        page.goto(url)
+        home_tab = page.locator("#tab-home-button")
+        expect(home_tab).to_have_text("Home", timeout=30000)
+        expect(page.locator("#visitor-note")).to_contain_text("Visitor key", timeout=30000)  # the load has run
+
+        # -- the language toggle changes every visible text, and back --------------------------
+        page.locator("#lang-toggle label").filter(has_text="中文").click()
+        expect(home_tab).to_have_text("首页", timeout=10000)
+        expect(page.locator("#tab-runs-button")).to_have_text("运行记录")
+        expect(page.get_by_role("heading", name="语言模型的一生")).to_be_visible()
+        expect(page.locator("#home-system")).to_contain_text("CPU 核心数")
+        page.locator("#lang-toggle label").filter(has_text="English").click()
+        expect(home_tab).to_have_text("Home", timeout=10000)
+        expect(page.get_by_role("heading", name="The life of a language model")).to_be_visible()
+        expect(page.locator("#home-system")).to_contain_text("CPU cores")
+
+        # -- generate with a tiny model typed in as a local folder -----------------------------
+        page.locator("#tab-generate-button").click()
+        model = page.locator("#generate-model input")
+        model.fill(str(model_dir))
+        model.press("Enter")
+        page.locator("#generate-prompts textarea").fill("Hello there\nThe cat sat")
+        page.locator("#generate-settings").click()
+        tokens = page.locator("#generate-max_new_tokens input")
+        tokens.fill("6")
+        tokens.press("Tab")  # commit the number before the click
+        expect(tokens).to_have_value("6")
+        page.locator("#generate-run").click()
+        expect(page.locator("#generate-status .job-succeeded")).to_be_visible(timeout=120000)
+        runs = [r for r in store.list_runs() if r["kind"] == "generate"]
+        assert len(runs) == 1 and runs[0]["status"] == "succeeded"
+        run_id = runs[0]["id"]
+        result = runner.result(run_id)
+        assert result["spec"]["model"] == str(model_dir) and result["spec"]["max_new_tokens"] == 6
+        outputs = page.locator("#generate-outputs")
+        expect(outputs).to_contain_text("The cat sat")
+        shown = " ".join(outputs.inner_text().split())
+        for item in result["outputs"]["outputs"]:
+            assert " ".join(item["text"].split())[:4] in shown  # the generated text itself is on the page
+
+        # -- a reload re-attaches: the tab shows the run again, with its settings ---------------
+        page.reload()
+        expect(page.locator("#visitor-note")).to_contain_text("Visitor key", timeout=30000)
+        page.locator("#tab-generate-button").click()
+        expect(page.locator("#generate-status .job-succeeded")).to_be_visible(timeout=10000)
+        expect(page.locator("#generate-prompts textarea")).to_have_value("Hello there\nThe cat sat")
+        expect(outputs).to_contain_text("The cat sat")
+
+        # -- the run is in the Runs tab, succeeded, marked as this visitor's ---------------------
+        page.locator("#tab-runs-button").click()
+        table = page.locator("#runs-table")
+        expect(table).to_contain_text(run_id, timeout=10000)
+        row = page.locator("#runs-table [role=row]").filter(has_text=run_id)
+        expect(row).to_contain_text("succeeded")
+        expect(row).to_contain_text("you")
+        row.locator('[data-testid$="-0"]').click()
+        expect(page.locator("#run-summary")).to_contain_text("succeeded", timeout=10000)
+        browser.close()
+    assert outside == []  # nothing but the app itself: no fonts, scripts or telemetry from the network
+    assert store.get_run(run_id)["owner"]  # the browser's visitor key owns the run
