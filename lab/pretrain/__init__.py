@@ -1,0 +1,1 @@
+"""Pre-training tiny causal LMs from scratch: architectures, tokenizers, data, training loop."""

@@ -1,0 +1,1 @@
+"""Scaling laws: Kaplan and Chinchilla fits, bootstrap, compute-optimal allocation, data, plots."""
