@@ -159,3 +159,16 @@ def test_eval_loss_is_plain_cross_entropy_for_every_method(tiny_dirs, repeated_d
         losses[method] = recipe.train(setup, ctx)["eval_loss"]
     # with a negligible learning rate LoRA and AdaLoRA are still the base model (B starts at 0 / E at 0)
     assert losses["adalora"] == pytest.approx(losses["lora"], abs=1e-3)
+
+
+def test_light_preview_tokenizer_matches_training(tiny_dirs):
+    """The app's torch-free preview encodes exactly as training does (same ids, same loss mask)."""
+    from transformers import AutoTokenizer
+
+    from lab.finetune import encode
+    from lab.finetune.preview import LightTokenizer
+
+    train, _, _ = load_examples("arithmetic", seed=0)
+    heavy, light = AutoTokenizer.from_pretrained(tiny_dirs["llama"]), LightTokenizer(tiny_dirs["llama"])
+    for example in train[:5]:
+        assert encode.encode_example(light, example, 128) == encode.encode_example(heavy, example, 128)

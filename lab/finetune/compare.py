@@ -70,9 +70,9 @@ def translated(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
 
 
 def _figure_title(name: str, lang: str) -> str:
-    key = f"metric.{name}"
-    text = t(key, lang)
-    return name if text == key else text
+    from lab.plots import axis_title
+
+    return axis_title(name, lang)
 
 
 def loss_curves(run_ids: list[str], lang: str, metric: str = "loss"):
@@ -90,7 +90,7 @@ def quality_vs_parameters(frame: pd.DataFrame, lang: str, quality: str = "eval_l
     """Each finished method as a point: trainable parameters (log x) against eval loss or accuracy."""
     import plotly.graph_objects as go
 
-    from lab.plots import COLORS, _layout, empty_figure
+    from lab.plots import COLORS, empty_figure, layout
 
     data = frame.dropna(subset=["trainable_params", quality]) if quality in frame else frame.iloc[0:0]
     if data.empty:
@@ -100,7 +100,7 @@ def quality_vs_parameters(frame: pd.DataFrame, lang: str, quality: str = "eval_l
                                   marker={"size": 16, "color": [COLORS[i % len(COLORS)] for i in range(len(data))]}))
     figure.update_xaxes(type="log")
     title = t("finetune.plot.quality_title", lang, quality=_figure_title(quality, lang))
-    return _layout(figure, title, _figure_title("trainable_params", lang), _figure_title(quality, lang))
+    return layout(figure, title, _figure_title("trainable_params", lang), _figure_title(quality, lang))
 
 
 def cost_bars(frame: pd.DataFrame, lang: str):
@@ -108,7 +108,7 @@ def cost_bars(frame: pd.DataFrame, lang: str):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from lab.plots import COLORS, _layout, empty_figure
+    from lab.plots import COLORS, empty_figure, layout
 
     data = frame.dropna(subset=["peak_memory_mb", "tokens_per_second"], how="all")
     if data.empty:
@@ -118,6 +118,6 @@ def cost_bars(frame: pd.DataFrame, lang: str):
     for column, name in enumerate(names, start=1):
         figure.add_trace(go.Bar(x=list(data["method"]), y=list(data[name]), showlegend=False,
                                 marker_color=[COLORS[i % len(COLORS)] for i in range(len(data))]), row=1, col=column)
-    figure = _layout(figure, t("finetune.plot.cost_title", lang), "", "")
+    figure = layout(figure, t("finetune.plot.cost_title", lang), "", "")
     figure.update_layout(hovermode="closest")
     return figure

@@ -1,0 +1,167 @@
+"""What the Fine-tune tab shows, as data: method table, a comparison's live table, uploads, chat results.
+
+Pure functions over the run store and the method registry (no Gradio, no torch), tested directly.
+"""
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from lab import config, run_files, runner, store
+from lab.errors import LabError
+from lab.finetune.compare import comparison_frame
+from lab.finetune.methods import get_method, method_names
+from lab.i18n import t
+from lab.runs_view import format_duration, format_number, status_text
+
+MAX_UPLOAD_MB = 50
+SHOWN = ("method", "status", "trainable_percent", "train_loss_first", "train_loss_last", "eval_loss",
+         "task_accuracy", "tokens_per_second", "peak_memory_mb", "wall_seconds")
+
+
+def method_label(name: str, lang: str) -> str:
+    return t(f"finetune.method.{name}", lang)
+
+
+def method_choices(lang: str) -> list[tuple[str, str]]:
+    return [(method_label(name, lang), name) for name in method_names()]
+
+
+def methods_frame(lang: str) -> pd.DataFrame:
+    """One row per method: what trains, its usual learning rate, whether it merges (and why not)."""
+    rows = []
+    for name in method_names():
+        method = get_method(name)
+        merge = t("finetune.yes", lang) if method.can_merge else t("finetune.merge_no", lang)
+        rows.append([method_label(name, lang), t(f"finetune.trains.{name}", lang), f"{method.learning_rate:g}", merge])
+    columns = [t(f"finetune.methods_col.{c}", lang) for c in ("method", "trains", "lr", "merge")]
+    return pd.DataFrame(rows, columns=columns, dtype=object)
+
+
+def _progress_cell(row: pd.Series, lang: str) -> str:
+    status = row["status"]
+    if status == "running":
+        progress = runner.progress(row["run_id"])
+        eta = format_duration(progress.get("eta_seconds"))
+        text = f"{status_text(status, lang)} {progress.get('fraction', 0) * 100:.0f}%"
+        return f"{text} · {t('finetune.eta', lang, eta=eta)}" if eta else text
+    if status == "queued":
+        return t("runs.detail.queued", lang, position=store.queue_positions().get(row["run_id"], "?"))
+    return status_text(status, lang)
+
+
+def group_frame(run_ids: list[str], lang: str) -> pd.DataFrame:
+    """The comparison as the tab shows it: translated headers, live progress, rounded figures."""
+    frame = comparison_frame(run_ids, lang)
+    if frame.empty:
+        return pd.DataFrame(columns=[t(f"finetune.col.{c}", lang) for c in SHOWN], dtype=object)
+    shown = pd.DataFrame({"method": [method_label(m, lang) for m in frame["method"]],
+                          "status": [_progress_cell(row, lang) for _, row in frame.iterrows()]})
+    for name in SHOWN[2:]:
+        shown[name] = [format_number(v) if v is not None and not pd.isna(v) else "" for v in frame[name]]
+    shown.columns = [t(f"finetune.col.{c}", lang) for c in SHOWN]
+    return shown.astype(object)
+
+
+def group_signature(run_ids: list[str]) -> str:
+    """Changes whenever the table or the curves would: statuses, progress and metric line counts."""
+    parts = []
+    for run_id in run_ids:
+        row = store.get_run(run_id)
+        if row is None:
+            continue
+        progress = runner.progress(run_id).get("done", "") if row["status"] == "running" else ""
+        lines = len(runner.metrics(run_id)) if row["status"] == "running" else ""
+        parts.append(f"{run_id}:{row['status']}:{progress}:{lines}")
+    return "|".join(parts)
+
+
+def parse_run_ids(text: str) -> list[str]:
+    ids = [part for part in (text or "").split(",") if part]
+    return [run_id for run_id in ids if run_files.RUN_ID_PATTERN.fullmatch(run_id)]
+
+
+def finished_choices(run_ids: list[str], lang: str) -> list[tuple[str, str]]:
+    """Finished fine-tunes of the comparison, labelled by method, to chat with or export."""
+    frame = comparison_frame(run_ids, lang)
+    done = frame[frame["status"] == "succeeded"]
+    return [(f"{method_label(row['method'], lang)} · {row['run_id']}", row["run_id"]) for _, row in done.iterrows()]
+
+
+def export_state(run_id: str, lang: str) -> tuple[bool, str]:
+    """(can export, note): methods that add inputs or layers cannot be merged into the weights."""
+    if not run_id:
+        return False, ""
+    spec = run_files.read_json(run_files.run_dir(run_id) / "spec.json", {}) or {}
+    method = spec.get("method", "")
+    try:
+        mergeable = get_method(method).can_merge or method in ("full",)
+    except LabError:
+        return False, ""
+    if mergeable:
+        return True, t("finetune.merge_ok", lang, method=method_label(method, lang))
+    return False, t("error.cannot_merge", lang, method=method_label(method, lang))
+
+
+def adapter_zip(run_id: str) -> str | None:
+    if not run_id:
+        return None
+    path = run_files.run_dir(run_id) / "artifacts" / "adapter.zip"
+    return str(path) if path.is_file() else None
+
+
+def export_csv(frame: pd.DataFrame, run_ids: list[str]) -> str:
+    """The comparison table as CSV (machine names as headers) in the lab's exports folder."""
+    folder = config.lab_home() / "exports"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"comparison-{run_ids[0]}.csv"
+    run_files.write_atomic(path, frame.to_csv(index=False))
+    return str(path)
+
+
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def save_upload(source: str, visitor: str) -> str:
+    """Copy an uploaded data file into the lab's uploads folder (one folder per visitor); returns its path."""
+    source_path = Path(source)
+    if source_path.suffix.lower() not in (".jsonl", ".json", ".csv"):
+        raise LabError("data_bad_format", file=source_path.name, suffix=source_path.suffix or "(none)")
+    if source_path.stat().st_size > MAX_UPLOAD_MB * 2**20:
+        raise LabError("upload_too_large", file=source_path.name, limit=MAX_UPLOAD_MB)
+    owner = SAFE_NAME.sub("", visitor or "") or "anonymous"
+    folder = config.lab_home() / "uploads" / owner
+    folder.mkdir(parents=True, exist_ok=True)
+    name = SAFE_NAME.sub("_", source_path.name).lstrip(".") or "data.jsonl"
+    target = folder / name
+    shutil.copyfile(source_path, target)
+    return str(target)
+
+
+def chat_frame(result: dict | None, lang: str) -> pd.DataFrame:
+    """Prompt, the base model's answer and the tuned model's answer, side by side."""
+    outputs = (result or {}).get("outputs") or {}
+    tuned, base = outputs.get("outputs") or [], outputs.get("base_outputs") or []
+    rows = [[item.get("prompt", ""), base[i].get("text", "") if i < len(base) else "", item.get("text", "")]
+            for i, item in enumerate(tuned)]
+    return pd.DataFrame(rows, columns=[t(f"finetune.chat_col.{c}", lang) for c in ("prompt", "base", "tuned")],
+                        dtype=object)
+
+
+def preview_markdown(summary: dict, lang: str) -> str:
+    text = t("finetune.preview_summary", lang, train=summary["train"], validation=summary["validation"],
+             longest=summary["longest"])
+    if summary["too_long"]:
+        text += " " + t("finetune.preview_too_long", lang, count=summary["too_long"])
+    return text
+
+
+def preview_highlights(summary: dict) -> list[tuple[str, str | None]]:
+    """gr.HighlightedText value: trained tokens marked "answer", example borders as blank lines."""
+    spans = []
+    for index, row in enumerate(summary["rows"]):
+        if index:
+            spans.append(("\n\n", None))
+        spans.extend((token, "answer" if trained else None) for token, trained in row)
+    return spans
