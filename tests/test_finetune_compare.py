@@ -1,5 +1,5 @@
 """Method comparisons, presets, chatting with a tuned model and merging it — through the runner, tiny model."""
-import json
+import time
 
 import pytest
 
@@ -75,3 +75,36 @@ def test_a_comparison_with_a_bad_setting_queues_nothing(lab_home):
     with pytest.raises(LabError):
         compare.submit_comparison({"max_steps": 0}, ["lora", "ia3"])
     assert store.list_runs() == []
+
+
+def test_cancel_keeps_a_checkpoint_and_a_new_run_resumes_from_it(tiny_dir, lab_home):
+    fields = {"kind": "finetune", "model": str(tiny_dir), "method": "lora", "max_steps": 400, "save_steps": 4,
+              "batch_size": 2, "eval_steps": 0, "accuracy_examples": 0}
+    first = runner.submit(spec_from_dict(fields))
+    deadline = time.time() + 120
+    while not any(m.get("step", 0) >= 6 for m in runner.metrics(first)):
+        assert time.time() < deadline, "training never reached step 6"
+        time.sleep(0.2)
+    runner.cancel(first)
+    row = runner.wait(first, timeout=120)
+    assert row["status"] == "cancelled" and "checkpoint" in row["error"] and first in row["error"]
+    stopped_at = max(m["step"] for m in runner.metrics(first) if "step" in m)
+    resumed = runner.submit(spec_from_dict({**fields, "max_steps": stopped_at + 4, "resume_from": first}))
+    assert runner.wait(resumed, timeout=120)["status"] == "succeeded", runner.result(resumed).get("log_tail")
+    steps = [m["step"] for m in runner.metrics(resumed) if "loss" in m]
+    assert steps and min(steps) > 4 and max(steps) == stopped_at + 4  # it continued, it did not start over
+    mismatch = runner.submit(spec_from_dict({**fields, "method": "ia3", "resume_from": first}))
+    row = runner.wait(mismatch, timeout=60)
+    assert row["status"] == "failed" and "only resume with the same method" in row["error"]
+
+
+@pytest.mark.integration
+def test_the_class_preset_runs_on_the_default_model(lab_home, monkeypatch):
+    """The 'LoRA vs IA3 vs prompt tuning' preset end to end on SmolLM2: every method's loss falls."""
+    monkeypatch.setenv("LAB_IDLE_EXIT", "60")
+    group, run_ids = compare.submit_preset("lora_ia3_prompt_2min", use_cache=False)
+    for run_id in run_ids:
+        assert runner.wait(run_id, timeout=1500)["status"] == "succeeded", runner.result(run_id).get("log_tail")
+    frame = compare.comparison_frame(run_ids).set_index("method")
+    assert (frame["train_loss_last"] < frame["train_loss_first"]).all(), frame
+    assert frame.loc["prompt", "trainable_params"] < frame.loc["ia3", "trainable_params"] < frame.loc["lora", "trainable_params"]
