@@ -53,7 +53,7 @@ def main() -> int:
 
     out = REPO / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:  # an exiting dispatcher may still write its log
         model_dir = make_tiny_model_dir(Path(tmp) / "tiny", arch="llama")
         figures = {mode: measure(mode, args.jobs, model_dir, Path(tmp) / f"home_{mode}") for mode in ("spawn", "fork")}
     figures["speedup_later_jobs_fork_vs_spawn"] = round(
