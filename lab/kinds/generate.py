@@ -94,8 +94,8 @@ def run(spec: GenerateSpec, ctx) -> dict:
     torch.set_num_threads(ctx.threads)
     started = time.time()
 
-    def loading(done, total, message):  # conversion (first use only) and loading, as their own progress bar
-        ctx.progress(done, total, message=f"model: {message}", force=True)
+    def loading(done, total, message):  # conversion (first use only) and loading: the first 10% of the bar
+        ctx.progress(0.1 * done / total if total else 0.0, 1.0, message=f"model: {message}", force=True)
 
     base_results = None
     if spec.adapter:
