@@ -172,3 +172,9 @@ def test_light_preview_tokenizer_matches_training(tiny_dirs):
     heavy, light = AutoTokenizer.from_pretrained(tiny_dirs["llama"]), LightTokenizer(tiny_dirs["llama"])
     for example in train[:5]:
         assert encode.encode_example(light, example, 128) == encode.encode_example(heavy, example, 128)
+
+
+def test_a_method_that_cannot_apply_is_refused_when_the_spec_is_built():
+    with pytest.raises(LabError) as info:
+        spec_from_dict({"kind": "finetune", "method": "adalora", "max_steps": 5, "eval_steps": 0})
+    assert info.value.key == "adalora_too_short" and "max_steps is 5" in str(info.value)

@@ -96,7 +96,10 @@ class FinetuneSpec(Spec):
             from lab.run_files import check_run_id
 
             check_run_id(self.resume_from)
-        get_method(self.method)
+        method = get_method(self.method)
+        reason = method.refuse(None, self) if method.refuse else None  # what can be known before loading
+        if reason is not None:
+            raise reason
 
     @property
     def deterministic(self) -> bool:

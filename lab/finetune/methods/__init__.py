@@ -22,7 +22,7 @@ class Method:
     quantized_base: bool = False  # the base is loaded in 4-bit (QLoRA)
     needs_cuda: bool = False
     paper: str = ""
-    refuse: Optional[Callable] = None  # refuse(model, spec) -> LabError or None, checked before training
+    refuse: Optional[Callable] = None  # refuse(model or None, spec) -> LabError or None: at spec time, then on the loaded model
     callbacks: Callable = field(default=lambda model, spec: [])  # extra Trainer callbacks (AdaLoRA)
     save: Optional[Callable] = None  # save(model, folder) when PeftModel.save_pretrained does not apply
     load: Optional[Callable] = None  # load(base_model, folder) -> model, the inverse of save
