@@ -124,9 +124,8 @@ def build(ui) -> None:
     def submit(lang, visitor, model_name, data, chosen, *values):
         lang = session_lang(lang)
         try:
-            fields = {**form.values(values), "model": (model_name or "").strip(), "dataset": (data or "").strip()}
-            spec = form.spec(values, extra={"model": fields["model"], "dataset": fields["dataset"],
-                                            "method": (chosen or ["lora"])[0]})
+            spec = form.spec(values, extra={"model": (model_name or "").strip(), "dataset": (data or "").strip(),
+                                            "method": (chosen or ["lora"])[0]})  # validated once, then per method
             _, run_ids = compare.submit_comparison({k: v for k, v in spec.to_dict().items() if k != "method"},
                                                    list(chosen or []), owner=visitor or "")
         except LabError as error:
