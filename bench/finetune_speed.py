@@ -1,36 +1,46 @@
 """Fine-tuning speed: the lab against LLaMA-Factory and against the machine. Writes bench/out/finetune_speed.json.
 
-    .venv/bin/python bench/finetune_speed.py [--steps 24] [--rounds 2] [--llamafactory /tmp/lf-venv/bin/llamafactory-cli]
+    .venv/bin/python bench/finetune_speed.py [--steps 20] [--rounds 2] [--dataset chatterbot|arithmetic]
+                                             [--llamafactory /tmp/lf-venv/bin/llamafactory-cli] [--keep]
 
-Same model (the converted SmolLM2-135M-Instruct folder), same data (the lab's built-in "arithmetic" training rows,
-exported to LLaMA-Factory's alpaca format), same LoRA (r=8, alpha=16, dropout 0.05, q_proj,v_proj), same steps,
-batch size and cutoff length, fp32 on a CPU without native bf16. Throughput counts only non-padding tokens.
+Same model (the converted SmolLM2-135M-Instruct folder), same data (the lab's training rows -- by default the built-in
+"chatterbot" set minus the 38 rows longer than max_length - 1 tokens, given to the lab as an upload -- exported to
+LLaMA-Factory's alpaca format with a dataset_info.json), same LoRA (r=8, alpha=16, dropout 0.05, q_proj,v_proj), same
+steps, batch size (4), cutoff/max length (128), seed and learning rate, fp32 on this CPU (no native bf16: a bf16
+matmul probe runs ~100x slower than fp32). Throughput counts only non-padding tokens. ~12-25 minutes (load-dependent).
 
 Two comparisons, interleaved round by round (lab, LF, lab, LF, ...) because the machine is shared and its load moves:
-  identical  both: no packing, fp32, 1 torch thread;
-  best       each tool's best CPU settings: lab packing=True with dtype "auto" (its own choice), LLaMA-Factory
-             --lf-best packing (or neat_packing) with its best dtype; both at the thread count a matmul probe
-             says is fastest right now.
-Against the machine: the best fp32 torch.mm rate of one and of two cores, probed before every round and at the end,
+  identical  both: no packing, fp32, 1 torch thread, no gradient checkpointing, no eval during training;
+  best       each tool's best CPU settings: lab packing=True with dtype "auto" (its own choice: fp32 here),
+             LLaMA-Factory --lf-best packing (default; neat_packing's 4D mask was slower here) with its best dtype
+             (bf16 only where a matmul probe says bf16 beats fp32); both at the thread count chosen before the round
+             (2 only when a matmul probe says 2 threads clearly beat 1 AND the 1-minute load average is under 2).
+"fastest_measured_config" also compares each tool's faster configuration (packing or not), unpaired.
+Against the machine: the best fp32 torch.mm rate of one and of two cores (probed before every round and at the end)
 and the lab's LoRA FLOP rate 4 x parameters x tokens/s as a fraction of it.
 
-Throughput per run, two ways:
-  steady     non-padding tokens of steps 2..N / time from the end of step 1 to the end of step N (both tools timed
-             by the same per-step events: the lab's metrics.jsonl, LF's on_step_end) -> the headline ratios;
-  whole_run  each tool's own figure: the lab's result tokens_per_second (tokens / seconds since train() began,
-             Trainer construction included) and LF tokens / Trainer train_runtime.
+Throughput per run:
+  steady       non-padding tokens of steps 2..N / time from the end of step 1 to the end of step N (both tools timed
+               by the same per-step events: the lab's metrics.jsonl, LF's on_step_end) -> the headline ratios;
+  median_step  the median of the per-step rates (less sensitive to a burst of load during a few steps);
+  whole_run    each tool's own figure: the lab's result tokens_per_second (tokens / seconds since train() began,
+               Trainer construction included) and LF tokens / Trainer train_runtime.
+Peak memory: max RSS of the training process, read the same way for both (getrusage RUSAGE_SELF at its end).
 
 LLaMA-Factory lives only in its own venv (never installed from here). Give its CLI with --llamafactory or
 $LLAMAFACTORY_CLI; without it, that half is skipped with a note. It is run as its own `run_exp` under a small
 wrapper (the venv's python) that adds one TrainerCallback and a hook on Trainer._track_num_input_tokens to count
 non-padding tokens exactly (trailing pad positions with label -100 removed per row) -- Trainer's own
 `include_num_input_tokens_seen: non_padding` sums the attention mask, which counts LF's packing pad (mask 1) and
-is meaningless for neat_packing's 4D mask; both counts are stored.
+is meaningless for neat_packing's 4D mask; both counts are stored (they agree without packing). LF 0.9.5 loads the
+base in the checkpoint's saved dtype (torch_dtype="auto": bf16 for the converted folder) whatever `bf16:` says, so
+its fp32 runs use a view of the same folder whose config.json says float32.
 """
 import argparse
 import json
 import os
 import platform
+import random
 import shutil
 import statistics
 import subprocess
@@ -227,9 +237,19 @@ def lab_dataset(name: str, model_folder: Path, max_length: int, work: Path) -> t
                        "filter": f"rows of at most {max_length - 1} tokens with the lab's chat template", "file": str(path)}
 
 
-def lab_packing_stats(dataset: str, model_folder: Path, max_length: int) -> dict:
+def expected_fill(lengths: list, batch_size: int) -> float:
+    """Share of real tokens in random batches padded to their longest row (what the lab's Collator does)."""
+    rng = random.Random(SEED)
+    real = slots = 0
+    for _ in range(4000):
+        batch = rng.sample(lengths, batch_size)
+        real, slots = real + sum(batch), slots + batch_size * max(batch)
+    return round(real / slots, 3)
+
+
+def lab_packing_stats(dataset: str, model_folder: Path, max_length: int, batch_size: int) -> dict:
     """How full the lab's packed blocks are (lab/finetune/encode.pack: examples in order, a block closes when the next
-    one does not fit) and how long the unpacked rows are."""
+    one does not fit) and how full its batches are with and without packing."""
     from transformers import AutoTokenizer
 
     from lab.finetune import encode
@@ -240,9 +260,12 @@ def lab_packing_stats(dataset: str, model_folder: Path, max_length: int) -> dict
     items = encode.encode_all(tokenizer, train, max_length)
     blocks = encode.pack(items, max_length)
     lengths = [len(b["input_ids"]) for b in blocks]
-    return {"rows": len(items), "mean_row_tokens": round(statistics.mean(len(i["input_ids"]) for i in items), 1),
+    rows = [len(i["input_ids"]) for i in items]
+    return {"rows": len(items), "mean_row_tokens": round(statistics.mean(rows), 1),
             "packed_blocks": len(blocks), "mean_block_tokens": round(statistics.mean(lengths), 1),
-            "block_fill": round(statistics.mean(lengths) / max_length, 3)}
+            "block_fill": round(statistics.mean(lengths) / max_length, 3),
+            "expected_batch_fill_unpacked": expected_fill(rows, batch_size),
+            "expected_batch_fill_packed": expected_fill(lengths, batch_size)}
 
 
 def export_alpaca(dataset: str, folder: Path) -> dict:
@@ -460,8 +483,9 @@ def summarize(pairs: list) -> dict:
             "ratio_whole_run_median": median([p["ratio_whole_run"] for p in pairs]),
             "lab_steady_tokens_per_second_median": median([p["lab_steady_tokens_per_second"] for p in pairs]),
             "llamafactory_steady_tokens_per_second_median": median([p["llamafactory_steady_tokens_per_second"] for p in pairs]),
-            "lab_peak_memory_mb_max": max((p["lab_peak_memory_mb"] or 0 for p in pairs), default=None),
-            "llamafactory_peak_memory_mb_max": max((p["llamafactory_peak_memory_mb"] or 0 for p in pairs), default=None)}
+            "lab_peak_memory_mb_max": max((p["lab_peak_memory_mb"] for p in pairs if p["lab_peak_memory_mb"]), default=None),
+            "llamafactory_peak_memory_mb_max": max((p["llamafactory_peak_memory_mb"] for p in pairs
+                                                    if p["llamafactory_peak_memory_mb"]), default=None)}
 
 
 def pair(lab: dict, lf: dict | None) -> dict:
@@ -530,7 +554,7 @@ def main() -> int:
         figures["machine"].update(native_bf16=fast_bf16, torch=torch.__version__)
         args.lab_dataset, data_info = lab_dataset(args.dataset, model_folder, args.max_length, work)
         data = export_alpaca(args.lab_dataset, work / "lf_data")
-        data_info["lab_packing"] = lab_packing_stats(args.lab_dataset, model_folder, args.max_length)
+        data_info["lab_packing"] = lab_packing_stats(args.lab_dataset, model_folder, args.max_length, args.batch_size)
         figures["settings"] = {
             "model_folder": str(model_folder), "data": data_info, "train_rows": data["rows"], "steps": args.steps,
             "batch_size": args.batch_size, "max_length": args.max_length, "lora": LORA, "learning_rate": LEARNING_RATE,
@@ -605,6 +629,19 @@ def main() -> int:
         figures["best"]["settings"] = {
             "lab": "packing=True, dtype auto (-> fp32 on this CPU), threads per round's probe",
             "llamafactory": f"{args.lf_best}, {'bf16' if best_bf16 else 'fp32'}, same threads as the lab in that round"}
+        # each tool's fastest configuration as measured (medians of different moments, so not a paired ratio)
+        measured = {}
+        for tool in ("lab", "llamafactory"):
+            options = {"no packing, 1 thread": figures["identical"][f"{tool}_steady_tokens_per_second_median"],
+                       "packing (the 'best' runs)": figures["best"][f"{tool}_steady_tokens_per_second_median"]}
+            options = {k: v for k, v in options.items() if v}
+            if options:
+                name = max(options, key=options.get)
+                measured[tool] = {"config": name, "steady_tokens_per_second_median": options[name]}
+        if len(measured) == 2:
+            measured["ratio"] = round(measured["lab"]["steady_tokens_per_second_median"]
+                                      / measured["llamafactory"]["steady_tokens_per_second_median"], 3)
+        figures["fastest_measured_config"] = measured
         if python is not None:
             figures["llamafactory"]["yaml_identical"] = (work / "lf_identical_0.yaml").read_text()
             figures["llamafactory"]["yaml_best"] = (work / "lf_best_0.yaml").read_text()
