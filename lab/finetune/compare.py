@@ -13,6 +13,7 @@ import pandas as pd
 from lab import run_files, runner, store
 from lab.errors import LabError
 from lab.i18n import t
+from lab.plots import axis_title
 from lab.specs import spec_from_dict
 
 FIGURES = ("trainable_params", "trainable_percent", "train_loss_first", "train_loss_last", "eval_loss",
@@ -66,13 +67,7 @@ def comparison_frame(run_ids: list[str], lang: str = "en") -> pd.DataFrame:
 
 def translated(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     """Headers in the reader's language (the CSV export keeps the machine names)."""
-    return frame.rename(columns={c: _figure_title(c, lang) for c in frame.columns})
-
-
-def _figure_title(name: str, lang: str) -> str:
-    from lab.plots import axis_title
-
-    return axis_title(name, lang)
+    return frame.rename(columns={c: axis_title(c, lang) for c in frame.columns})
 
 
 def loss_curves(run_ids: list[str], lang: str, metric: str = "loss"):
@@ -99,8 +94,8 @@ def quality_vs_parameters(frame: pd.DataFrame, lang: str, quality: str = "eval_l
                                   text=list(data["method"]), textposition="top center",
                                   marker={"size": 16, "color": [COLORS[i % len(COLORS)] for i in range(len(data))]}))
     figure.update_xaxes(type="log")
-    title = t("finetune.plot.quality_title", lang, quality=_figure_title(quality, lang))
-    return layout(figure, title, _figure_title("trainable_params", lang), _figure_title(quality, lang))
+    title = t("finetune.plot.quality_title", lang, quality=axis_title(quality, lang))
+    return layout(figure, title, axis_title("trainable_params", lang), axis_title(quality, lang))
 
 
 def cost_bars(frame: pd.DataFrame, lang: str):
@@ -114,7 +109,7 @@ def cost_bars(frame: pd.DataFrame, lang: str):
     if data.empty:
         return empty_figure(lang)
     names = ("peak_memory_mb", "tokens_per_second")
-    figure = make_subplots(rows=1, cols=2, subplot_titles=[_figure_title(n, lang) for n in names])
+    figure = make_subplots(rows=1, cols=2, subplot_titles=[axis_title(n, lang) for n in names])
     for column, name in enumerate(names, start=1):
         figure.add_trace(go.Bar(x=list(data["method"]), y=list(data[name]), showlegend=False,
                                 marker_color=[COLORS[i % len(COLORS)] for i in range(len(data))]), row=1, col=column)

@@ -96,7 +96,7 @@ def export_state(run_id: str, lang: str) -> tuple[bool, str]:
     spec = run_files.read_json(run_files.run_dir(run_id) / "spec.json", {}) or {}
     method = spec.get("method", "")
     try:
-        mergeable = get_method(method).can_merge or method in ("full",)
+        mergeable = get_method(method).can_merge
     except LabError:
         return False, ""
     if mergeable:
