@@ -6,6 +6,8 @@ LAB_THREADS    torch threads per job (default 1: PLATFORM.md measured 2 threads 
 LAB_LAUNCH     "fork" (a dispatcher that pre-imports torch forks each job: no import cost per job)
                or "spawn" (each job is a fresh `python -m lab.worker RUN_DIR`).
 LAB_IDLE_EXIT  seconds a dispatcher with nothing to do waits before it exits (default 120).
+LAB_MODELS     folder of converted models (default LAB_HOME/models): several data folders (tests,
+               worktrees) can share one conversion of the default model.
 """
 import os
 from pathlib import Path
@@ -24,7 +26,7 @@ def runs_dir() -> Path:
 
 
 def models_dir() -> Path:
-    path = lab_home() / "models"
+    path = Path(os.environ["LAB_MODELS"]).resolve() if os.environ.get("LAB_MODELS") else lab_home() / "models"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -1,5 +1,6 @@
 """Shared fixtures: a private data folder per test, and clean-up of the dispatchers it started."""
 import os
+from pathlib import Path
 import signal
 import time
 
@@ -43,3 +44,16 @@ def lab_home(tmp_path, monkeypatch):
     monkeypatch.delenv("LAB_MAX_JOBS", raising=False)
     yield home
     _stop_lab_processes(home)
+
+
+@pytest.fixture(scope="session")
+def models_cache(tmp_path_factory):
+    """One folder of converted models for the whole test session ($LAB_TEST_MODELS keeps it between sessions)."""
+    return Path(os.environ.get("LAB_TEST_MODELS") or tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture
+def lab_home_default_model(lab_home, models_cache, monkeypatch):
+    """A fresh LAB_HOME whose jobs find the default model converted once per session (integration tests)."""
+    monkeypatch.setenv("LAB_MODELS", str(models_cache))
+    return lab_home

@@ -99,7 +99,7 @@ def test_cancel_keeps_a_checkpoint_and_a_new_run_resumes_from_it(tiny_dir, lab_h
 
 
 @pytest.mark.integration
-def test_the_class_preset_runs_on_the_default_model(lab_home, monkeypatch):
+def test_the_class_preset_runs_on_the_default_model(lab_home_default_model, monkeypatch):
     """The 'LoRA vs IA3 vs prompt tuning' preset end to end on SmolLM2: every method's loss falls."""
     monkeypatch.setenv("LAB_IDLE_EXIT", "60")
     group, run_ids = compare.submit_preset("lora_ia3_prompt_2min", use_cache=False)
