@@ -1,8 +1,162 @@
-"""Quantize & compress: int8 and 4-bit weights, round-to-nearest, pruning.
+"""The Quantize & compress tab: one model under int8, 4-bit, bf16 and round-to-nearest side by side
+(memory, speed, perplexity, accuracy, answers), the look-inside views (weight histogram with the code
+points, per-layer error, activation outliers), and a magnitude-vs-Wanda sparsity sweep; the lesson beside.
 
-For now the lesson and a "coming soon" note; the experiment arrives with its issue."""
-from pages.lesson_tab import build_lesson_tab
+The comparison and the sweep are jobs ("quantize", "prune"); the logic behind the widgets is in
+lab/quantize/view.py.
+"""
+import gradio as gr
+
+from lab import runner
+from lab.errors import LabError
+from lab.i18n import lesson
+from lab.prune.methods import method_names
+from lab.quantize import view
+from lab.quantize.default_model import DEFAULT_QUANTIZE_MODEL
+from lab.quantize.schemes import scheme_names
+from lab.specs import kinds, spec_from_dict
+from pages.forms import SpecForm
+from pages.job_panel import JobPanel
+from pages.ui import K, session_lang, warn
+
+Q_MAIN = ("int8_threshold", "double_quant", "compute_dtype", "rtn_bits", "rtn_granularity", "rtn_group_sizes",
+          "rtn_symmetric")
+Q_EXCLUDED = ("model", "schemes", "name")
+P_EXCLUDED = ("model", "methods", "name")
+LESSONS = [f"scheme_{n}" for n in scheme_names()] + [f"prune_{n}" for n in method_names()]
 
 
 def build(ui) -> None:
-    build_lesson_tab(ui, "quantize")
+    with ui.make(gr.Tab, label=K("tab.quantize"), id="quantize", elem_id="tab-quantize"):
+        if not {"quantize", "prune"} <= set(kinds()):
+            ui.make(gr.Markdown, value=K("app.coming_soon"))
+            ui.lesson("quantize")
+            return
+        with gr.Row():
+            with gr.Column(scale=3):
+                with gr.Row(equal_height=True):
+                    model = ui.make(gr.Dropdown, choices=view.model_choices(), value=DEFAULT_QUANTIZE_MODEL,
+                                    allow_custom_value=True, label=K("quantize.page.model"),
+                                    info=K("quantize.page.model_info"), elem_id="quantize-model", scale=4)
+                    refresh = ui.make(gr.Button, value=K("quantize.page.refresh"), size="sm", scale=1,
+                                      elem_id="quantize-refresh")
+                model_note = gr.Markdown(view.model_warning(DEFAULT_QUANTIZE_MODEL, "en"), elem_id="quantize-model-note")
+                with gr.Tabs(elem_id="quantize-modes"):
+                    with ui.make(gr.Tab, label=K("quantize.page.compare_tab")):
+                        with gr.Row(equal_height=True):
+                            q_preset = ui.make(gr.Dropdown, choices=view.presets("quantize"), value=None,
+                                               label=K("quantize.page.preset"), elem_id="quantize-preset", scale=4)
+                            q_load = ui.make(gr.Button, value=K("quantize.page.load_preset"), size="sm", scale=1,
+                                             elem_id="quantize-load-preset")
+                        schemes = ui.make(gr.CheckboxGroup, choices=scheme_names(),
+                                          value=["fp32", "bf16", "int8", "nf4", "fp4", "rtn"],
+                                          label=K("quantize.page.schemes"), info=K("quantize.page.schemes_info"),
+                                          elem_id="quantize-schemes")
+                        q_form = SpecForm(ui, "quantize", exclude=Q_EXCLUDED, render=False)
+                        with ui.make(gr.Accordion, label=K("quantize.page.scheme_settings"), open=False):
+                            q_form.render(include=Q_MAIN, columns=2)
+                        with ui.make(gr.Accordion, label=K("quantize.page.measure_settings"), open=False):
+                            q_form.render(exclude=Q_MAIN, columns=2)
+                        q_run = ui.make(gr.Button, value=K("quantize.page.run"), variant="primary", elem_id="quantize-run")
+                        q_summary = gr.Markdown("", elem_id="quantize-summary", render=False)
+                        q_table = gr.Dataframe(view.table_frame(None, "en"), interactive=False, wrap=True, render=False,
+                                               elem_id="quantize-table")
+                        q_answers = gr.Dataframe(view.answers_frame(None, "en"), interactive=False, wrap=True,
+                                                 render=False, elem_id="quantize-answers")
+                        q_plots = [gr.Plot(render=False, elem_id=f"quantize-plot-{name}") for name in view.FIGURES]
+                        histogram_index = view.FIGURES.index("histogram")
+
+                        def show_compare(result, lang):
+                            run_id = ((result or {}).get("outputs") or {}).get("run_id", "")
+                            return [view.summary(result, run_id, lang), view.table_frame(result, lang),
+                                    view.answers_frame(result, lang), *view.figures(result, run_id, lang)]
+
+                        q_panel = JobPanel(ui, "quantize", show_result=show_compare,
+                                           result_outputs=[q_summary, q_table, q_answers, *q_plots])
+                        q_summary.render()
+                        q_table.render()
+                        with gr.Tabs(elem_id="quantize-figures"):
+                            for name, plot in zip(view.FIGURES, q_plots):
+                                with ui.make(gr.Tab, label=K(f"quantize.figure.{name}")):
+                                    if name == "histogram":
+                                        normalization = ui.make(
+                                            gr.Radio, choices=[(K(f"quantize.plot.normalization.{n}"), n)
+                                                               for n in view.NORMALIZATIONS],
+                                            value="absmax64", label=K("quantize.page.normalization"),
+                                            elem_id="quantize-normalization")
+                                    plot.render()
+                        ui.make(gr.Markdown, value=K("quantize.page.answers_title"))
+                        q_answers.render()
+                    with ui.make(gr.Tab, label=K("quantize.page.prune_tab")):
+                        methods = ui.make(gr.CheckboxGroup, choices=method_names(), value=method_names(),
+                                          label=K("quantize.page.methods"), elem_id="prune-methods")
+                        p_form = SpecForm(ui, "prune", exclude=P_EXCLUDED, render=False)
+                        p_form.render(include=("sparsities", "two_four"), columns=2)
+                        with ui.make(gr.Accordion, label=K("quantize.page.measure_settings"), open=False):
+                            p_form.render(exclude=("sparsities", "two_four"), columns=2)
+                        p_run = ui.make(gr.Button, value=K("quantize.page.prune_run"), variant="primary",
+                                        elem_id="prune-run")
+                        p_summary = gr.Markdown("", elem_id="prune-summary", render=False)
+                        p_table = gr.Dataframe(view.sweep_frame(None, "en"), interactive=False, render=False,
+                                               elem_id="prune-table")
+                        p_plot = gr.Plot(render=False, elem_id="prune-plot")
+                        p_panel = JobPanel(ui, "prune", show_result=lambda result, lang: [
+                            view.prune_summary(result, lang), view.sweep_frame(result, lang),
+                            view.prune_figure(result, lang)], result_outputs=[p_summary, p_table, p_plot])
+                        p_summary.render()
+                        p_plot.render()
+                        p_table.render()
+            with gr.Column(scale=2):
+                ui.lesson("quantize")
+                lesson_pick = ui.make(gr.Dropdown, choices=[(K(f"quantize.lesson.{n}"), n) for n in LESSONS],
+                                      value=LESSONS[0], label=K("quantize.page.entry_lesson"),
+                                      elem_id="quantize-lesson-pick")
+                entry_lesson = gr.Markdown(lesson(LESSONS[0], "en"), elem_classes=["lesson"], elem_id="quantize-entry-lesson")
+
+    def submit_compare(lang, visitor, model_name, chosen, *values):
+        lang = session_lang(lang)
+        try:
+            spec = q_form.spec(values, extra={"model": (model_name or "").strip(), "schemes": list(chosen or [])})
+            run_id = runner.submit(spec, owner=visitor or "")
+        except LabError as error:
+            warn(error, lang)
+            return [gr.skip()] * (1 + len(q_panel.outputs()))
+        return q_panel.started(run_id, lang)
+
+    def submit_prune(lang, visitor, model_name, chosen, *values):
+        lang = session_lang(lang)
+        try:
+            spec = p_form.spec(values, extra={"model": (model_name or "").strip(), "methods": list(chosen or [])})
+            run_id = runner.submit(spec, owner=visitor or "")
+        except LabError as error:
+            warn(error, lang)
+            return [gr.skip()] * (1 + len(p_panel.outputs()))
+        return p_panel.started(run_id, lang)
+
+    def load_preset(stem):
+        if not stem:
+            return [gr.skip()] * (2 + len(q_form.inputs()))
+        data = view.preset_spec(stem)
+        return [gr.update(value=data.get("model", DEFAULT_QUANTIZE_MODEL)), gr.update(value=data.get("schemes")),
+                *q_form.fill(data)]
+
+    def redraw_histogram(lang, run_id, normalization):
+        result = runner.result(run_id) if run_id else None
+        if not result or result.get("status") != "succeeded":
+            return gr.skip()
+        return view.figures(result, run_id, session_lang(lang), normalization)[histogram_index]
+
+    def show_lesson(lang, name):
+        return lesson(name, session_lang(lang))
+
+    ui.hurry(q_run.click(submit_compare, [ui.lang, ui.visitor, model, schemes, *q_form.inputs()],
+                         [q_panel.run_id, *q_panel.outputs()]))
+    ui.hurry(p_run.click(submit_prune, [ui.lang, ui.visitor, model, methods, *p_form.inputs()],
+                         [p_panel.run_id, *p_panel.outputs()]))
+    q_load.click(load_preset, [q_preset], [model, schemes, *q_form.inputs()])
+    normalization.change(redraw_histogram, [ui.lang, q_panel.run_id, normalization], [q_plots[histogram_index]])
+    model.change(lambda lang, name: view.model_warning(name, session_lang(lang)), [ui.lang, model], [model_note])
+    refresh.click(lambda: gr.update(choices=view.model_choices()), None, [model])
+    lesson_pick.change(show_lesson, [ui.lang, lesson_pick], [entry_lesson])
+    ui.on_language(show_lesson, [lesson_pick], [entry_lesson])
+    ui.on_language(lambda lang, name: view.model_warning(name, lang), [model], [model_note])

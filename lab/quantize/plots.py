@@ -1,0 +1,168 @@
+"""The Quantize tab's figures: pure functions from data frames to plotly figures (lab/plots.py styling).
+
+    memory_vs_quality(table, lang)      speed_vs_quality(table, lang)      rtn_curve(table, lang)
+    error_heatmap(errors, lang)         weight_histogram(hist, points, layer, lang)
+    outlier_heatmap(outliers, threshold, lang)                             prune_curve(sweep, lang)
+
+`table` has one row per variant (lab/quantize/compare.py), `sweep` one per pruning point.
+"""
+import math
+
+import pandas as pd
+
+from lab.i18n import t
+from lab.plots import COLORS, empty_figure, layout
+
+SCHEME_COLORS = {"fp32": COLORS[0], "bf16": COLORS[2], "fp16": COLORS[7], "int8": COLORS[3], "nf4": COLORS[1],
+                 "fp4": COLORS[4], "rtn": COLORS[5]}
+
+
+def _go():
+    import plotly.graph_objects as go  # imported where first used: the app starts without it
+
+    return go
+
+
+def memory_x(row) -> float:
+    """Linear-layer memory of a row: what bitsandbytes stores, or what a packed RTN format would take."""
+    packed = row.get("packed_linear_mb")
+    return packed if packed is not None and not (isinstance(packed, float) and math.isnan(packed)) else row["linear_mb"]
+
+
+def memory_vs_quality(table: pd.DataFrame, lang: str):
+    if table is None or table.empty:
+        return empty_figure(lang)
+    go = _go()
+    figure = go.Figure()
+    for scheme, rows in table.groupby("scheme", sort=False):
+        figure.add_trace(go.Scatter(x=[memory_x(r) for _, r in rows.iterrows()], y=list(rows["ppl"]),
+                                    text=list(rows["variant"]), mode="markers+text", textposition="top center",
+                                    name=scheme, marker={"size": 14, "color": SCHEME_COLORS.get(scheme, COLORS[6]),
+                                                         "symbol": "diamond" if scheme == "rtn" else "circle"}))
+    figure = layout(figure, t("quantize.plot.memory_title", lang), t("quantize.plot.linear_mb", lang),
+                    t("quantize.plot.ppl", lang))
+    figure.update_layout(hovermode="closest")
+    return figure
+
+
+def speed_vs_quality(table: pd.DataFrame, lang: str):
+    if table is None or table.empty or "tokens_per_second_batched" not in table:
+        return empty_figure(lang)
+    timed = table.dropna(subset=["tokens_per_second_batched"])
+    if timed.empty:
+        return empty_figure(lang)
+    go = _go()
+    figure = go.Figure()
+    for scheme, rows in timed.groupby("scheme", sort=False):
+        figure.add_trace(go.Scatter(x=list(rows["tokens_per_second_batched"]), y=list(rows["ppl"]),
+                                    text=list(rows["variant"]), mode="markers+text", textposition="top center",
+                                    name=scheme, marker={"size": 14, "color": SCHEME_COLORS.get(scheme, COLORS[6])}))
+    figure = layout(figure, t("quantize.plot.speed_title", lang), t("quantize.plot.tokens_per_second", lang),
+                    t("quantize.plot.ppl", lang))
+    figure.update_layout(hovermode="closest")
+    return figure
+
+
+def rtn_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """bits, grouping (t / ch / g32 ...), ppl of the RTN rows."""
+    rows = table[table["scheme"] == "rtn"] if table is not None and not table.empty else pd.DataFrame()
+    out = []
+    for _, row in rows.iterrows():
+        head, _, tag = row["variant"].partition(" ")
+        out.append({"bits": int(head.removeprefix("rtn")), "grouping": tag, "ppl": row["ppl"]})
+    return pd.DataFrame(out, columns=["bits", "grouping", "ppl"])
+
+
+def rtn_curve(table: pd.DataFrame, lang: str):
+    frame = rtn_frame(table)
+    if frame.empty:
+        return empty_figure(lang)
+    go = _go()
+    figure = go.Figure()
+    for index, (grouping, rows) in enumerate(frame.groupby("grouping", sort=False)):
+        rows = rows.sort_values("bits")
+        figure.add_trace(go.Scatter(x=list(rows["bits"]), y=list(rows["ppl"]), name=grouping, mode="lines+markers",
+                                    line={"width": 3, "color": COLORS[index % len(COLORS)]}))
+    base = table[table["scheme"] == "fp32"]
+    if not base.empty:
+        figure.add_hline(y=float(base["ppl"].iloc[0]), line_dash="dash", line_color="#6b7280",
+                         annotation_text="fp32", annotation_position="top left")
+    figure = layout(figure, t("quantize.plot.rtn_title", lang), t("quantize.plot.bits", lang), t("quantize.plot.ppl", lang))
+    figure.update_yaxes(type="log")
+    figure.update_xaxes(dtick=1)
+    return figure
+
+
+def error_heatmap(errors: pd.DataFrame, lang: str):
+    if errors is None or errors.empty:
+        return empty_figure(lang)
+    go = _go()
+    grid = errors.pivot(index="layer", columns="variant", values="rel_error")
+    grid = grid.reindex(index=list(dict.fromkeys(errors["layer"])), columns=list(dict.fromkeys(errors["variant"])))
+    figure = go.Figure(go.Heatmap(z=grid.values.tolist(), x=list(grid.columns), y=list(grid.index), colorscale="Viridis",
+                                  colorbar={"title": t("quantize.plot.rel_error", lang)},
+                                  hovertemplate="%{y}<br>%{x}: %{z:.4f}<extra></extra>"))
+    figure = layout(figure, t("quantize.plot.error_title", lang), t("quantize.plot.variant", lang),
+                    t("quantize.plot.layer", lang))
+    figure.update_layout(height=max(400, 22 * len(grid.index) + 160), hovermode="closest")
+    figure.update_yaxes(autorange="reversed")
+    return figure
+
+
+def weight_histogram(hist: pd.DataFrame, points: pd.DataFrame, layer: str, lang: str, normalization: str = "absmax64"):
+    if hist is None or hist.empty:
+        return empty_figure(lang)
+    go = _go()
+    figure = go.Figure(go.Bar(x=list(hist["center"]), y=list(hist["count"]), name=t("quantize.plot.weights", lang),
+                              marker={"color": COLORS[0]}, opacity=0.75))
+    top = float(hist["count"].max()) or 1.0
+    styles = {"nf4": (COLORS[1], top * 1.05, "line-ns-open", 18), "fp4": (COLORS[4], top * 1.12, "line-ns-open", 18),
+              "int8": (COLORS[3], -top * 0.04, "line-ns-open", 8), "4-bit grid": (COLORS[1], top * 1.05, "line-ns-open", 18)}
+    for fmt, rows in (points.groupby("format", sort=False) if points is not None and not points.empty else []):
+        color, y, symbol, size = styles.get(fmt, (COLORS[5], top, "line-ns-open", 12))
+        figure.add_trace(go.Scatter(x=list(rows["value"]), y=[y] * len(rows), mode="markers", name=fmt,
+                                    marker={"symbol": symbol, "size": size, "color": color, "line": {"width": 2, "color": color}}))
+    figure = layout(figure, t("quantize.plot.histogram_title", lang, layer=layer),
+                    t(f"quantize.plot.normalization.{normalization}", lang), t("quantize.plot.count", lang))
+    figure.update_layout(bargap=0, hovermode="closest")
+    return figure
+
+
+def outlier_heatmap(outliers: pd.DataFrame, threshold: float, lang: str):
+    if outliers is None or outliers.empty:
+        return empty_figure(lang)
+    go = _go()
+    grid = outliers.pivot(index="layer", columns="dim", values="max_abs")
+    grid = grid.reindex(index=list(dict.fromkeys(outliers["layer"])))
+    logs = [[math.log10(max(v, 1e-6)) for v in row] for row in grid.values.tolist()]
+    over = int((outliers["max_abs"] > threshold).sum())
+    dims = outliers.loc[outliers["max_abs"] > threshold, "dim"].nunique()
+    figure = go.Figure(go.Heatmap(z=logs, x=list(grid.columns), y=list(grid.index), colorscale="Magma",
+                                  customdata=grid.values.tolist(), colorbar={"title": "log10 max|x|"},
+                                  hovertemplate="%{y}<br>dim %{x}: %{customdata:.2f}<extra></extra>"))
+    figure = layout(figure, t("quantize.plot.outlier_title", lang, threshold=f"{threshold:g}", cells=over, dims=dims),
+                    t("quantize.plot.hidden_dim", lang), t("quantize.plot.layer", lang))
+    figure.update_layout(height=max(400, 18 * len(grid.index) + 160), hovermode="closest")
+    figure.update_yaxes(autorange="reversed")
+    return figure
+
+
+def prune_curve(sweep: pd.DataFrame, lang: str):
+    if sweep is None or sweep.empty:
+        return empty_figure(lang)
+    go = _go()
+    figure = go.Figure()
+    for index, (method, rows) in enumerate(sweep.groupby("method", sort=False)):
+        color = COLORS[index % len(COLORS)]
+        flat = rows[rows["pattern"] == "unstructured"].sort_values("sparsity")
+        figure.add_trace(go.Scatter(x=list(flat["sparsity"]), y=list(flat["ppl"]), name=method, mode="lines+markers",
+                                    line={"width": 3, "color": color}))
+        nm = rows[rows["pattern"] == "2:4"]
+        if not nm.empty:
+            figure.add_trace(go.Scatter(x=list(nm["sparsity"]), y=list(nm["ppl"]), name=f"{method} 2:4", mode="markers",
+                                        marker={"size": 16, "symbol": "star", "color": color}))
+    figure = layout(figure, t("quantize.plot.prune_title", lang), t("quantize.plot.sparsity", lang),
+                    t("quantize.plot.ppl", lang))
+    figure.update_yaxes(type="log")
+    figure.update_layout(hovermode="closest")
+    return figure

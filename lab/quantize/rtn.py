@@ -1,0 +1,62 @@
+"""Round-to-nearest (RTN) weight quantization, written out for teaching, applied as fake-quant.
+
+    q = clamp(round(w / s) + z, qmin, qmax)      w_hat = (q - z) * s
+
+Symmetric: z = 0 and s = max|w| / (2^(bits-1) - 1), levels -(2^(bits-1)-1) .. 2^(bits-1)-1 (zero is exact).
+Asymmetric: s = (max - min) / (2^bits - 1), z = round(-min / s), levels 0 .. 2^bits - 1 (all 2^bits used).
+The statistics (max, min) are taken per tensor, per output channel (a row of W) or per group of
+`group_size` consecutive weights of the row-major tensor (as bitsandbytes' 4-bit blocks are; with
+in_features a multiple of group_size every group lies inside one row). Fake-quant keeps the result in float, so its
+effect on quality can be measured at any bit width; the packed size it would need is bits_per_weight.
+"""
+GRANULARITIES = ("per_tensor", "per_channel", "per_group")
+SCALE_BITS = 16  # each scale (and zero point) is stored as fp16
+
+
+def _grouped(weight, granularity: str, group_size: int):
+    """The weight as rows of one statistics group each: (groups, elements)."""
+    if granularity == "per_tensor":
+        return weight.reshape(1, -1)
+    if granularity == "per_channel":
+        return weight.reshape(weight.shape[0], -1)
+    if weight.numel() % group_size:
+        from lab.errors import LabError
+
+        raise LabError("rtn_group_divides", group_size=group_size, numel=weight.numel(), shape=tuple(weight.shape))
+    return weight.reshape(-1, group_size)
+
+
+def fake_quant(weight, bits: int, granularity: str = "per_channel", group_size: int = 128, symmetric: bool = True):
+    """Quantize-dequantize `weight` (any float tensor, 2-D for Linear layers); returns a float32 tensor."""
+    import torch
+
+    w = weight.detach().float()
+    groups = _grouped(w, granularity, group_size)
+    if symmetric:
+        qmax = 2 ** (bits - 1) - 1
+        scale = groups.abs().amax(dim=1, keepdim=True).clamp(min=1e-12) / qmax
+        q = torch.clamp(torch.round(groups / scale), -qmax, qmax)
+        return (q * scale).reshape(w.shape)
+    qmax = 2 ** bits - 1
+    low, high = groups.amin(dim=1, keepdim=True), groups.amax(dim=1, keepdim=True)
+    scale = (high - low).clamp(min=1e-12) / qmax
+    zero = torch.round(-low / scale)
+    q = torch.clamp(torch.round(groups / scale) + zero, 0, qmax)
+    return ((q - zero) * scale).reshape(w.shape)
+
+
+def bits_per_weight(bits: int, granularity: str, group_size: int, symmetric: bool, shape: tuple) -> float:
+    """Storage a packed RTN tensor would take, per weight: the codes plus the fp16 scales (and zeros)."""
+    rows = shape[0]
+    numel = 1
+    for size in shape:
+        numel *= size
+    groups = {"per_tensor": 1, "per_channel": rows, "per_group": numel // max(1, group_size)}[granularity]
+    extra = SCALE_BITS * (1 if symmetric else 2) * groups
+    return bits + extra / numel
+
+
+def relative_error(weight, quantized) -> float:
+    """||W - Q(W)||_F / ||W||_F."""
+    w = weight.detach().float()
+    return float((w - quantized.float()).norm() / w.norm().clamp(min=1e-12))
