@@ -1,24 +1,32 @@
 """Masks from scores: which weights to keep. Pure tensor functions, so a test can check the counts.
 
-    per_row_mask(scores, 0.5)   -> in every row, the round(0.5 * columns) lowest scores are pruned
+    per_row_mask(scores, 0.3)   -> round(0.3 * weights) pruned in all, shared out evenly over the rows (each row
+                                   loses its lowest scores; rows differ by at most one weight)
     n_m_mask(scores, 2, 4)      -> in every 4 consecutive weights of a row, the 2 lowest are pruned
 """
 from lab.errors import LabError
 
 
-def per_row_count(columns: int, sparsity: float) -> int:
-    return int(round(sparsity * columns))
+def per_row_counts(rows: int, columns: int, sparsity: float) -> list:
+    """How many weights each row loses: round(sparsity * rows * columns) in all, the remainder going to
+    the first rows, so a layer reaches the requested sparsity exactly (as magnitude pruning does)."""
+    total = int(round(sparsity * rows * columns))
+    base, extra = divmod(total, rows)
+    return [base + (1 if row < extra else 0) for row in range(rows)]
 
 
 def per_row_mask(scores, sparsity: float):
-    """Boolean keep-mask pruning exactly per_row_count(columns, sparsity) weights of each row."""
+    """Boolean keep-mask: each row loses its per_row_counts(...) lowest scores."""
     import torch
 
-    k = per_row_count(scores.shape[1], sparsity)
+    rows, columns = scores.shape
+    counts = per_row_counts(rows, columns, sparsity)
     keep = torch.ones_like(scores, dtype=torch.bool)
-    if k:
-        lowest = torch.topk(scores, k, dim=1, largest=False).indices
-        keep.scatter_(1, lowest, False)
+    if counts[0]:  # counts[0] is the largest: drop that many lowest in every row, then give one back where due
+        order = torch.argsort(scores, dim=1)  # ascending: lowest first
+        rank = torch.empty_like(order)
+        rank.scatter_(1, order, torch.arange(columns, device=scores.device).expand(rows, columns))
+        keep = rank >= torch.tensor(counts, device=scores.device)[:, None]
     return keep
 
 

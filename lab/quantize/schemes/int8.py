@@ -18,12 +18,14 @@ def load(path, variant, device):
 
 
 def fake_quant(weight, variant):
-    """Row-wise absmax int8, as Int8Params stores it: round(127 * w / max|w_row|)."""
+    """Row-wise absmax int8 exactly as Int8Params stores it: the weight cast to fp16, then
+    CB = round(w * 127 / max|w_row|) and SCB = max|w_row|; it computes with CB * SCB / 127."""
     import torch
 
-    w = weight.float()
-    scale = w.abs().amax(dim=1, keepdim=True).clamp(min=1e-12) / 127
-    return torch.round(w / scale).clamp(-127, 127) * scale
+    w = weight.to(torch.float16)
+    absmax = w.abs().amax(dim=1).float().clamp(min=1e-12)
+    codes = torch.round(w * (127.0 / absmax[:, None])).clamp(-127, 127)
+    return codes.float() * absmax[:, None] / 127
 
 
 register_scheme(Scheme("int8", load=load, fake_quant=fake_quant, variants=variants, nominal_bits=8,
