@@ -16,5 +16,11 @@ export LAB_HOME=$(mktemp -d) HF_HUB_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False
     | .venv/bin/python -m lab run - --wait
   echo '{"kind": "finetune", "method": "qlora", "max_steps": 10, "batch_size": 8}' \
     | .venv/bin/python -m lab run - --wait
+  # Quantize & compress: CUDA tests, then every scheme (fp16 included) and a prune sweep on the default model
+  .venv/bin/python -m pytest -q tests/test_quantize_gpu.py -rs
+  echo '{"kind": "quantize", "device": "cuda", "schemes": ["fp32", "bf16", "fp16", "int8", "nf4", "fp4", "rtn"], "compute_dtype": "bf16"}' \
+    | .venv/bin/python -m lab run - --wait
+  echo '{"kind": "prune", "device": "cuda"}' | .venv/bin/python -m lab run - --wait
+  .venv/bin/python bench/quantize_memory.py --device cuda
   .venv/bin/python -m lab list
 } 2>&1 | tee "$out/gpu_check.log"

@@ -23,6 +23,7 @@ class FieldInfo:
     minimum: float | None = None
     maximum: float | None = None
     optional: bool = False  # None is allowed (an empty box means None)
+    item_type: type | None = None  # list fields: the type of one line (int and float lines are parsed)
 
 
 def _unwrap(annotation):
@@ -52,8 +53,9 @@ def describe(cls: type[Spec]) -> list[FieldInfo]:
             widget = "lines"
         else:
             widget = "text"
+        item = (typing.get_args(annotation) or (None,))[0] if widget == "lines" else None
         infos.append(FieldInfo(f.name, widget, default, tuple(meta["choices"]) if meta.get("choices") else None,
-                               meta.get("minimum"), meta.get("maximum"), optional))
+                               meta.get("minimum"), meta.get("maximum"), optional, item))
     return infos
 
 
@@ -86,7 +88,10 @@ def to_widget(info: FieldInfo, value):
 def from_widget(info: FieldInfo, value):
     """A widget's value as the spec wants it; empty optional fields become None."""
     if info.widget == "lines":
-        return [line.strip() for line in str(value or "").splitlines() if line.strip()]
+        lines = [line.strip() for line in str(value or "").splitlines() if line.strip()]
+        if info.item_type in (int, float):  # a list of numbers, one per line
+            return [_number(info, index, line) for index, line in enumerate(lines)]
+        return lines
     if info.widget in ("integer", "number"):
         if value is None or value == "":
             if info.optional:
@@ -101,6 +106,14 @@ def from_widget(info: FieldInfo, value):
         text = "" if value is None else str(value)
         return None if (info.optional and not text.strip()) else text
     return value
+
+
+def _number(info: FieldInfo, index: int, line: str):
+    try:
+        return info.item_type(line)
+    except ValueError:
+        raise LabError("bad_type", field=f"{info.name}[{index}]", expected=info.item_type.__name__,
+                       got=repr(line)[:40]) from None
 
 
 def to_spec(kind: str, values: dict, extra: dict | None = None) -> Spec:

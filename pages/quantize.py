@@ -14,7 +14,7 @@ from lab.prune.methods import method_names
 from lab.quantize import view
 from lab.quantize.default_model import DEFAULT_QUANTIZE_MODEL
 from lab.quantize.schemes import scheme_names
-from lab.specs import kinds, spec_from_dict
+from lab.specs import kinds
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
 from pages.ui import K, session_lang, warn
@@ -23,7 +23,8 @@ Q_MAIN = ("int8_threshold", "double_quant", "compute_dtype", "rtn_bits", "rtn_gr
           "rtn_symmetric")
 Q_EXCLUDED = ("model", "schemes", "name")
 P_EXCLUDED = ("model", "methods", "name")
-LESSONS = [f"scheme_{n}" for n in scheme_names()] + [f"prune_{n}" for n in method_names()]
+SCHEME_LESSONS = [f"scheme_{n}" for n in scheme_names()]
+PRUNE_LESSONS = [f"prune_{n}" for n in method_names()]
 
 
 def build(ui) -> None:
@@ -32,22 +33,22 @@ def build(ui) -> None:
             ui.make(gr.Markdown, value=K("app.coming_soon"))
             ui.lesson("quantize")
             return
-        with gr.Row():
-            with gr.Column(scale=3):
-                with gr.Row(equal_height=True):
-                    model = ui.make(gr.Dropdown, choices=view.model_choices(), value=DEFAULT_QUANTIZE_MODEL,
-                                    allow_custom_value=True, label=K("quantize.page.model"),
-                                    info=K("quantize.page.model_info"), elem_id="quantize-model", scale=4)
-                    refresh = ui.make(gr.Button, value=K("quantize.page.refresh"), size="sm", scale=1,
-                                      elem_id="quantize-refresh")
-                model_note = gr.Markdown(view.model_warning(DEFAULT_QUANTIZE_MODEL, "en"), elem_id="quantize-model-note")
-                with gr.Tabs(elem_id="quantize-modes"):
-                    with ui.make(gr.Tab, label=K("quantize.page.compare_tab")):
+        with gr.Row(equal_height=True):
+            model = ui.make(gr.Dropdown, choices=view.model_choices(), value=DEFAULT_QUANTIZE_MODEL,
+                            allow_custom_value=True, label=K("quantize.page.model"),
+                            info=K("quantize.page.model_info"), elem_id="quantize-model", scale=5)
+            refresh = ui.make(gr.Button, value=K("quantize.page.refresh"), size="sm", scale=1, min_width=100,
+                              elem_id="quantize-refresh")
+        model_note = gr.Markdown(view.model_warning(DEFAULT_QUANTIZE_MODEL, "en"), elem_id="quantize-model-note")
+        with gr.Tabs(elem_id="quantize-modes"):
+            with ui.make(gr.Tab, label=K("quantize.page.compare_tab")):
+                with gr.Row():
+                    with gr.Column(scale=3):
                         with gr.Row(equal_height=True):
                             q_preset = ui.make(gr.Dropdown, choices=view.presets("quantize"), value=None,
-                                               label=K("quantize.page.preset"), elem_id="quantize-preset", scale=4)
+                                               label=K("quantize.page.preset"), elem_id="quantize-preset", scale=5)
                             q_load = ui.make(gr.Button, value=K("quantize.page.load_preset"), size="sm", scale=1,
-                                             elem_id="quantize-load-preset")
+                                             min_width=100, elem_id="quantize-load-preset")
                         schemes = ui.make(gr.CheckboxGroup, choices=scheme_names(),
                                           value=["fp32", "bf16", "int8", "nf4", "fp4", "rtn"],
                                           label=K("quantize.page.schemes"), info=K("quantize.page.schemes_info"),
@@ -74,20 +75,28 @@ def build(ui) -> None:
                         q_panel = JobPanel(ui, "quantize", show_result=show_compare,
                                            result_outputs=[q_summary, q_table, q_answers, *q_plots])
                         q_summary.render()
-                        q_table.render()
-                        with gr.Tabs(elem_id="quantize-figures"):
-                            for name, plot in zip(view.FIGURES, q_plots):
-                                with ui.make(gr.Tab, label=K(f"quantize.figure.{name}")):
-                                    if name == "histogram":
-                                        normalization = ui.make(
-                                            gr.Radio, choices=[(K(f"quantize.plot.normalization.{n}"), n)
-                                                               for n in view.NORMALIZATIONS],
-                                            value="absmax64", label=K("quantize.page.normalization"),
-                                            elem_id="quantize-normalization")
-                                    plot.render()
-                        ui.make(gr.Markdown, value=K("quantize.page.answers_title"))
-                        q_answers.render()
-                    with ui.make(gr.Tab, label=K("quantize.page.prune_tab")):
+                    with gr.Column(scale=2):
+                        ui.lesson("quantize")
+                        lesson_pick = ui.make(gr.Dropdown, choices=[(K(f"quantize.lesson.{n}"), n) for n in SCHEME_LESSONS],
+                                              value=SCHEME_LESSONS[0], label=K("quantize.page.entry_lesson"),
+                                              elem_id="quantize-lesson-pick")
+                        entry_lesson = gr.Markdown(lesson(SCHEME_LESSONS[0], "en"), elem_classes=["lesson"],
+                                                   elem_id="quantize-entry-lesson")
+                q_table.render()
+                with gr.Tabs(elem_id="quantize-figures"):
+                    for name, plot in zip(view.FIGURES, q_plots):
+                        with ui.make(gr.Tab, label=K(f"quantize.figure.{name}")):
+                            if name == "histogram":
+                                normalization = ui.make(
+                                    gr.Radio, choices=[(K(f"quantize.plot.normalization.{n}"), n) for n in view.NORMALIZATIONS],
+                                    value="absmax64", label=K("quantize.page.normalization"),
+                                    elem_id="quantize-normalization")
+                            plot.render()
+                ui.make(gr.Markdown, value=K("quantize.page.answers_title"))
+                q_answers.render()
+            with ui.make(gr.Tab, label=K("quantize.page.prune_tab")):
+                with gr.Row():
+                    with gr.Column(scale=3):
                         methods = ui.make(gr.CheckboxGroup, choices=method_names(), value=method_names(),
                                           label=K("quantize.page.methods"), elem_id="prune-methods")
                         p_form = SpecForm(ui, "prune", exclude=P_EXCLUDED, render=False)
@@ -104,34 +113,27 @@ def build(ui) -> None:
                             view.prune_summary(result, lang), view.sweep_frame(result, lang),
                             view.prune_figure(result, lang)], result_outputs=[p_summary, p_table, p_plot])
                         p_summary.render()
-                        p_plot.render()
-                        p_table.render()
-            with gr.Column(scale=2):
-                ui.lesson("quantize")
-                lesson_pick = ui.make(gr.Dropdown, choices=[(K(f"quantize.lesson.{n}"), n) for n in LESSONS],
-                                      value=LESSONS[0], label=K("quantize.page.entry_lesson"),
-                                      elem_id="quantize-lesson-pick")
-                entry_lesson = gr.Markdown(lesson(LESSONS[0], "en"), elem_classes=["lesson"], elem_id="quantize-entry-lesson")
+                    with gr.Column(scale=2):
+                        prune_pick = ui.make(gr.Dropdown, choices=[(K(f"quantize.lesson.{n}"), n) for n in PRUNE_LESSONS],
+                                             value=PRUNE_LESSONS[0], label=K("quantize.page.entry_lesson"),
+                                             elem_id="prune-lesson-pick")
+                        prune_lesson = gr.Markdown(lesson(PRUNE_LESSONS[0], "en"), elem_classes=["lesson"],
+                                                   elem_id="prune-entry-lesson")
+                p_plot.render()
+                p_table.render()
 
-    def submit_compare(lang, visitor, model_name, chosen, *values):
-        lang = session_lang(lang)
-        try:
-            spec = q_form.spec(values, extra={"model": (model_name or "").strip(), "schemes": list(chosen or [])})
-            run_id = runner.submit(spec, owner=visitor or "")
-        except LabError as error:
-            warn(error, lang)
-            return [gr.skip()] * (1 + len(q_panel.outputs()))
-        return q_panel.started(run_id, lang)
-
-    def submit_prune(lang, visitor, model_name, chosen, *values):
-        lang = session_lang(lang)
-        try:
-            spec = p_form.spec(values, extra={"model": (model_name or "").strip(), "methods": list(chosen or [])})
-            run_id = runner.submit(spec, owner=visitor or "")
-        except LabError as error:
-            warn(error, lang)
-            return [gr.skip()] * (1 + len(p_panel.outputs()))
-        return p_panel.started(run_id, lang)
+    def submitter(form, panel, listed: str):
+        """A Run handler: the form's spec with the model and the checked schemes/methods, submitted."""
+        def submit(lang, visitor, model_name, chosen, *values):
+            lang = session_lang(lang)
+            try:
+                spec = form.spec(values, extra={"model": (model_name or "").strip(), listed: list(chosen or [])})
+                run_id = runner.submit(spec, owner=visitor or "")
+            except LabError as error:
+                warn(error, lang)
+                return [gr.skip()] * (1 + len(panel.outputs()))
+            return panel.started(run_id, lang)
+        return submit
 
     def load_preset(stem):
         if not stem:
@@ -149,14 +151,15 @@ def build(ui) -> None:
     def show_lesson(lang, name):
         return lesson(name, session_lang(lang))
 
-    ui.hurry(q_run.click(submit_compare, [ui.lang, ui.visitor, model, schemes, *q_form.inputs()],
+    ui.hurry(q_run.click(submitter(q_form, q_panel, "schemes"), [ui.lang, ui.visitor, model, schemes, *q_form.inputs()],
                          [q_panel.run_id, *q_panel.outputs()]))
-    ui.hurry(p_run.click(submit_prune, [ui.lang, ui.visitor, model, methods, *p_form.inputs()],
+    ui.hurry(p_run.click(submitter(p_form, p_panel, "methods"), [ui.lang, ui.visitor, model, methods, *p_form.inputs()],
                          [p_panel.run_id, *p_panel.outputs()]))
     q_load.click(load_preset, [q_preset], [model, schemes, *q_form.inputs()])
     normalization.change(redraw_histogram, [ui.lang, q_panel.run_id, normalization], [q_plots[histogram_index]])
     model.change(lambda lang, name: view.model_warning(name, session_lang(lang)), [ui.lang, model], [model_note])
     refresh.click(lambda: gr.update(choices=view.model_choices()), None, [model])
-    lesson_pick.change(show_lesson, [ui.lang, lesson_pick], [entry_lesson])
-    ui.on_language(show_lesson, [lesson_pick], [entry_lesson])
+    for pick, shown in ((lesson_pick, entry_lesson), (prune_pick, prune_lesson)):
+        pick.change(show_lesson, [ui.lang, pick], [shown])
+        ui.on_language(show_lesson, [pick], [shown])
     ui.on_language(lambda lang, name: view.model_warning(name, lang), [model], [model_note])

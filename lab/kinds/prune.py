@@ -14,13 +14,14 @@ from lab.errors import LabError
 from lab.models import check_model_name
 from lab.prune.methods import method_names
 from lab.quantize.default_model import DEFAULT_QUANTIZE_MODEL
+from lab.quantize.fields import MeasureFields
 from lab.specs import Spec, register_kind, setting
 
 MAX_POINTS = 40
 
 
 @dataclass
-class PruneSpec(Spec):
+class PruneSpec(MeasureFields, Spec):
     kind = "prune"
 
     model: str = setting(DEFAULT_QUANTIZE_MODEL, en="The model to prune: the lab's full-precision default (trained once on first use), a local folder or a hub id.",
@@ -33,19 +34,8 @@ class PruneSpec(Spec):
                              zh="同时用每种方法做 2:4 剪枝:每 4 个连续权重中去掉得分最低的 2 个(50%,稀疏 GPU 内核能加速的模式)。")
     calibration_texts: int = setting(16, en="Pieces of training text (512 characters each) whose activations Wanda measures.",
                                      zh="Wanda 用来测量激活值的训练文本段数(每段 512 个字符)。", minimum=1, maximum=1024)
-    eval_chars: int = setting(20000, en="Characters of held-out text the perplexity is measured on.",
-                              zh="测量困惑度所用的留出文本字符数。", minimum=200, maximum=5_000_000)
-    eval_text: str = setting("", en="Your own evaluation text (empty: the held-out Shakespeare).",
-                             zh="自己的评测文本(留空:莎士比亚留出文本)。")
-    eval_window: int = setting(128, en="Perplexity window in tokens (capped at the model's context).",
-                               zh="计算困惑度的窗口长度(token 数,不超过模型的上下文长度)。", minimum=16, maximum=4096)
-    eval_batch_size: int = setting(8, en="Windows scored together.", zh="同时打分的窗口数。", minimum=1, maximum=256)
-    questions: int = setting(40, en="Continuation-choice questions for accuracy (0 skips it).",
-                             zh="用于准确率的续写选择题数量(0 表示跳过)。", minimum=0, maximum=5000)
     export_point: str = setting("", en="Save one pruned model, written METHOD@SPARSITY (e.g. wanda@0.5, magnitude@2:4), as a folder other tabs load (empty: none).",
                                 zh="保存一个剪枝后的模型,写成 方法@稀疏度(如 wanda@0.5、magnitude@2:4),保存为其他页面可加载的文件夹(留空:不保存)。")
-    device: str = setting("auto", en="Where to run: auto (a GPU if there is one), cpu or cuda.",
-                          zh="运行位置:auto(有 GPU 就用)、cpu 或 cuda。", choices=["auto", "cpu", "cuda"])
 
     def validate(self):
         from lab.prune.sweep import point_label, points
@@ -66,11 +56,7 @@ class PruneSpec(Spec):
         if self.export_point and self.export_point not in {point_label(*p) for p in points(self)}:
             raise LabError("prune_unknown_export", point=self.export_point, methods=", ".join(self.methods),
                            sparsities=", ".join(f"{s:g}" for s in self.sparsities) + (", 2:4" if self.two_four else ""))
-        if self.device == "cuda":
-            from lab.system import gpus
-
-            if not gpus():
-                raise LabError("device_unavailable", device="cuda")
+        self.check_measure()
 
 
 def run(spec: PruneSpec, ctx) -> dict:
@@ -91,7 +77,7 @@ def run(spec: PruneSpec, ctx) -> dict:
     if source:
         ctx.log(f"warning: {spec.model} was expanded from a {source} file: its weights already sit on a 4-bit grid")
     guard.check_memory(path, 1)
-    model, tokenizer, info = load_model(path, dtype="fp32", device=spec.device)
+    model, tokenizer, info = load_model(path, dtype="fp32", device=spec.resolved_device())
     data = evaldata.build(spec.eval_chars, 512 * spec.calibration_texts, spec.questions, spec.seed, spec.eval_text)
 
     def progress(done, total, label):

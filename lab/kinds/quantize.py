@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from lab.errors import LabError
 from lab.models import check_model_name
 from lab.quantize.default_model import DEFAULT_QUANTIZE_MODEL
+from lab.quantize.fields import MeasureFields
 from lab.quantize.rtn import GRANULARITIES
 from lab.quantize.schemes import scheme_names
 from lab.specs import Spec, register_kind, setting
@@ -22,7 +23,7 @@ DEFAULT_PROMPTS = ["ROMEO.\n", "To be, or not to be", "KING.\nWhat news"]
 
 
 @dataclass
-class QuantizeSpec(Spec):
+class QuantizeSpec(MeasureFields, Spec):
     kind = "quantize"
 
     model: str = setting(DEFAULT_QUANTIZE_MODEL, en="The model to compress. The default is a full-precision model the lab pre-trains on Shakespeare (trained once on first use, ~3 minutes); a local folder or hub id also works. A model expanded from a 4-bit file (like the offline SmolLM2) gets a warning: its weights are already quantized.",
@@ -43,16 +44,6 @@ class QuantizeSpec(Spec):
                                          zh="最近舍入 per_group:要尝试的组大小。组越小越贴合权重,但要存更多缩放因子。")
     rtn_symmetric: bool = setting(True, en="Round-to-nearest: symmetric levels around zero (on) or levels from each group's min to max with a zero point (off).",
                                   zh="最近舍入:以零为中心的对称量化级别(开),或从每组最小值到最大值、带零点的非对称级别(关)。")
-    eval_chars: int = setting(20000, en="Characters of held-out text the perplexity is measured on (the same for every scheme).",
-                              zh="测量困惑度所用的留出文本字符数(所有方案相同)。", minimum=200, maximum=5_000_000)
-    eval_text: str = setting("", en="Your own evaluation text (empty: the held-out Shakespeare the default model never trained on).",
-                             zh="自己的评测文本(留空:默认模型从未训练过的莎士比亚留出文本)。")
-    eval_window: int = setting(128, en="Perplexity window in tokens (capped at the model's context length).",
-                               zh="计算困惑度的窗口长度(token 数,不超过模型的上下文长度)。", minimum=16, maximum=4096)
-    eval_batch_size: int = setting(8, en="Windows scored together: more is faster and uses more memory.",
-                                   zh="同时打分的窗口数:越多越快,也越占内存。", minimum=1, maximum=256)
-    questions: int = setting(40, en="Continuation-choice questions: pick the real next 16 characters among 4 by likelihood (chance 25%). 0 skips accuracy.",
-                             zh="续写选择题数量:在 4 个候选中按似然选出真实的后 16 个字符(随机猜为 25%)。0 表示不测准确率。", minimum=0, maximum=5000)
     prompts: list[str] = setting(DEFAULT_PROMPTS, en="Prompts every scheme answers (greedy), shown side by side; also used to time generation.",
                                  zh="每个方案都要回答的提示(贪心解码),并排显示;也用于测量生成速度。")
     max_new_tokens: int = setting(48, en="Tokens generated per prompt.", zh="每条提示生成的 token 数。", minimum=1, maximum=2048)
@@ -64,8 +55,6 @@ class QuantizeSpec(Spec):
                                  zh="激活离群值视图所用的样本文本数(每段 512 个字符)。", minimum=1, maximum=256)
     export_variant: str = setting("", en="Save this variant (a label from the table, e.g. nf4+dq, int8, rtn4 g32) as a model folder other tabs can load (empty: none).",
                                   zh="把这个变体(表中的标签,如 nf4+dq、int8、rtn4 g32)保存为其他页面可加载的模型文件夹(留空:不保存)。")
-    device: str = setting("auto", en="Where to run: auto (a GPU if there is one), cpu or cuda.",
-                          zh="运行位置:auto(有 GPU 就用)、cpu 或 cuda。", choices=["auto", "cpu", "cuda"])
 
     def validate(self):
         check_model_name(self.model)
@@ -90,8 +79,7 @@ class QuantizeSpec(Spec):
             raise LabError("rtn_empty_sweep")
         if "per_group" in self.rtn_granularity and not self.rtn_group_sizes:
             raise LabError("rtn_empty_sweep")
-        if self.eval_text and len(self.eval_text.strip()) < 200:
-            raise LabError("quantize_eval_text_short", chars=len(self.eval_text.strip()))
+        self.check_measure()
         for index, prompt in enumerate(self.prompts):
             if not prompt.strip():
                 raise LabError("empty_prompt", index=index)
@@ -107,19 +95,11 @@ class QuantizeSpec(Spec):
 
         return expand_variants(self)
 
-    def resolved_device(self) -> str:
-        from lab.system import gpus  # nvidia-smi, no torch: the app validates specs too
-
-        return ("cuda" if gpus() else "cpu") if self.device == "auto" else self.device
-
 
 def refuse(spec: QuantizeSpec):
     """A LabError for a combination this machine cannot run (CUDA-only on a CPU), before the job starts."""
     from lab.quantize.schemes import get_scheme
-    from lab.system import gpus
 
-    if spec.device == "cuda" and not gpus():
-        return LabError("device_unavailable", device="cuda")
     if spec.resolved_device() == "cpu":
         for name in spec.schemes:
             if get_scheme(name).needs_cuda(spec):

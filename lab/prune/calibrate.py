@@ -2,7 +2,7 @@
 
 
 def input_norms(model, tokenizer, texts: list, layers: list, max_length: int = 256) -> dict:
-    import torch
+    from lab.quantize.inside import run_texts
 
     sums, hooks = {}, []
     for name, module in layers:
@@ -11,12 +11,8 @@ def input_norms(model, tokenizer, texts: list, layers: list, max_length: int = 2
             squares = (x * x).sum(dim=0)
             sums[name] = sums[name] + squares if name in sums else squares
         hooks.append(module.register_forward_pre_hook(hook))
-    device = next(model.parameters()).device
     try:
-        with torch.inference_mode():
-            for text in texts:
-                ids = tokenizer(text, return_tensors="pt")["input_ids"][:, :max_length].to(device)
-                model(input_ids=ids)
+        run_texts(model, tokenizer, texts, max_length)
     finally:
         for h in hooks:
             h.remove()

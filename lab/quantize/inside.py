@@ -104,18 +104,26 @@ def activation_outliers(model, tokenizer, texts: list, max_length: int = 256) ->
             seen_inputs[key] = (name, args[0])  # holding the tensor keeps its id from being reused in this pass
             maxima[name] = torch.maximum(maxima[name], x) if name in maxima else x
         hooks.append(module.register_forward_pre_hook(hook))
-    device = next(model.parameters()).device
     try:
-        with torch.inference_mode():
-            for text in texts:
-                ids = tokenizer(text, return_tensors="pt")["input_ids"][:, :max_length].to(device)
-                seen_inputs.clear()
-                model(input_ids=ids)
+        run_texts(model, tokenizer, texts, max_length, before_each=seen_inputs.clear)
     finally:
         for h in hooks:
             h.remove()
     rows = [(name, dim, float(v)) for name, values in maxima.items() for dim, v in enumerate(values.cpu().tolist())]
     return pd.DataFrame(rows, columns=["layer", "dim", "max_abs"])
+
+
+def run_texts(model, tokenizer, texts: list, max_length: int, before_each=None) -> None:
+    """One forward pass per text (its first max_length tokens), for the hooks that watch the layers."""
+    import torch
+
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        for text in texts:
+            ids = tokenizer(text, return_tensors="pt")["input_ids"][:, :max_length].to(device)
+            if before_each is not None:
+                before_each()
+            model(input_ids=ids)
 
 
 def outlier_summary(frame: pd.DataFrame, threshold: float) -> pd.DataFrame:
