@@ -158,7 +158,7 @@ def build(ui) -> None:
     q_load.click(load_preset, [q_preset], [model, schemes, *q_form.inputs()])
     normalization.change(redraw_histogram, [ui.lang, q_panel.run_id, normalization], [q_plots[histogram_index]])
     model.change(lambda lang, name: view.model_warning(name, session_lang(lang)), [ui.lang, model], [model_note])
-    refresh.click(lambda: gr.update(choices=view.model_choices()), None, [model])
+    refresh.click(lambda visitor: gr.update(choices=view.model_choices(visitor or "")), [ui.visitor], [model])
     for pick, shown in ((lesson_pick, entry_lesson), (prune_pick, prune_lesson)):
         pick.change(show_lesson, [ui.lang, pick], [shown])
         ui.on_language(show_lesson, [pick], [shown])

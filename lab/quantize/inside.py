@@ -60,7 +60,7 @@ def code_points(normalization: str = "absmax64") -> pd.DataFrame:
         rows = ([("nf4", v) for v in NF4_LEVELS] + [("fp4", v) for v in FP4_LEVELS]
                 + [("int8", k / 127) for k in range(-127, 128)])
     elif normalization == "minmax32":
-        rows = [("4-bit grid", -1 + 2 * k / 15) for k in range(16)]
+        rows = [("grid4", -1 + 2 * k / 15) for k in range(16)]  # the 16 levels of any 4-bit min-max format
     else:
         rows = []
     return pd.DataFrame(rows, columns=["format", "value"])

@@ -36,7 +36,8 @@ def memory_vs_quality(table: pd.DataFrame, lang: str):
     figure = go.Figure()
     for scheme, rows in table.groupby("scheme", sort=False):
         figure.add_trace(go.Scatter(x=[memory_x(r) for _, r in rows.iterrows()], y=list(rows["ppl"]),
-                                    text=list(rows["variant"]), mode="markers+text", textposition="top center",
+                                    text=list(rows["variant"]), textposition="top center",
+                                    mode="markers" if scheme == "rtn" else "markers+text",  # many RTN points: hover
                                     name=scheme, marker={"size": 14, "color": SCHEME_COLORS.get(scheme, COLORS[6]),
                                                          "symbol": "diamond" if scheme == "rtn" else "circle"}))
     figure = layout(figure, t("quantize.plot.memory_title", lang), t("quantize.plot.linear_mb", lang),
@@ -84,11 +85,15 @@ def rtn_curve(table: pd.DataFrame, lang: str):
         figure.add_trace(go.Scatter(x=list(rows["bits"]), y=list(rows["ppl"]), name=grouping, mode="lines+markers",
                                     line={"width": 3, "color": COLORS[index % len(COLORS)]}))
     base = table[table["scheme"] == "fp32"]
+    values = list(frame["ppl"])
     if not base.empty:
-        figure.add_hline(y=float(base["ppl"].iloc[0]), line_dash="dash", line_color="#6b7280",
-                         annotation_text="fp32", annotation_position="top left")
+        fp32 = float(base["ppl"].iloc[0])
+        values.append(fp32)
+        figure.add_trace(go.Scatter(x=[min(frame["bits"]), max(frame["bits"])], y=[fp32, fp32], name="fp32", mode="lines",
+                                    line={"width": 2, "dash": "dash", "color": "#6b7280"}))
     figure = layout(figure, t("quantize.plot.rtn_title", lang), t("quantize.plot.bits", lang), t("quantize.plot.ppl", lang))
-    figure.update_yaxes(type="log")
+    low, high = min(values), max(values)  # log axis: 2-bit perplexity can be 100x the rest
+    figure.update_yaxes(type="log", range=[math.log10(low) - 0.02, math.log10(high) + 0.02])
     figure.update_xaxes(dtick=1)
     return figure
 
@@ -117,10 +122,11 @@ def weight_histogram(hist: pd.DataFrame, points: pd.DataFrame, layer: str, lang:
                               marker={"color": COLORS[0]}, opacity=0.75))
     top = float(hist["count"].max()) or 1.0
     styles = {"nf4": (COLORS[1], top * 1.05, "line-ns-open", 18), "fp4": (COLORS[4], top * 1.12, "line-ns-open", 18),
-              "int8": (COLORS[3], -top * 0.04, "line-ns-open", 8), "4-bit grid": (COLORS[1], top * 1.05, "line-ns-open", 18)}
+              "int8": (COLORS[3], -top * 0.04, "line-ns-open", 8), "grid4": (COLORS[1], top * 1.05, "line-ns-open", 18)}
     for fmt, rows in (points.groupby("format", sort=False) if points is not None and not points.empty else []):
         color, y, symbol, size = styles.get(fmt, (COLORS[5], top, "line-ns-open", 12))
-        figure.add_trace(go.Scatter(x=list(rows["value"]), y=[y] * len(rows), mode="markers", name=fmt,
+        name = t("quantize.plot.grid4", lang) if fmt == "grid4" else fmt
+        figure.add_trace(go.Scatter(x=list(rows["value"]), y=[y] * len(rows), mode="markers", name=name,
                                     marker={"symbol": symbol, "size": size, "color": color, "line": {"width": 2, "color": color}}))
     figure = layout(figure, t("quantize.plot.histogram_title", lang, layer=layer),
                     t(f"quantize.plot.normalization.{normalization}", lang), t("quantize.plot.count", lang))

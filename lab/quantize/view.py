@@ -21,12 +21,15 @@ FIGURES = ("memory", "speed", "rtn", "errors", "histogram", "outliers")
 NORMALIZATIONS = ("absmax64", "minmax32", "none")
 
 
-def model_choices() -> list[tuple[str, str]]:
-    """The default full-precision model, finished pretrain runs' models, exported models, then the offline ones."""
+def model_choices(visitor: str = "") -> list[tuple[str, str]]:
+    """The default full-precision model, the models of finished runs this visitor may use (pre-trained,
+    exported quantized or pruned), then the offline ones."""
     from lab.models import available_models
 
     choices = [(f"{DEFAULT_QUANTIZE_MODEL} (fp32, Shakespeare)", DEFAULT_QUANTIZE_MODEL)]
     for row in store.list_runs(statuses=("succeeded",)):
+        if row.get("private") and row.get("owner") != visitor:
+            continue
         metrics_dir = run_files.run_dir(row["id"]) / "artifacts"
         for sub in ("model", "export"):
             if (metrics_dir / sub / "config.json").is_file():
