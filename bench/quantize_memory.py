@@ -37,7 +37,9 @@ def main() -> None:
 
     import logging
 
+    import bitsandbytes  # noqa: F401  (imported before any clock starts: load times are the models', not imports')
     import torch
+    import transformers  # noqa: F401
 
     from lab.generation import generate
     from lab.quantize.default_model import DEFAULT_QUANTIZE_MODEL, ensure_default_model, resolve

@@ -33,7 +33,7 @@ def build(ui) -> None:
             ui.make(gr.Markdown, value=K("app.coming_soon"))
             ui.lesson("quantize")
             return
-        with gr.Row(equal_height=True):
+        with gr.Row(equal_height=False):
             model = ui.make(gr.Dropdown, choices=view.model_choices(), value=DEFAULT_QUANTIZE_MODEL,
                             allow_custom_value=True, label=K("quantize.page.model"),
                             info=K("quantize.page.model_info"), elem_id="quantize-model", scale=5)
@@ -44,7 +44,7 @@ def build(ui) -> None:
             with ui.make(gr.Tab, label=K("quantize.page.compare_tab")):
                 with gr.Row():
                     with gr.Column(scale=3):
-                        with gr.Row(equal_height=True):
+                        with gr.Row(equal_height=False):
                             q_preset = ui.make(gr.Dropdown, choices=view.presets("quantize"), value=None,
                                                label=K("quantize.page.preset"), elem_id="quantize-preset", scale=5)
                             q_load = ui.make(gr.Button, value=K("quantize.page.load_preset"), size="sm", scale=1,
