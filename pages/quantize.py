@@ -20,7 +20,7 @@ from pages.job_panel import JobPanel
 from pages.ui import K, session_lang, warn
 
 Q_MAIN = ("int8_threshold", "double_quant", "compute_dtype", "rtn_bits", "rtn_granularity", "rtn_group_sizes",
-          "rtn_symmetric")
+          "rtn_mode")
 Q_EXCLUDED = ("model", "schemes", "name")
 P_EXCLUDED = ("model", "methods", "name")
 SCHEME_LESSONS = [f"scheme_{n}" for n in scheme_names()]

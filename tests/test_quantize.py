@@ -31,13 +31,14 @@ def tiny_dir():
     return trained_tiny_model_dir("llama")
 
 
-@pytest.mark.parametrize("granularity,symmetric", [("per_tensor", True), ("per_channel", True), ("per_group", True),
-                                                    ("per_channel", False), ("per_group", False)])
-def test_rtn_error_shrinks_as_bits_grow(granularity, symmetric):
+@pytest.mark.parametrize("granularity,mode", [("per_tensor", "symmetric"), ("per_channel", "symmetric"),
+                                               ("per_group", "symmetric"), ("per_channel", "asymmetric"),
+                                               ("per_group", "asymmetric"), ("per_group", "minmax")])
+def test_rtn_error_shrinks_as_bits_grow(granularity, mode):
     torch.manual_seed(0)
     weight = torch.randn(64, 128) * 0.02
     weight[3, 5] = 0.5  # one outlier: what per-tensor scales suffer from
-    errors = [rtn.relative_error(weight, rtn.fake_quant(weight, b, granularity, 32, symmetric)) for b in range(2, 9)]
+    errors = [rtn.relative_error(weight, rtn.fake_quant(weight, b, granularity, 32, mode)) for b in range(2, 9)]
     # never worse with more bits; strictly better once the outlier's scale leaves levels for the rest
     assert all(later <= earlier for earlier, later in zip(errors, errors[1:])), errors
     assert all(later < earlier for earlier, later in zip(errors[2:], errors[3:])), errors
@@ -48,8 +49,8 @@ def test_rtn_uses_the_levels_it_claims():
     torch.manual_seed(1)
     weight = torch.randn(32, 64)
     for bits in (2, 3, 4):
-        sym = rtn.fake_quant(weight, bits, "per_channel", symmetric=True)
-        asym = rtn.fake_quant(weight, bits, "per_channel", symmetric=False)
+        sym = rtn.fake_quant(weight, bits, "per_channel", mode="symmetric")
+        asym = rtn.fake_quant(weight, bits, "per_channel", mode="asymmetric")
         for row in range(4):
             assert len(torch.unique(sym[row])) <= 2 ** bits - 1  # symmetric: zero in the middle, one level unused
             assert len(torch.unique(asym[row])) <= 2 ** bits
@@ -61,9 +62,9 @@ def test_rtn_smaller_groups_have_smaller_error_and_cost_more_bits():
     weight = torch.randn(64, 256) * torch.rand(64, 256).pow(4)  # heavy tails
     err = {g: rtn.relative_error(weight, rtn.fake_quant(weight, 3, "per_group", g)) for g in (16, 64, 256)}
     assert err[16] < err[64] < err[256]
-    assert rtn.bits_per_weight(4, "per_group", 32, True, (64, 256)) == pytest.approx(4 + 16 / 32)
-    assert rtn.bits_per_weight(4, "per_group", 32, False, (64, 256)) == pytest.approx(4 + 32 / 32)
-    assert rtn.bits_per_weight(4, "per_channel", 0, True, (64, 256)) == pytest.approx(4 + 16 / 256)
+    assert rtn.bits_per_weight(4, "per_group", 32, "symmetric", (64, 256)) == pytest.approx(4 + 16 / 32)
+    assert rtn.bits_per_weight(4, "per_group", 32, "asymmetric", (64, 256)) == pytest.approx(4 + 32 / 32)
+    assert rtn.bits_per_weight(4, "per_channel", 0, "symmetric", (64, 256)) == pytest.approx(4 + 16 / 256)
     with pytest.raises(LabError) as caught:
         rtn.fake_quant(torch.randn(3, 7), 4, "per_group", 32)
     assert caught.value.key == "rtn_group_divides"
@@ -232,7 +233,7 @@ def test_histogram_and_code_points_match_the_layer():
     nf4_trace = next(trace for trace in figure.data if trace.name == "nf4")
     assert list(nf4_trace.x) == list(inside.NF4_LEVELS)
     # a weight already on a 4-bit group-32 grid (as a Q4_1 file stores it) shows as 16 spikes
-    grid = rtn.fake_quant(torch.from_numpy(weight), 4, "per_group", 32, symmetric=False).numpy()
+    grid = rtn.fake_quant(torch.from_numpy(weight), 4, "per_group", 32, mode="minmax").numpy()
     assert inside.spikes(inside.weight_histogram(grid, "minmax32")) > 0.99
     assert inside.spikes(inside.weight_histogram(weight, "minmax32")) < 0.5
 
@@ -315,3 +316,15 @@ def test_the_default_model_preset_is_sized_for_bitsandbytes():
 
     spec = pretrain_spec()
     assert spec.width % 32 == 0 and spec.save_model and spec.precision == "fp32"
+
+
+def test_minmax_rtn_reproduces_weights_already_on_a_q4_1_grid():
+    """A Q4_1 file stores w = min + d * q (q in 0..15) per block of 32: min-max RTN at 4 bits, groups of
+    32, gives those weights back exactly; the integer zero point of asymmetric RTN does not."""
+    torch.manual_seed(4)
+    low, step = torch.randn(64 * 4, 1) * 0.1, torch.rand(64 * 4, 1) * 0.01 + 0.001
+    codes = torch.randint(0, 16, (64 * 4, 32)).float()
+    codes[:, 0], codes[:, 1] = 0, 15  # every block uses its whole range, as a min-max quantizer makes it
+    weight = (low + step * codes).reshape(64, 128)
+    assert rtn.relative_error(weight, rtn.fake_quant(weight, 4, "per_group", 32, "minmax")) < 1e-6
+    assert rtn.relative_error(weight, rtn.fake_quant(weight, 4, "per_group", 32, "asymmetric")) > 1e-3

@@ -15,7 +15,7 @@ from lab.errors import LabError
 from lab.models import check_model_name
 from lab.quantize.default_model import DEFAULT_QUANTIZE_MODEL
 from lab.quantize.fields import MeasureFields
-from lab.quantize.rtn import GRANULARITIES
+from lab.quantize.rtn import GRANULARITIES, MODES
 from lab.quantize.schemes import scheme_names
 from lab.specs import Spec, register_kind, setting
 
@@ -42,8 +42,9 @@ class QuantizeSpec(MeasureFields, Spec):
                                          zh="最近舍入:多少权重共用一个缩放因子——per_tensor(整个矩阵)、per_channel(每个输出行)、per_group(每组连续权重)。每行一个。")
     rtn_group_sizes: list[int] = setting([32, 128], en="Round-to-nearest per_group: group sizes to try. Smaller groups follow the weights more closely but store more scales.",
                                          zh="最近舍入 per_group:要尝试的组大小。组越小越贴合权重,但要存更多缩放因子。")
-    rtn_symmetric: bool = setting(True, en="Round-to-nearest: symmetric levels around zero (on) or levels from each group's min to max with a zero point (off).",
-                                  zh="最近舍入:以零为中心的对称量化级别(开),或从每组最小值到最大值、带零点的非对称级别(关)。")
+    rtn_mode: str = setting("symmetric", choices=list(MODES),
+                            en="Round-to-nearest levels: symmetric around zero; asymmetric from each group's min to max with an integer zero point; minmax with the group's min itself as offset (GGUF Q4_1's format).",
+                            zh="最近舍入的级别:symmetric 以零为中心对称;asymmetric 从每组最小值到最大值,零点为整数;minmax 直接以组的最小值为偏移(GGUF Q4_1 的格式)。")
     prompts: list[str] = setting(DEFAULT_PROMPTS, en="Prompts every scheme answers (greedy), shown side by side; also used to time generation.",
                                  zh="每个方案都要回答的提示(贪心解码),并排显示;也用于测量生成速度。")
     max_new_tokens: int = setting(48, en="Tokens generated per prompt.", zh="每条提示生成的 token 数。", minimum=1, maximum=2048)

@@ -3,13 +3,18 @@
     q = clamp(round(w / s) + z, qmin, qmax)      w_hat = (q - z) * s
 
 Symmetric: z = 0 and s = max|w| / (2^(bits-1) - 1), levels -(2^(bits-1)-1) .. 2^(bits-1)-1 (zero is exact).
-Asymmetric: s = (max - min) / (2^bits - 1), z = round(-min / s), levels 0 .. 2^bits - 1 (all 2^bits used).
+Asymmetric: s = (max - min) / (2^bits - 1), z = round(-min / s), levels 0 .. 2^bits - 1 (all 2^bits used);
+  the zero point is an integer, so zero stays exact (what GPU int kernels want).
+Min-max: s as asymmetric, but the offset is the group's min itself (a float, stored in fp16):
+  w_hat = min + s * clamp(round((w - min) / s), 0, 2^bits - 1) — the format of GGUF's Q4_1, which
+  therefore reproduces a Q4_1 file's weights with (almost) no error at 4 bits, groups of 32.
 The statistics (max, min) are taken per tensor, per output channel (a row of W) or per group of
 `group_size` consecutive weights of the row-major tensor (as bitsandbytes' 4-bit blocks are; with
 in_features a multiple of group_size every group lies inside one row). Fake-quant keeps the result in float, so its
 effect on quality can be measured at any bit width; the packed size it would need is bits_per_weight.
 """
 GRANULARITIES = ("per_tensor", "per_channel", "per_group")
+MODES = ("symmetric", "asymmetric", "minmax")
 SCALE_BITS = 16  # each scale (and zero point) is stored as fp16
 
 
@@ -26,13 +31,13 @@ def _grouped(weight, granularity: str, group_size: int):
     return weight.reshape(-1, group_size)
 
 
-def fake_quant(weight, bits: int, granularity: str = "per_channel", group_size: int = 128, symmetric: bool = True):
+def fake_quant(weight, bits: int, granularity: str = "per_channel", group_size: int = 128, mode: str = "symmetric"):
     """Quantize-dequantize `weight` (any float tensor, 2-D for Linear layers); returns a float32 tensor."""
     import torch
 
     w = weight.detach().float()
     groups = _grouped(w, granularity, group_size)
-    if symmetric:
+    if mode == "symmetric":
         qmax = 2 ** (bits - 1) - 1
         scale = groups.abs().amax(dim=1, keepdim=True).clamp(min=1e-12) / qmax
         q = torch.clamp(torch.round(groups / scale), -qmax, qmax)
@@ -40,19 +45,21 @@ def fake_quant(weight, bits: int, granularity: str = "per_channel", group_size: 
     qmax = 2 ** bits - 1
     low, high = groups.amin(dim=1, keepdim=True), groups.amax(dim=1, keepdim=True)
     scale = (high - low).clamp(min=1e-12) / qmax
+    if mode == "minmax":
+        return (low + scale * torch.clamp(torch.round((groups - low) / scale), 0, qmax)).reshape(w.shape)
     zero = torch.round(-low / scale)
     q = torch.clamp(torch.round(groups / scale) + zero, 0, qmax)
     return ((q - zero) * scale).reshape(w.shape)
 
 
-def bits_per_weight(bits: int, granularity: str, group_size: int, symmetric: bool, shape: tuple) -> float:
+def bits_per_weight(bits: int, granularity: str, group_size: int, mode: str, shape: tuple) -> float:
     """Storage a packed RTN tensor would take, per weight: the codes plus the fp16 scales (and zeros)."""
     rows = shape[0]
     numel = 1
     for size in shape:
         numel *= size
     groups = {"per_tensor": 1, "per_channel": rows, "per_group": numel // max(1, group_size)}[granularity]
-    extra = SCALE_BITS * (1 if symmetric else 2) * groups
+    extra = SCALE_BITS * (1 if mode == "symmetric" else 2) * groups  # a scale, plus a zero point or min
     return bits + extra / numel
 
 

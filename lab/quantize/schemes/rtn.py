@@ -6,6 +6,7 @@ from lab.quantize.schemes import Scheme, Variant, load_plain, register_scheme
 from lab.quantize.memory import is_linear
 
 SHORT = {"per_tensor": "t", "per_channel": "ch"}
+SUFFIX = {"symmetric": "", "asymmetric": " asym", "minmax": " minmax"}
 
 
 def variants(spec):
@@ -15,15 +16,15 @@ def variants(spec):
             sizes = spec.rtn_group_sizes if granularity == "per_group" else [0]
             for size in sizes:
                 tag = f"g{size}" if granularity == "per_group" else SHORT[granularity]
-                label = f"rtn{bits} {tag}" + ("" if spec.rtn_symmetric else " asym")
+                label = f"rtn{bits} {tag}" + SUFFIX[spec.rtn_mode]
                 out.append(Variant(label, "rtn", {"bits": bits, "granularity": granularity, "group_size": size or 128,
-                                                  "symmetric": spec.rtn_symmetric}))
+                                                  "mode": spec.rtn_mode}))
     return out
 
 
 def fake_quant(weight, variant):
     o = variant.options
-    return rtn.fake_quant(weight, o["bits"], o["granularity"], o["group_size"], o["symmetric"])
+    return rtn.fake_quant(weight, o["bits"], o["granularity"], o["group_size"], o["mode"])
 
 
 def load(path, variant, device):
@@ -39,7 +40,7 @@ def load(path, variant, device):
 
 def bits_per_weight(variant, shape) -> float:
     o = variant.options
-    return rtn.bits_per_weight(o["bits"], o["granularity"], o["group_size"], o["symmetric"], tuple(shape))
+    return rtn.bits_per_weight(o["bits"], o["granularity"], o["group_size"], o["mode"], tuple(shape))
 
 
 register_scheme(Scheme("rtn", load=load, fake_quant=fake_quant, variants=variants, nominal_bits=4, real_speed=False, packed_bits=bits_per_weight,
