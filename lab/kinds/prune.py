@@ -62,20 +62,14 @@ class PruneSpec(MeasureFields, Spec):
 def run(spec: PruneSpec, ctx) -> dict:
     import torch
 
-    from lab.models import load_model, resolve_model
+    from lab.models import load_model
     from lab.prune.sweep import point_label, prune_model, restore, run_sweep
     from lab.quantize import evaldata, export, guard
-    from lab.quantize.default_model import ensure_default_model, resolve
     from lab.run_files import write_json
 
     torch.set_num_threads(ctx.threads)
     started = time.time()
-    if spec.model == DEFAULT_QUANTIZE_MODEL:
-        ensure_default_model(lambda d, t, m: ctx.progress(0.2 * d / t, 1.0, message=m))
-    path = resolve(spec.model)
-    source = resolve_model(path).quantized_source
-    if source:
-        ctx.log(f"warning: {spec.model} was expanded from a {source} file: its weights already sit on a 4-bit grid")
+    path, source = spec.model_path(ctx)
     guard.check_memory(path, 1)
     model, tokenizer, info = load_model(path, dtype="fp32", device=spec.resolved_device())
     data = evaldata.build(spec.eval_chars, 512 * spec.calibration_texts, spec.questions, spec.seed, spec.eval_text)
@@ -84,7 +78,7 @@ def run(spec: PruneSpec, ctx) -> dict:
         ctx.progress(0.2 + 0.8 * done / total, 1.0, message=f"{label} ({done + 1}/{total})", force=True)
 
     with guard.memory_hint("the sparsity sweep"):
-        rows, dense = run_sweep(model, tokenizer, spec, data, progress=progress, log=ctx.log,
+        rows, dense, norms = run_sweep(model, tokenizer, spec, data, progress=progress, log=ctx.log,
                                 on_point=lambda i, row, m: ctx.log_metrics(step=i + 1, **{
                                     k: v for k, v in row.items() if isinstance(v, (int, float))}))
     write_json(ctx.artifact_dir / "sweep.json", rows)
@@ -93,26 +87,14 @@ def run(spec: PruneSpec, ctx) -> dict:
     for row in rows:  # headline numbers for the Runs table
         if row["pattern"] == "unstructured" and row["target_sparsity"] == 0.5:
             figures[f"{row['method']}_ppl_at_50"] = row["ppl"]
-    if spec.export_point:
+    if spec.export_point:  # prune the dense weights again at the chosen point, and save
         method, _, amount = spec.export_point.partition("@")
-        pattern = "2:4" if amount == "2:4" else "unstructured"
+        pattern, sparsity = ("2:4", 0.5) if amount == "2:4" else ("unstructured", float(amount))
         restore(model, dense)
-        prune_model(model, method, 0.5 if pattern == "2:4" else float(amount), pattern, _norms(model, tokenizer, data, spec, method))
+        prune_model(model, method, sparsity, pattern, norms)
         figures["export_folder"] = str(export.save_model(model, tokenizer, ctx.artifact_dir / "export", spec.model,
-                                                         extra={"pruned": point_label(method, float(0.5 if pattern == "2:4" else amount), pattern)}))
+                                                         extra={"pruned": point_label(method, sparsity, pattern)}))
     return figures
-
-
-def _norms(model, tokenizer, data, spec, method):
-    from lab.models import context_length
-    from lab.prune.calibrate import input_norms
-    from lab.prune.methods import get_method
-    from lab.quantize.inside import linear_layers
-
-    if not get_method(method).needs_calibration:
-        return {}
-    window = min(spec.eval_window, context_length(model) or spec.eval_window)
-    return input_norms(model, tokenizer, data.calibration_texts, linear_layers(model), max_length=window)
 
 
 register_kind(PruneSpec, run)

@@ -112,19 +112,12 @@ def run(spec: QuantizeSpec, ctx) -> dict:
     import torch
 
     from lab.quantize import compare, evaldata, export, guard
-    from lab.quantize.default_model import ensure_default_model, resolve
     from lab.run_files import write_json
-    from lab.models import resolve_model
 
     torch.set_num_threads(ctx.threads)
     started = time.time()
     device = spec.resolved_device()
-    if spec.model == DEFAULT_QUANTIZE_MODEL:
-        ensure_default_model(lambda d, t, m: ctx.progress(0.2 * d / t, 1.0, message=m))
-    path = resolve(spec.model)
-    source = resolve_model(path).quantized_source
-    if source:
-        ctx.log(f"warning: {spec.model} was expanded from a {source} file: its weights already sit on a 4-bit grid")
+    path, source = spec.model_path(ctx)
     variants = spec.variants()
     guard.check_memory(path, len(variants))
     data = evaldata.build(spec.eval_chars, 512 * spec.outlier_texts, spec.questions, spec.seed, spec.eval_text)

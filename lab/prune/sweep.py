@@ -30,7 +30,8 @@ def prune_model(model, method: str, sparsity: float, pattern: str, norms: dict) 
         entry.prune(module, sparsity, norms.get(name) if entry.needs_calibration else None, pattern)
 
 
-def run_sweep(model, tokenizer, spec, data, progress=None, log=print, on_point=None) -> list:
+def run_sweep(model, tokenizer, spec, data, progress=None, log=print, on_point=None) -> tuple:
+    """(rows, dense weights, Wanda's input norms): the model is left at the last point's pruning."""
     import torch
 
     from lab.prune.calibrate import input_norms
@@ -71,7 +72,7 @@ def run_sweep(model, tokenizer, spec, data, progress=None, log=print, on_point=N
         rows.append(row)
         if on_point:
             on_point(index, row, model)
-    return rows, dense
+    return rows, dense, norms
 
 
 def restore(model, dense: dict) -> None:

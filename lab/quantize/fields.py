@@ -30,6 +30,20 @@ class MeasureFields:
         if self.device == "cuda" and not gpus():
             raise LabError("device_unavailable", device="cuda")
 
+    def model_path(self, ctx) -> tuple:
+        """(folder or hub id to load, quantized_source or None): the default model is trained on first use
+        (the first 20 % of the progress bar); a model from a quantized file is logged with a warning."""
+        from lab.models import resolve_model
+        from lab.quantize.default_model import DEFAULT_QUANTIZE_MODEL, ensure_default_model, resolve
+
+        if self.model == DEFAULT_QUANTIZE_MODEL:
+            ensure_default_model(lambda done, total, message: ctx.progress(0.2 * done / total, 1.0, message=message))
+        path = resolve(self.model)
+        source = resolve_model(path).quantized_source
+        if source:
+            ctx.log(f"warning: {self.model} was expanded from a {source} file: its weights already sit on a 4-bit grid")
+        return path, source
+
     def resolved_device(self) -> str:
         from lab.system import gpus
 
