@@ -328,3 +328,22 @@ def test_minmax_rtn_reproduces_weights_already_on_a_q4_1_grid():
     weight = (low + step * codes).reshape(64, 128)
     assert rtn.relative_error(weight, rtn.fake_quant(weight, 4, "per_group", 32, "minmax")) < 1e-6
     assert rtn.relative_error(weight, rtn.fake_quant(weight, 4, "per_group", 32, "asymmetric")) > 1e-3
+
+
+@pytest.mark.integration
+def test_default_model_through_the_runner(lab_home_default_model):
+    """The tab's default model (trained once into the models folder, ~3 minutes if missing) under fp32 and
+    NF4 through the real runner: a full-precision model, so NF4 really changes its weights."""
+    from lab import runner
+
+    spec = spec_from_dict({"kind": "quantize", "schemes": ["fp32", "nf4"], "double_quant": "on", "eval_chars": 2000,
+                           "questions": 8, "max_new_tokens": 8, "prompts": ["ROMEO.\n"], "outlier_texts": 2,
+                           "device": "cpu"})
+    run_id = runner.submit(spec)
+    runner.wait(run_id, timeout=900)
+    result = runner.result(run_id)
+    assert result["status"] == "succeeded", result.get("error")
+    rows = {r["variant"]: r for r in result["outputs"]["rows"]}
+    assert rows["nf4+dq"]["layer_class"] == "Linear4bit" and rows["fp32"]["weight_dtype"] == "float32"
+    assert rows["nf4+dq"]["linear_vs_fp32"] < 0.14 and not result["outputs"]["quantized_source"]
+    assert result["metrics"]["prequantized_spike_share"] < 0.5  # a full-precision model: no 4-bit grid
