@@ -58,10 +58,12 @@ def test_upload_without_a_prompt_names_the_line(tmp_path):
 
 
 def test_builtin_prompt_sets_load():
-    chat, _ = load_prompts("chatterbot", 5, needs="reference")
-    sums, answer_filter = load_prompts("arithmetic", 5, needs="answer")
+    chat, _, _ = load_prompts("chatterbot", 5, needs="reference")
+    sums, answer_filter, _ = load_prompts("arithmetic", 5, needs="answer")
     assert len(chat) == 5 and len({p["prompt"] for p in chat}) == 5
     assert answer_filter == "last_number" and all(p["answer"].lstrip("-").isdigit() for p in sums)
+    moods, mood_filter, params = load_prompts("tweet_sentiment", 3, needs="answer")  # a task of lab/tasks
+    assert mood_filter == "match_label" and params["labels"] and all(p["answer"] in params["labels"] for p in moods)
 
 
 @pytest.fixture

@@ -46,6 +46,7 @@ class JudgeSetup:
     model: object = None
     tokenizer: object = None
     answer_filter: str = "none"
+    filter_params: dict = field(default_factory=dict)  # e.g. a classification task's labels
     batch_size: int = 8
     max_new_tokens: int = 24
     progress: Callable = field(default=lambda done, total: None)
@@ -143,10 +144,11 @@ def rule_judge(cases: list[Case], setup: JudgeSetup) -> list[Verdict]:
 
     verdicts = []
     for case in cases:
-        right_a = exact_match(case.first, case.answer, setup.answer_filter)
-        right_b = exact_match(case.second, case.answer, setup.answer_filter)
+        right_a = exact_match(case.first, case.answer, setup.answer_filter, **setup.filter_params)
+        right_b = exact_match(case.second, case.answer, setup.answer_filter, **setup.filter_params)
         slot = "tie" if right_a == right_b else ("A" if right_a else "B")
-        found_a, found_b = apply_filter(setup.answer_filter, case.first), apply_filter(setup.answer_filter, case.second)
+        found_a = apply_filter(setup.answer_filter, case.first, **setup.filter_params)
+        found_b = apply_filter(setup.answer_filter, case.second, **setup.filter_params)
         verdicts.append(Verdict(slot, f"A={found_a} B={found_b} gold={case.answer}"))
     return verdicts
 

@@ -6,6 +6,7 @@ with the filter the set names). Upload columns: "prompt" (or "instruction" / "qu
 "reference" (or "output"), optional "answer". A line without the needed field is refused with its
 file name and line number.
 
+Any task of lab/tasks is a prompt set too (its test questions, checked with its own filter).
 Built-in sets reuse data the lab already ships: chatterbot's questions with their corpus answers
 (assets/data/finetune, BSD) and the arithmetic questions the Fine-tune tab holds out of training
 (the validation split of lab/finetune/datasets.py at seed 0).
@@ -74,7 +75,7 @@ def read_upload(path: str) -> list[dict]:
 
     file = Path(path)
     if not file.is_file():
-        raise LabError("prompt_set_not_found", prompt_set=path, builtin=", ".join(PROMPT_SETS))
+        raise LabError("prompt_set_not_found", prompt_set=path, builtin=", ".join(prompt_set_names()))
     rows = []
     for row in read_rows(file):  # bad JSON, non-objects and empty files are refused with their line there
         line = row.pop("_line")
@@ -87,28 +88,43 @@ def read_upload(path: str) -> list[dict]:
     return rows
 
 
-def load_prompts(prompt_set: str, limit: int, needs: str | None = None) -> tuple[list[dict], str]:
-    """(the first `limit` prompts, the answer filter) of a built-in set or an uploaded file.
+def load_prompts(prompt_set: str, limit: int, needs: str | None = None) -> tuple[list[dict], str, dict]:
+    """(the first `limit` prompts, the answer filter, its parameters) of a built-in set, a task or an upload.
 
     needs: "reference" or "answer" when the judge needs that field on every prompt.
     """
+    from lab.tasks import TASKS, get_task
+
     if prompt_set in PROMPT_SETS:
         entry = PROMPT_SETS[prompt_set]
-        rows, answer_filter = entry.load(), entry.answer_filter
+        rows, answer_filter, params = entry.load(), entry.answer_filter, {}
+    elif prompt_set in TASKS:  # a task of lab/tasks: its test questions, checked with the task's own filter
+        task = get_task(prompt_set)
+        rows = [{"prompt": task.prompt_text(item), "reference": item.solution or None, "answer": item.answer}
+                for item in task.questions]
+        answer_filter, params = task.filter, dict(task.filter_params)
     else:
-        rows, answer_filter = read_upload(prompt_set), "last_number"
+        rows, answer_filter, params = read_upload(prompt_set), "last_number", {}
     rows = rows[:limit]
     if needs:
         for index, row in enumerate(rows):
             if not row.get(needs):
                 raise LabError("prompt_needs_field", field=needs, file=row.get("_file", prompt_set),
                                line=row.get("_line", index + 1))
-    return rows, answer_filter
+    return rows, answer_filter, params
 
 
 def check_prompt_set(prompt_set: str) -> None:
-    """Syntax check when a spec is built: a built-in name or an existing file."""
-    if prompt_set in PROMPT_SETS:
+    """Syntax check when a spec is built: a built-in name, a task name or an existing file."""
+    from lab.tasks import TASKS
+
+    if prompt_set in PROMPT_SETS or prompt_set in TASKS:
         return
     if not prompt_set.strip() or not Path(prompt_set).is_file():
-        raise LabError("prompt_set_not_found", prompt_set=prompt_set, builtin=", ".join(PROMPT_SETS))
+        raise LabError("prompt_set_not_found", prompt_set=prompt_set, builtin=", ".join(prompt_set_names()))
+
+
+def prompt_set_names() -> list[str]:
+    from lab.tasks import TASKS
+
+    return [*PROMPT_SETS, *TASKS]

@@ -31,8 +31,8 @@ class JudgeSpec(Spec):
            "Add @plain (no chat template) or @sampled (random sampling) to try a variant of the same model.",
         zh="参赛者,每行一个:模型名、本地文件夹、Hub 模型 ID,或微调(或 DPO)运行的编号。"
            "加 @plain(不用对话模板)或 @sampled(随机采样)可比较同一模型的不同用法。")
-    prompt_set: str = setting("chatterbot", en="The prompts every contestant answers: a built-in set (chatterbot: everyday questions with reference answers; arithmetic: checkable sums) or an uploaded JSONL/CSV file with a \"prompt\" column.",
-                              zh="每位参赛者都要回答的提示集:内置集(chatterbot:带参考答案的日常问题;arithmetic:可核对的算术题)或上传的含 \"prompt\" 列的 JSONL/CSV 文件。")
+    prompt_set: str = setting("chatterbot", en="The prompts every contestant answers: a built-in set (chatterbot: everyday questions with reference answers; arithmetic: checkable sums held out of fine-tuning), any task of the Prompting tab, or an uploaded JSONL/CSV file with a \"prompt\" column.",
+                              zh="每位参赛者都要回答的提示集:内置集(chatterbot:带参考答案的日常问题;arithmetic:微调时留出的可核对算术题)、提示工程页的任一任务,或上传的含 \"prompt\" 列的 JSONL/CSV 文件。")
     n_prompts: int = setting(12, en="How many prompts of the set to use. More prompts give narrower intervals but take longer.",
                              zh="使用提示集中的多少条。提示越多,区间越窄,但耗时越长。", minimum=1, maximum=2000)
     judge: str = setting("logprob", en="Who decides: llm (a model writes a verdict), logprob (the model's probability of \"A\" vs \"B\"), reference (closeness to the reference answer), rule (a correct answer beats a wrong one), human (the class votes in the Arena).",
@@ -46,7 +46,7 @@ class JudgeSpec(Spec):
                                   zh="参赛者回答的最大长度(以 token 计)。", minimum=1, maximum=2048)
     answer_filter: str = setting("auto", en="Rule judge: how the answer is pulled out of the text (auto: the prompt set's own; last_number for uploads).",
                                  zh="规则裁判:如何从回答中提取答案(auto:提示集自带的方式;上传文件用 last_number)。",
-                                 choices=["auto", *[name for name in FILTERS if name != "regex"]])
+                                 choices=["auto", *[name for name in FILTERS if name not in ("regex", "match_label")]])
     bootstrap_rounds: int = setting(200, en="Bootstrap resamples for the 95% intervals of the ratings (0: no intervals).",
                                     zh="评分 95% 区间的自助法重抽样次数(0 表示不计算区间)。", minimum=0, maximum=5000)
     batch_size: int = setting(8, en="Prompts answered (or judged) together.", zh="同时回答(或评判)的提示数。", minimum=1, maximum=256)
@@ -103,7 +103,7 @@ def run(spec: JudgeSpec, ctx) -> dict:
     torch.set_num_threads(ctx.threads)
     started = time.time()
     judge = JUDGES[spec.judge]
-    prompts, set_filter = load_prompts(spec.prompt_set, spec.n_prompts, needs=judge.needs)
+    prompts, set_filter, filter_params = load_prompts(spec.prompt_set, spec.n_prompts, needs=judge.needs)
     pairs = list(combinations(spec.contestants, 2))
     total = len(spec.contestants) * len(prompts) + (2 * len(pairs) * len(prompts) if judge.automatic else 0)
     done = 0
@@ -145,8 +145,9 @@ def run(spec: JudgeSpec, ctx) -> dict:
             for first, second, order in ((a, b, "ab"), (b, a, "ba")):
                 cases.append(Case(p["prompt"], text[(i, first)], text[(i, second)], p.get("reference"), p.get("answer")))
                 keys.append((i, a, b, order))
-    setup = JudgeSetup(answer_filter=set_filter if spec.answer_filter == "auto" else spec.answer_filter,
-                       batch_size=spec.batch_size)
+    auto = spec.answer_filter == "auto"
+    setup = JudgeSetup(answer_filter=set_filter if auto else spec.answer_filter,
+                       filter_params=filter_params if auto else {}, batch_size=spec.batch_size)
     if judge.needs_model:
         setup.model, setup.tokenizer, _ = contest.load(spec.judge_model, dtype=spec.dtype, device=spec.device)
     base = done
