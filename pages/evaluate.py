@@ -25,6 +25,8 @@ from pages.ui import K, session_lang, warn
 
 JUDGE_MAIN = ("n_prompts", "max_new_tokens", "baseline", "seed")
 EVAL_MAIN = ("n_questions", "shots", "max_new_tokens")
+LESSONS = [(f"judge: {name}", f"judge_{name}") for name in judge_names()] + \
+          [(f"metric: {name}", f"metric_{name}") for name in METRICS]  # one lesson per registered entry
 
 
 def build(ui) -> None:
@@ -37,15 +39,16 @@ def build(ui) -> None:
                     with ui.make(gr.Tab, label=K("evaluate.tab_arena"), id="evaluate-arena"):
                         _arena_tab(ui)
                     with ui.make(gr.Tab, label=K("evaluate.tab_metrics"), id="evaluate-metrics"):
-                        _metrics_tab(ui)
+                        metric = _metrics_tab(ui)
             with gr.Column(scale=2):
                 ui.lesson("evaluate")
-                pick = ui.make(gr.Dropdown, choices=judge_names(), value="logprob", label=K("evaluate.judge_lesson"),
+                pick = ui.make(gr.Dropdown, choices=LESSONS, value="judge_logprob", label=K("evaluate.judge_lesson"),
                                elem_id="evaluate-lesson-pick")
-                judge_lesson = gr.Markdown(lesson("judge_logprob", "en"), elem_classes=["lesson"])
-    pick.change(lambda name, lang: lesson(f"judge_{name or 'logprob'}", session_lang(lang)), [pick, ui.lang], [judge_lesson])
-    ui.on_language(lambda lang, name: lesson(f"judge_{name or 'logprob'}", lang), [pick], [judge_lesson])
-    judge_parts["judge"].change(lambda name: gr.update(value=name), [judge_parts["judge"]], [pick])
+                entry_lesson = gr.Markdown(lesson("judge_logprob", "en"), elem_classes=["lesson"])
+    pick.change(lambda name, lang: lesson(name or "judge_logprob", session_lang(lang)), [pick, ui.lang], [entry_lesson])
+    ui.on_language(lambda lang, name: lesson(name or "judge_logprob", lang), [pick], [entry_lesson])
+    judge_parts["judge"].change(lambda name: gr.update(value=f"judge_{name}"), [judge_parts["judge"]], [pick])
+    metric.change(lambda name: gr.update(value=f"metric_{name}"), [metric], [pick])
 
 
 def _upload_handler(save):
@@ -252,3 +255,4 @@ def _metrics_tab(ui) -> None:
 
     ui.hurry(run.click(submit, [ui.lang, ui.visitor, model, task, metric, *form.inputs()], [panel.run_id, *panel.outputs()]))
     upload.upload(_upload_handler(save_upload), [upload, ui.lang, ui.visitor], [task])
+    return metric

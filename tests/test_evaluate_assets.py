@@ -31,3 +31,10 @@ def test_every_judge_has_a_lesson(judge, lang):
     assert path.is_file(), path
     text = path.read_text(encoding="utf-8")
     assert len(text) > 400 and ("Predict, then run" in text if lang == "en" else "先预测,再运行" in text)
+
+
+@pytest.mark.parametrize("metric", sorted(__import__("lab.evaluate.metrics", fromlist=["METRICS"]).METRICS))
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_metric_has_a_lesson(metric, lang):
+    path = config.REPO / "assets" / "lessons" / lang / f"metric_{metric}.md"
+    assert path.is_file() and ("Predict, then run" in path.read_text() if lang == "en" else "先预测,再运行" in path.read_text())
