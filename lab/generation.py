@@ -52,12 +52,15 @@ def format_prompt(tokenizer, prompt: str, use_chat_template: bool) -> tuple[str,
 def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, do_sample: bool = False,
              temperature: float = 1.0, top_p: float = 1.0, top_k: int = 0, seed: int = 0, batch_size: int = 8,
              stop: Optional[list[str]] = None, use_chat_template: bool = False, return_logprobs: bool = False,
-             on_batch: Optional[Callable[[int, int], None]] = None) -> Generations:
+             on_batch: Optional[Callable[[int, int], None]] = None,
+             add_special_tokens: Optional[bool] = None) -> Generations:
     """Continue each prompt; results come back in the order of `prompts`.
 
     do_sample=False is greedy decoding. With do_sample=True, temperature divides the logits, top_k keeps
     the k likeliest tokens (0 = all) and top_p the smallest set holding that much probability (1.0 = all).
     on_batch(done, total) is called after each batch with the number of prompts finished so far.
+    add_special_tokens=False sends prompts exactly as given (text already rendered by a chat template);
+    None decides from use_chat_template and the tokenizer.
     """
     import torch
 
@@ -65,6 +68,8 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, do_
         raise LabError("bad_temperature", temperature=temperature)
     stop = [s for s in (stop or []) if s]
     texts, add_special = zip(*(format_prompt(tokenizer, p, use_chat_template) for p in prompts)) if prompts else ((), ())
+    if add_special_tokens is not None:
+        add_special = (add_special_tokens,) * len(prompts)
     lengths = [len(tokenizer(t, add_special_tokens=a)["input_ids"]) for t, a in zip(texts, add_special)]
     order = sorted(range(len(prompts)), key=lambda i: lengths[i])  # similar lengths share a batch: less padding
     results: list[Optional[GenerationResult]] = [None] * len(prompts)
