@@ -5,7 +5,8 @@ Registered entries, each metric(task, items, model, tokenizer, options, progress
     multiple_choice  score every option's log-likelihood after the question (lab/scoring.py, the context
                      run once per question); accuracy by the raw sum, per token and per character
                      (lm-eval's acc / acc_norm): the raw sum favours short options
-    generation       the model answers freely; the task's filter extracts the answer (lab/filters.py)
+    generation       the model answers freely, prompted as the Prompting tab prompts (lab/prompting); the
+                     task's filter extracts the answer (lab/filters.py)
     perplexity       exp(mean loss per token) of "question + worked answer" texts (lab/scoring.py)
 """
 from dataclasses import dataclass
@@ -32,7 +33,8 @@ def register_metric(name: str, task_types=("numeric", "multiple_choice", "classi
 
 
 def few_shot_prefix(task, shots: int) -> str:
-    """Worked exemplars from the task's own exemplar pool (never its test questions), Q/A style."""
+    """Exemplars from the task's own pool (never its test questions) in the cloze form log-likelihood
+    scoring uses ("Question: ... Answer: <option text>"), as lm-eval does; generation uses lab/prompting."""
     return "".join(f"Question: {task.prompt_text(e)}\nAnswer: {e.answer_text}\n\n" for e in task.exemplars[:shots])
 
 
@@ -56,8 +58,11 @@ def multiple_choice(task, items, model, tokenizer, options, progress):
                          "correct_norm": score.pick_per_char == item.answer_index,
                          "logprobs": [round(x, 3) for x in score.logprob]})
         progress(min(start + batch, len(items)), len(items))
+    from lab.prompting.scoring import wilson_interval
+
     n = len(rows)
-    return {"accuracy": sum(r["correct"] for r in rows) / n,
+    low, high = wilson_interval(sum(r["correct"] for r in rows), n)
+    return {"accuracy": sum(r["correct"] for r in rows) / n, "accuracy_low": low, "accuracy_high": high,
             "accuracy_per_token": sum(r["correct_per_token"] for r in rows) / n,
             "accuracy_norm": sum(r["correct_norm"] for r in rows) / n,
             "chance": sum(1 / len(item.choices) for item in items) / n, "n": n}, rows
@@ -65,22 +70,29 @@ def multiple_choice(task, items, model, tokenizer, options, progress):
 
 @register_metric("generation")
 def generation(task, items, model, tokenizer, options, progress):
-    from lab.filters import apply_filter
+    """Zero- or few-shot prompts built exactly as the Prompting tab builds them (lab/prompting), scored the same way."""
     from lab.generation import generate
+    from lab.prompting.prompts import STOP_PLAIN, PromptCraft, render
+    from lab.prompting.scoring import extract, gold_answer, wilson_interval
+    from lab.prompting.strategies import get_strategy
 
-    prefix = few_shot_prefix(task, options["shots"])
-    prompts = [f"{prefix}Question: {task.prompt_text(item)}\nAnswer:" if prefix else task.prompt_text(item)
-               for item in items]
-    results = generate(model, tokenizer, prompts, max_new_tokens=options["max_new_tokens"],
-                       batch_size=options["batch_size"], use_chat_template=options["use_chat_template"],
-                       stop=["\nQuestion:"] if prefix else None, on_batch=progress)
+    strategy = get_strategy("few_shot" if options["shots"] else "zero_shot")
+    craft = PromptCraft(chat_template=options["use_chat_template"])
+    exemplars = task.exemplars[:options["shots"]]
+    rendered = [render(tokenizer, task, item, exemplars, strategy, craft) for item in items]
+    chat = rendered[0][1]
+    results = generate(model, tokenizer, [text for text, _ in rendered], max_new_tokens=options["max_new_tokens"],
+                       batch_size=options["batch_size"], stop=None if chat else STOP_PLAIN, use_chat_template=False,
+                       add_special_tokens=False if chat else None, on_batch=progress)
     rows = []
     for item, result in zip(items, results):
-        found = apply_filter(task.filter, result.text, **task.filter_params)
-        rows.append({"id": item.id, "question": item.question, "gold": task.gold(item), "output": result.text,
-                     "extracted": found, "correct": found is not None and found == task.gold(item)})
-    n = len(rows)
-    return {"accuracy": sum(r["correct"] for r in rows) / n,
+        found = extract(result.text, task.filter, **task.filter_params)
+        gold = gold_answer(item.answer, task.filter)
+        rows.append({"id": item.id, "question": item.question, "gold": gold, "output": result.text,
+                     "extracted": found["extracted"], "correct": found["extracted"] is not None and found["extracted"] == gold})
+    n, correct = len(rows), sum(r["correct"] for r in rows)
+    low, high = wilson_interval(correct, n)
+    return {"accuracy": correct / n, "accuracy_low": low, "accuracy_high": high,
             "no_answer_rate": sum(r["extracted"] is None for r in rows) / n,
             "tokens_per_second": round(results.tokens_per_second, 2), "n": n}, rows
 

@@ -10,7 +10,6 @@ The game's outcome, from a's side, is "win" when both orders prefer a, "loss" wh
 "invalid" when either reply could not be parsed: an invalid game is counted and shown, never
 turned into a win, and it is left out of win rates and ratings.
 """
-import math
 from dataclasses import dataclass
 
 SLOTS = ("A", "B", "tie", "invalid")
@@ -65,10 +64,10 @@ class PairRecord:
 
 
 def wilson(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    """The Wilson score interval of the Prompting tab's accuracies, for a score p over n games."""
+    from lab.prompting.scoring import wilson_interval
+
+    return wilson_interval(p * n, n, z)
 
 
 def tally(games: list[dict]) -> dict[tuple[str, str], PairRecord]:

@@ -141,7 +141,7 @@ def draw_battle(source_run: str, rng) -> dict | None:
 
 
 # -- evaluate runs ---------------------------------------------------------------------------------------
-EVAL_FIGURES = ("accuracy", "accuracy_per_token", "accuracy_norm", "chance", "no_answer_rate", "perplexity",
+EVAL_FIGURES = ("accuracy", "accuracy_low", "accuracy_high", "accuracy_per_token", "accuracy_norm", "chance", "no_answer_rate", "perplexity",
                 "nll_per_token", "tokens", "n", "measure_seconds")
 
 
