@@ -63,9 +63,20 @@ def _upload_handler(save):
     return uploaded
 
 
+def _preset_row(ui, kind: str):
+    with gr.Row():
+        chosen = ui.make(gr.Dropdown, choices=view.preset_choices(kind, "en"), value=None, label=K("evaluate.preset"),
+                         elem_id=f"evaluate-{kind}-preset", scale=4)
+        load = ui.make(gr.Button, value=K("evaluate.load_preset"), size="sm", scale=1, elem_id=f"evaluate-{kind}-load")
+    note = gr.Markdown("", elem_id=f"evaluate-{kind}-preset-note")
+    ui.on_language(lambda lang: gr.update(choices=view.preset_choices(kind, lang)), [], [chosen])
+    return chosen, load, note
+
+
 def _judge_tab(ui) -> dict:
     choices = view.contestant_choices()
     _, default_model = model_choices()
+    preset, load_preset, preset_note = _preset_row(ui, "judge")
     with gr.Row():
         contestants = ui.make(gr.Dropdown, choices=choices, value=[default_model, f"{default_model}@plain"],
                               multiselect=True, allow_custom_value=True, label=K("evaluate.contestants"),
@@ -146,6 +157,20 @@ def _judge_tab(ui) -> dict:
                 gr.update(value=spec.get("judge")), gr.update(value=spec.get("judge_model")), *form.fill(spec)]
 
     ui.on_load(restore, [panel.run_id], [contestants, prompt_set, judge, judge_model, *form.inputs()])
+
+    def fill_preset(name, lang):
+        spec, note = view.preset(name, session_lang(lang))
+        if not spec:
+            return [gr.skip()] * (5 + len(form.inputs()))
+        return [note, *restore_values(spec)]
+
+    def restore_values(spec):
+        return [gr.update(value=spec.get("contestants")), gr.update(value=spec.get("prompt_set")),
+                gr.update(value=spec.get("judge")), gr.update(value=spec.get("judge_model", default_model)),
+                *form.fill(spec)]
+
+    load_preset.click(fill_preset, [preset, ui.lang],
+                      [preset_note, contestants, prompt_set, judge, judge_model, *form.inputs()])
     return {"judge": judge}
 
 
@@ -217,6 +242,7 @@ def _metrics_tab(ui) -> None:
     from lab.tasks import save_upload, task_names
 
     _, default_model = model_choices()
+    preset, load_preset, preset_note = _preset_row(ui, "evaluate")
     with gr.Row():
         model = ui.make(gr.Dropdown, choices=[c[1] for c in view.contestant_choices() if "@" not in c[1]],
                         value=default_model, allow_custom_value=True, label=K("field.model"),
@@ -255,4 +281,13 @@ def _metrics_tab(ui) -> None:
 
     ui.hurry(run.click(submit, [ui.lang, ui.visitor, model, task, metric, *form.inputs()], [panel.run_id, *panel.outputs()]))
     upload.upload(_upload_handler(save_upload), [upload, ui.lang, ui.visitor], [task])
+
+    def fill_preset(name, lang):
+        spec, note = view.preset(name, session_lang(lang))
+        if not spec:
+            return [gr.skip()] * (4 + len(form.inputs()))
+        return [note, gr.update(value=spec.get("model", default_model)), gr.update(value=spec.get("task")),
+                gr.update(value=spec.get("metric")), *form.fill(spec)]
+
+    load_preset.click(fill_preset, [preset, ui.lang], [preset_note, model, task, metric, *form.inputs()])
     return metric

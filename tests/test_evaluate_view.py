@@ -51,3 +51,11 @@ def test_figures_are_built_from_data():
     length = view.length_plot(result, "en")
     assert length.data and 0 <= min(length.data[0].y) <= max(length.data[0].y) <= 1
     assert plots.length_figure(pd.DataFrame(), "en").layout.annotations  # empty data: a "no data" note
+
+
+def test_presets_for_each_sub_tab():
+    judge = view.preset_choices("judge", "zh")
+    assert judge and all(label and name for label, name in judge)
+    spec, note = view.preset(judge[0][1], "en")
+    assert spec["kind"] == "judge" and note
+    assert view.preset_choices("evaluate", "en") and view.preset("nope", "en") == ({}, "")
