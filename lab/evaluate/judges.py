@@ -104,7 +104,7 @@ def logprob_judge(cases: list[Case], setup: JudgeSetup) -> list[Verdict]:
         contexts = [format_prompt(setup.tokenizer, judge_prompt(case, LOGPROB_INSTRUCTION), True)[0] + "Answer "
                     for case in batch]
         scores = score_choices(setup.model, setup.tokenizer, contexts, [["A", "B"]] * len(batch),
-                               batch_size=2 * setup.batch_size)
+                               batch_size=setup.batch_size, share_context=True)  # the prompt runs once for both letters
         for score in scores:
             log_a, log_b = score.logprob
             p_a = 1 / (1 + math.exp(log_b - log_a))  # P("A") / (P("A") + P("B"))
