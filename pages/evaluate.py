@@ -18,6 +18,7 @@ from lab.evaluate.prompt_sets import prompt_set_names
 from lab.home_view import model_choices
 from lab.i18n import lesson, t
 from lab.job_view import run_spec
+from lab.evaluate.plots import EMPTY
 from lab.plots import empty_figure
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
@@ -100,10 +101,9 @@ def _judge_tab(ui) -> dict:
     bias = gr.Markdown("", elem_id="evaluate-bias")
     leaderboard = gr.Dataframe(value=view.leaderboard_frame(None, "en"), interactive=False, wrap=True,
                                elem_id="evaluate-leaderboard", render=False)
-    with gr.Row(render=False) as plots_row:
-        ratings = gr.Plot(empty_figure("en"), elem_id="evaluate-ratings")
-        heatmap = gr.Plot(empty_figure("en"), elem_id="evaluate-heatmap")
-    length_plot = gr.Plot(empty_figure("en"), elem_id="evaluate-length", render=False)
+    ratings = gr.Plot(empty_figure("en", EMPTY), elem_id="evaluate-ratings", render=False)
+    heatmap = gr.Plot(empty_figure("en", EMPTY), elem_id="evaluate-heatmap", render=False)
+    length_plot = gr.Plot(empty_figure("en", EMPTY), elem_id="evaluate-length", render=False)
     lc_table = gr.Dataframe(value=view.length_control_frame(None, "en"), interactive=False, wrap=True,
                             elem_id="evaluate-lc", render=False)
     pairs = gr.Dataframe(value=view.pairs_frame(None, "en"), interactive=False, wrap=True, elem_id="evaluate-pairs",
@@ -118,9 +118,12 @@ def _judge_tab(ui) -> dict:
 
     panel = JobPanel(ui, "evaluate-judge", show_result=show,
                      result_outputs=[bias, leaderboard, ratings, heatmap, length_plot, lc_table, pairs, invalid])
+    shown_run = ui.make(gr.Dropdown, choices=view.arena_sources(), value=None, label=K("evaluate.show_run"),
+                        info=K("evaluate.show_run_info"), elem_id="evaluate-show-run")
     ui.make(gr.Markdown, value=K("evaluate.leaderboard"))
     leaderboard.render()
-    plots_row.render()
+    ratings.render()
+    heatmap.render()
     ui.make(gr.Markdown, value=K("evaluate.length_title"))
     length_plot.render()
     lc_table.render()
@@ -144,7 +147,12 @@ def _judge_tab(ui) -> dict:
     ui.hurry(run.click(submit, [ui.lang, ui.visitor, contestants, prompt_set, judge, judge_model, *form.inputs()],
                        [panel.run_id, *panel.outputs()]))
     refresh.click(lambda: [gr.update(choices=view.contestant_choices()),
-                           gr.update(choices=[c[1] for c in view.contestant_choices()])], None, [contestants, judge_model])
+                           gr.update(choices=[c[1] for c in view.contestant_choices()]),
+                           gr.update(choices=view.arena_sources())], None, [contestants, judge_model, shown_run])
+    # a finished run (from the CLI, a classmate, an earlier lesson) shown in the same panel
+    ui.hurry(shown_run.input(lambda run_id, lang: panel.started(run_id, session_lang(lang)) if run_id
+                             else [gr.skip()] * (1 + len(panel.outputs())), [shown_run, ui.lang],
+                             [panel.run_id, *panel.outputs()]))
     from lab.finetune.view import save_upload
 
     upload.upload(_upload_handler(save_upload), [upload, ui.lang, ui.visitor], [prompt_set])
@@ -193,7 +201,7 @@ def _arena_tab(ui) -> None:
     standing = gr.Markdown("", elem_id="evaluate-arena-standing")
     board = gr.Dataframe(value=view.arena_state("", "en")["frame"], interactive=False, wrap=True,
                          elem_id="evaluate-arena-board")
-    board_plot = gr.Plot(empty_figure("en"), elem_id="evaluate-arena-plot")
+    board_plot = gr.Plot(empty_figure("en", EMPTY), elem_id="evaluate-arena-plot")
     shown = gr.State("")
     rng = random.Random()
 
@@ -209,7 +217,8 @@ def _arena_tab(ui) -> None:
         if drawn is None:
             message = "" if not source_run else t("evaluate.arena_empty", lang)
             return [None, message, "", ""]
-        return [drawn, t("evaluate.arena_prompt", lang, prompt=drawn["prompt"]), drawn["left_text"], drawn["right_text"]]
+        shown = [drawn["left_text"] or t("evaluate.empty_answer", lang), drawn["right_text"] or t("evaluate.empty_answer", lang)]
+        return [drawn, t("evaluate.arena_prompt", lang, prompt=drawn["prompt"]), *shown]
 
     battle_outputs = [battle, prompt, left, right]
     board_outputs = [standing, board, board_plot, shown]

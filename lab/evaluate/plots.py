@@ -5,13 +5,15 @@ import pandas as pd
 from lab.i18n import t
 from lab.plots import COLORS, FONT_SIZE, empty_figure, layout
 
+EMPTY = "evaluate.plot.empty"
+
 
 def winrate_heatmap(frame: pd.DataFrame, lang: str):
     """frame: rows and columns are contestants' labels, cells the row's win rate against the column."""
     import plotly.graph_objects as go
 
     if frame is None or frame.empty or frame.notna().sum().sum() == 0:
-        return empty_figure(lang)
+        return empty_figure(lang, EMPTY)
     values = frame.to_numpy(dtype=float)
     text = [["" if pd.isna(v) else f"{v:.2f}" for v in row] for row in values]
     figure = go.Figure(go.Heatmap(z=values, x=list(frame.columns), y=list(frame.index), zmin=0, zmax=1,
@@ -19,7 +21,8 @@ def winrate_heatmap(frame: pd.DataFrame, lang: str):
                                   textfont={"size": FONT_SIZE + 2}, colorbar={"title": t("evaluate.plot.win_rate", lang)},
                                   hovertemplate="%{y} vs %{x}: %{z:.2f}<extra></extra>"))
     layout(figure, t("evaluate.plot.heatmap_title", lang), t("evaluate.plot.opponent", lang), t("evaluate.plot.contestant", lang))
-    figure.update_layout(hovermode="closest", yaxis={"autorange": "reversed", "automargin": True})
+    figure.update_layout(hovermode="closest", yaxis={"autorange": "reversed", "automargin": True},
+                         height=max(380, 160 + 70 * len(frame)))
     return figure
 
 
@@ -28,7 +31,7 @@ def ratings_figure(frame: pd.DataFrame, lang: str, title_key: str = "evaluate.pl
     import plotly.graph_objects as go
 
     if frame is None or frame.empty:
-        return empty_figure(lang)
+        return empty_figure(lang, EMPTY)
     data = frame.iloc[::-1]  # best on top
     has_interval = data["low"].notna().all() and data["high"].notna().all()
     error = {"type": "data", "symmetric": False, "array": list(data["high"] - data["rating"]),
@@ -47,7 +50,7 @@ def length_figure(points: pd.DataFrame, lang: str, bins: int = 5):
     import plotly.graph_objects as go
 
     if points is None or points.empty or points["length_difference"].nunique() < 2:
-        return empty_figure(lang)
+        return empty_figure(lang, EMPTY)
     groups = pd.qcut(points["length_difference"], q=min(bins, points["length_difference"].nunique()), duplicates="drop")
     summary = points.groupby(groups, observed=True).agg(x=("length_difference", "mean"), y=("score", "mean"),
                                                         n=("score", "size")).reset_index(drop=True)

@@ -156,8 +156,8 @@ def examples_frame(result: dict | None, lang: str) -> pd.DataFrame:
     examples = _outputs(result).get("examples") or []
     if not examples:
         return pd.DataFrame()
-    keep = [c for c in ("question", "gold", "pick", "pick_norm", "output", "extracted", "correct", "text") if c in examples[0]]
-    return pd.DataFrame([[str(e.get(c, "")) for c in keep] for e in examples],
+    keep = [c for c in ("correct", "gold", "pick", "pick_norm", "extracted", "output", "question", "text") if c in examples[0]]
+    return pd.DataFrame([[str(e.get(c, ""))[:160] for c in keep] for e in examples],
                         columns=[t(f"evaluate.col.{c}", lang) for c in keep], dtype=object)
 
 
