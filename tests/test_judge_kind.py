@@ -109,3 +109,20 @@ def test_human_judge_only_prepares_answers(tmp_path, prompt_file):
                             max_new_tokens=4, dtype="fp32", device="cpu"), ctx)
     assert figures["arena"] and (ctx.artifact_dir / "answers.jsonl").is_file()
     assert not (ctx.artifact_dir / "judgments.jsonl").exists()
+
+
+@pytest.mark.integration
+def test_judge_runs_through_the_runner_on_the_default_model(lab_home_default_model, monkeypatch):
+    """A rule-judged comparison on the default model, end to end through the runner and a worker."""
+    from lab import runner
+
+    monkeypatch.setenv("LAB_IDLE_EXIT", "60")
+    spec = spec_from_dict({"kind": "judge", "contestants": ["smollm2-135m-instruct", "smollm2-135m-instruct@plain"],
+                           "prompt_set": "arithmetic", "n_prompts": 4, "judge": "rule", "max_new_tokens": 24,
+                           "bootstrap_rounds": 50})
+    run_id = runner.submit(spec)
+    row = runner.wait(run_id, timeout=900)
+    assert row["status"] == "succeeded", runner.result(run_id)
+    result = runner.result(run_id)
+    assert result["metrics"]["games"] == 4 and len(result["outputs"]["leaderboard"]) == 2
+    assert result["outputs"]["position_bias"]["consistent_rate"] == 1.0
