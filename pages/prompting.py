@@ -61,7 +61,7 @@ def build(ui) -> None:
                                       label=K("prompting.strategy_lesson"), elem_id="prompting-lesson-pick")
                 strategy_lesson = gr.Markdown(lesson("strategy_zero_shot", "en"), elem_classes=["lesson"])
 
-        reveal = gr.Markdown("", elem_id="prompting-reveal")
+        reveal = gr.Markdown("", elem_id="prompting-reveal", render=False)
         table = gr.Dataframe(value=view.strategy_frame(None, "en"), interactive=False, wrap=True,
                              elem_id="prompting-table", render=False)
         bars = gr.Plot(empty_figure("en"), elem_id="prompting-accuracy", render=False)
@@ -84,6 +84,7 @@ def build(ui) -> None:
         result_outputs = [reveal, table, bars, k_plot, n_plot, cost_plot, normalisation, traces_table, shown_run]
         panel = JobPanel(ui, "prompting", show_result=show, result_outputs=result_outputs)
         ui.make(gr.Markdown, value=K("prompting.results"))
+        reveal.render()
         table.render()
         with gr.Row():
             bars.render()

@@ -10,6 +10,7 @@ from lab import config, run_files
 from lab.i18n import t
 from lab.plots import COLORS, empty_figure, layout
 from lab.prompting.strategies import STRATEGIES
+from lab.runs_view import finish_text
 from lab.tasks import TASKS
 
 PRESETS_DIR = config.REPO / "assets" / "presets" / "prompting"
@@ -80,7 +81,7 @@ def accuracy_bars(result, lang: str):
     return figure
 
 
-def _lines(groups: dict, x: str, lang: str, title_key: str, x_key: str):
+def _lines(groups: dict, x: str, lang: str, title_key: str, x_key: str, empty_key: str):
     import plotly.graph_objects as go
 
     figure = go.Figure()
@@ -90,9 +91,10 @@ def _lines(groups: dict, x: str, lang: str, title_key: str, x_key: str):
                                     mode="lines+markers", name=strategy_label(name, lang),
                                     line={"width": 3, "color": COLORS[index % len(COLORS)]}, marker={"size": 10}))
     if not figure.data:
-        return empty_figure(lang, "prompting.plot.no_curve")
+        return empty_figure(lang, empty_key)
     figure = layout(figure, t(title_key, lang), t(x_key, lang), t("prompting.axis.accuracy", lang))
     figure.update_yaxes(range=[0, 1.05], tickformat=".0%")
+    figure.update_xaxes(tickmode="array", tickvals=sorted({r[x] for rows in groups.values() for r in rows}))  # whole k, n
     figure.update_layout(hovermode="closest")
     return figure
 
@@ -107,13 +109,13 @@ def _by_strategy(rows) -> dict:
 def k_curve(result, lang: str):
     """Accuracy vs the number of shots k, one line per strategy that shows exemplars."""
     return _lines(_by_strategy(_outputs(result).get("k_curve") or []), "k", lang, "prompting.plot.k_curve",
-                  "prompting.axis.k")
+                  "prompting.axis.k", "prompting.plot.no_k_curve")
 
 
 def n_curve(result, lang: str):
     """Accuracy of self-consistency's vote over the first n paths."""
     return _lines(_by_strategy(_outputs(result).get("n_curve") or []), "n", lang, "prompting.plot.n_curve",
-                  "prompting.axis.n")
+                  "prompting.axis.n", "prompting.plot.no_n_curve")
 
 
 def cost_figure(result, lang: str):
@@ -176,7 +178,7 @@ def trace_detail(traces: list[dict], index, lang: str) -> tuple[str, str, pd.Dat
     summary = t("prompting.detail", lang, strategy=strategy_label(line["strategy"], lang), k=line["k"], n=line["n"],
                 question=line["question"], span=line["span"] or "—",
                 extracted="—" if line["extracted"] is None else line["extracted"], gold=line["gold"], verdict=verdict,
-                tokens=line["prompt_tokens"], finish=line["finish_reason"])
+                tokens=line["prompt_tokens"], finish=finish_text(line["finish_reason"], lang))
     if line.get("truncated"):
         summary += "\n\n" + t("prompting.detail_truncated", lang)
     if line.get("votes") is not None:
