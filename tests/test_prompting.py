@@ -195,6 +195,7 @@ def test_a_run_on_a_tiny_model_writes_traces_table_and_curves(tmp_path):
     zero = next(line for line in traces if line["strategy"] == "zero_shot")
     assert zero["prompt"].startswith("<s>user: Solve the problem.") and zero["exemplar_ids"] == []
     assert result["normalisation"] and result["answer_filter"] == "last_number"
+    assert result["accuracy_few_shot"] == rows["few_shot"]["accuracy"]  # a flat figure for the Runs tab
 
 
 def test_seeded_sampling_replays_and_another_seed_differs(tmp_path):

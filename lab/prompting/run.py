@@ -198,6 +198,7 @@ def run_prompting(spec, ctx) -> dict:
     from lab.filters import get_filter
 
     return {
+        **{f"accuracy_{row['strategy']}": row["accuracy"] for row in rows},
         "run_id": ctx.run_id, "task": task.name, "task_type": task.type, "n_questions": len(questions), "model": info["name"],
         "answer_filter": filter_name, "filter_params": params,
         "filter_description": get_filter(filter_name).description,
