@@ -225,3 +225,18 @@ def test_every_strategy_has_a_lesson_in_both_languages(name):
         assert path.is_file(), path
         body = path.read_text(encoding="utf-8")
         assert len(body) > 400 and ("Predict" in body or "预测" in body)
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_a_shared_prefix_run_once_gives_the_same_answers(arch):
+    from lab.generation import generate
+    from tiny_models import load_tiny
+
+    model, tokenizer, _ = load_tiny(arch)
+    shared = "the cat sat on the mat. the dog sat on the log. " * 3  # every prompt starts with it
+    prompts = [shared + own for own in ("the cat", "the dog sat on", "one", "the quick brown fox jumps", "A B")]
+    for sampling in ({}, {"do_sample": True, "temperature": 1.3, "seed": 5}):
+        plain = generate(model, tokenizer, prompts, max_new_tokens=10, batch_size=3, **sampling)
+        cached = generate(model, tokenizer, prompts, max_new_tokens=10, batch_size=3, share_prefix=True, **sampling)
+        assert [r.text for r in cached] == [r.text for r in plain]
+        assert [r.new_tokens for r in cached] == [r.new_tokens for r in plain]

@@ -91,7 +91,8 @@ def run_condition(spec, task, questions, condition, model, tokenizer, context, o
     results = generate(model, tokenizer, prompts, max_new_tokens=budget, do_sample=strategy.paths,
                        temperature=spec.temperature, top_p=spec.top_p, seed=spec.seed, batch_size=spec.batch_size,
                        stop=None if chat else STOP_PLAIN, use_chat_template=False,
-                       add_special_tokens=False if chat else None, on_batch=on_batch)
+                       add_special_tokens=False if chat else None, on_batch=on_batch,
+                       share_prefix=True)  # the exemplars every prompt starts with are run once
     filter_name, params = answer_filter(spec, task)
     traces, path_answers, correct, tokens = [], [], 0, 0
     for index, (item, record) in enumerate(zip(questions, records)):
