@@ -83,8 +83,8 @@ def test_upload_classification_uses_the_distinct_answers_as_labels(tmp_path):
 
 @pytest.mark.parametrize("rows, key, line", [
     ([{"question": "a", "answer": "1"}, {"question": "b"}], "task_missing_field", "line 2"),
-    ([{"question": "a", "answer": "1"}, "{not json"], "task_bad_json", "line 2"),
-    (["[1, 2]"], "task_not_object", "line 1"),
+    ([{"question": "a", "answer": "1"}, "{not json"], "data_bad_json", "line 2"),
+    (["[1, 2]"], "data_not_object", "line 1"),
     ([{"question": "", "answer": "1"}], "task_empty_field", "line 1"),
     ([{"question": "a", "choices": ["x"], "answer": "A"}], "task_bad_choices", "line 1"),
     ([{"question": "a", "choices": ["x", "y"], "answer": "A"}, {"question": "b", "answer": "B"}], "task_mixed_choices", "line 2"),

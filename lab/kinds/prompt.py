@@ -15,13 +15,15 @@ What the run writes (other tabs read these; the names are stable):
     filter read), extracted (normalised answer or null), gold (normalised), correct, new_tokens (all
     paths), finish_reason; self-consistency adds paths [{output, extracted, new_tokens, finish_reason}]
     and votes {answer: count} (in order of first appearance; ties go to the answer reached first).
-  result metrics:
-    task, task_type, n_questions, model, answer_filter, filter_params, filter_description, normalisation,
-    strategies [{strategy, k, n, main, accuracy, ci_low, ci_high (95% Wilson), correct, total,
-    tokens_per_question, seconds, truncated, prompt_tokens_mean}], k_curve (the same rows, one per k of
+  result.json (the worker puts plain numbers under "metrics", everything else under "outputs"):
+    metrics: accuracy_<strategy> (one per chosen strategy, for the Runs tab's comparison), n_questions,
+    context_length, load_seconds, wall_seconds, parameters;
+    outputs: run_id, task, task_type, model, answer_filter, filter_params, filter_description,
+    normalisation (the normaliser's docstring), normaliser (its name), strategies [{strategy, k, n, main,
+    accuracy, ci_low, ci_high (95% Wilson), correct, total, tokens_per_question, seconds, truncated,
+    prompt_tokens_mean}], k_curve (the same rows, one per k of
     strategies with exemplars), n_curve [{strategy, k, n, accuracy, ci_low, ci_high, tokens_per_question}],
-    warnings (["no_chat_template", "truncated:<condition>:<count>"]), context_length, load_seconds,
-    wall_seconds, parameters.
+    warnings (["no_chat_template", "truncated:<condition>:<count>"]).
   metrics.jsonl: one record per finished condition (condition, strategy, k, n, accuracy, tokens_per_question).
 """
 from dataclasses import dataclass

@@ -1,7 +1,8 @@
 """The prompting run: every strategy on the same questions, with traces, accuracy and curves.
 
 A run is a list of conditions (strategy, k, n): one per chosen strategy at the spec's k and n, plus one
-per extra k of `k_values` for the strategies that show exemplars (the accuracy-vs-k curve). The
+per extra k of `k_values` for the strategies that show exemplars and answer once (the accuracy-vs-k
+curve; self-consistency's would cost n times as much). The
 accuracy-vs-n curve needs no extra generation: the vote over the first m of self-consistency's n paths,
 for m = 1..n. Every condition asks the same questions, so the table compares like with like.
 
@@ -34,7 +35,7 @@ def plan(spec) -> list[Condition]:
         k = spec.k if strategy.shots else 0
         n = spec.n_paths if strategy.paths else 1
         conditions.append(Condition(name, k, n, True))
-        if strategy.shots:
+        if strategy.shots and not strategy.paths:  # the k curve of a voting strategy would cost n times as much
             conditions += [Condition(name, extra, n, False) for extra in spec.k_values if extra != k]
     return conditions
 
@@ -90,7 +91,8 @@ def run_condition(spec, task, questions, condition, model, tokenizer, context, o
     results = generate(model, tokenizer, prompts, max_new_tokens=budget, do_sample=strategy.paths,
                        temperature=spec.temperature, top_p=spec.top_p, seed=spec.seed, batch_size=spec.batch_size,
                        stop=None if chat else STOP_PLAIN, use_chat_template=False,
-                       add_special_tokens=False if chat else None, on_batch=on_batch)
+                       add_special_tokens=False if chat else None, on_batch=on_batch,
+                       share_prefix=True)  # the exemplars every prompt starts with are run once
     filter_name, params = answer_filter(spec, task)
     traces, path_answers, correct, tokens = [], [], 0, 0
     for index, (item, record) in enumerate(zip(questions, records)):
@@ -190,17 +192,19 @@ def run_prompting(spec, ctx) -> dict:
         (rows if condition.main else k_curve).append(summary)
         if condition.main and condition.n > 1:
             n_points += n_curve(path_answers, condition.strategy, condition.k)
-    shots = {c.strategy for c in conditions if get_strategy(c.strategy).shots}
+    shots = {c.strategy for c in conditions if not c.main}
     k_curve = sorted([r for r in rows if r["strategy"] in shots and spec.k_values] + k_curve,
                      key=lambda r: (r["strategy"], r["k"]))
     filter_name, params = answer_filter(spec, task)
     from lab.filters import get_filter
 
     return {
-        "task": task.name, "task_type": task.type, "n_questions": len(questions), "model": info["name"],
+        **{f"accuracy_{row['strategy']}": row["accuracy"] for row in rows},
+        "run_id": ctx.run_id, "task": task.name, "task_type": task.type, "n_questions": len(questions), "model": info["name"],
         "answer_filter": filter_name, "filter_params": params,
         "filter_description": get_filter(filter_name).description,
         "normalisation": (get_filter(filter_name).normalise.__doc__ or "").strip(),
+        "normaliser": get_filter(filter_name).normalise.__name__,
         "strategies": rows, "k_curve": k_curve, "n_curve": n_points, "warnings": warnings,
         "context_length": context, "load_seconds": round(load_seconds, 3),
         "wall_seconds": round(time.time() - started, 3), "parameters": info["parameters"],

@@ -156,25 +156,9 @@ def load_jsonl(path, name: Optional[str] = None) -> Task:
 @lru_cache(maxsize=32)
 def _load_file(path: str, name: str, task_type: Optional[str], mtime: int = 0) -> Task:
     file_name = Path(path).name
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise LabError("task_not_text", file=file_name) from None
-    except OSError as exc:
-        raise LabError("cannot_read_file", path=file_name, detail=exc.strerror or str(exc)) from None
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise LabError("task_bad_json", file=file_name, line=number, detail=exc.msg) from None
-        if not isinstance(row, dict):
-            raise LabError("task_not_object", file=file_name, line=number)
-        rows.append((number, row))
-    if not rows:
-        raise LabError("task_empty", file=file_name)
+    from lab.finetune.datasets import read_rows  # the lab's one JSONL reader: errors name the file and line
+
+    rows = [(row.pop("_line"), row) for row in read_rows(Path(path))]
     has_choices = [("choices" in row) for _, row in rows]
     if any(has_choices) and not all(has_choices):
         number = rows[has_choices.index(False)][0]
