@@ -83,7 +83,7 @@ def generation(task, items, model, tokenizer, options, progress):
     chat = rendered[0][1]
     results = generate(model, tokenizer, [text for text, _ in rendered], max_new_tokens=options["max_new_tokens"],
                        batch_size=options["batch_size"], stop=None if chat else STOP_PLAIN, use_chat_template=False,
-                       add_special_tokens=False if chat else None, on_batch=progress)
+                       add_special_tokens=False if chat else None, share_prefix=bool(exemplars), on_batch=progress)
     rows = []
     for item, result in zip(items, results):
         found = extract(result.text, task.filter, **task.filter_params)
