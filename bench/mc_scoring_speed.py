@@ -84,7 +84,8 @@ def main() -> None:
         "shared_choices_per_second": round(n_choices / fast, 2),
         "speedup_padded_batches": round(loop / padded, 2),  # every choice re-reads its context, in padded batches
         "speedup": round(loop / fast, 2),  # batched with the context run once per question (share_context=True)
-        "same_picks": picks["loop"] == picks["batched"] == picks["shared"],
+        "same_picks": picks["loop"] == picks["batched"] == picks["shared"],  # fp32: identical; bf16 rounds by batch shape
+        "shared_agrees_with_loop": round(sum(a == b for a, b in zip(picks["loop"], picks["shared"])) / len(gold), 4),
         "accuracy": round(sum(p == g for p, g in zip(picks["batched"], gold)) / len(gold), 4),
     }
     out = REPO / "bench" / "out"
