@@ -104,6 +104,17 @@ def choice_letter(text: str) -> Optional[str]:
     return None
 
 
+@register_filter("match_label")
+def first_label(text: str, labels=()) -> Optional[str]:
+    """The label named first in the text ("Sentiment: Positive." -> "positive"); without labels, the first word."""
+    if not labels:
+        words = re.findall(r"[^\W_]+", text)
+        return words[0] if words else None
+    found = [(m.start(), label) for label in labels
+             for m in [re.search(rf"(?<![^\W_]){re.escape(label)}(?![^\W_])", text, re.IGNORECASE)] if m]
+    return min(found)[1] if found else None
+
+
 @lru_cache(maxsize=256)
 def compile_user_regex(pattern: str, ignore_case: bool = False):
     import regex

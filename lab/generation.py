@@ -52,12 +52,17 @@ def format_prompt(tokenizer, prompt: str, use_chat_template: bool) -> tuple[str,
 def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, do_sample: bool = False,
              temperature: float = 1.0, top_p: float = 1.0, top_k: int = 0, seed: int = 0, batch_size: int = 8,
              stop: Optional[list[str]] = None, use_chat_template: bool = False, return_logprobs: bool = False,
-             on_batch: Optional[Callable[[int, int], None]] = None) -> Generations:
+             on_batch: Optional[Callable[[int, int], None]] = None,
+             add_special_tokens: Optional[bool] = None, share_prefix: bool = False) -> Generations:
     """Continue each prompt; results come back in the order of `prompts`.
 
     do_sample=False is greedy decoding. With do_sample=True, temperature divides the logits, top_k keeps
     the k likeliest tokens (0 = all) and top_p the smallest set holding that much probability (1.0 = all).
     on_batch(done, total) is called after each batch with the number of prompts finished so far.
+    add_special_tokens=False sends prompts exactly as given (text already rendered by a chat template);
+    None decides from use_chat_template and the tokenizer.
+    share_prefix=True runs the tokens every prompt starts with (few-shot exemplars, a system prompt) once,
+    and gives each batch a copy of their KV cache: the same results (up to float rounding), less prefill.
     """
     import torch
 
@@ -65,18 +70,26 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, do_
         raise LabError("bad_temperature", temperature=temperature)
     stop = [s for s in (stop or []) if s]
     texts, add_special = zip(*(format_prompt(tokenizer, p, use_chat_template) for p in prompts)) if prompts else ((), ())
-    lengths = [len(tokenizer(t, add_special_tokens=a)["input_ids"]) for t, a in zip(texts, add_special)]
+    if add_special_tokens is not None:
+        add_special = (add_special_tokens,) * len(prompts)
+    ids = [tokenizer(t, add_special_tokens=a)["input_ids"] for t, a in zip(texts, add_special)]
+    lengths = [len(row) for row in ids]
     order = sorted(range(len(prompts)), key=lambda i: lengths[i])  # similar lengths share a batch: less padding
     results: list[Optional[GenerationResult]] = [None] * len(prompts)
     device = next(model.parameters()).device
     started = time.time()
+    shared = _common_prefix(ids) if share_prefix else 0
+    prefix_cache = _prefix_cache(model, ids[0][:shared], device) if shared else None
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
         torch.manual_seed(seed)
-        # add_special is the same for every prompt: it depends only on use_chat_template and the tokenizer
-        encoded = _pad_left(tokenizer, [texts[i] for i in rows], add_special[rows[0]], device)
+        cache = None
+        if prefix_cache is not None:
+            encoded, cache = _with_prefix(tokenizer, [ids[i] for i in rows], shared, prefix_cache, device)
+        else:  # add_special is the same for every prompt: it depends only on use_chat_template and the tokenizer
+            encoded = _pad_left(tokenizer, [texts[i] for i in rows], add_special[rows[0]], device)
         outputs = _generate_batch(model, tokenizer, encoded, rows, max_new_tokens, do_sample, temperature,
-                                  top_p, top_k, seed, stop, return_logprobs)
+                                  top_p, top_k, seed, stop, return_logprobs, cache)
         for i, result in zip(rows, outputs):
             result.prompt = prompts[i]
             results[i] = result
@@ -85,6 +98,50 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, do_
     generations = Generations(results)
     generations.wall_seconds = time.time() - started
     return generations
+
+
+MIN_SHARED_PREFIX = 16  # tokens: a shorter common start is not worth a separate forward pass
+
+
+def _common_prefix(ids: list[list[int]]) -> int:
+    """Tokens every prompt starts with, leaving each at least one token of its own (0 if under the minimum)."""
+    if not ids:
+        return 0
+    length = min(len(row) for row in ids) - 1
+    first = ids[0]
+    for row in ids[1:]:
+        length = next((i for i in range(length) if row[i] != first[i]), length)
+    return length if length >= MIN_SHARED_PREFIX else 0
+
+
+def _prefix_cache(model, prefix: list[int], device):
+    import torch
+
+    with torch.inference_mode():
+        return model(input_ids=torch.tensor([prefix], device=device), use_cache=True).past_key_values
+
+
+def _with_prefix(tokenizer, rows: list[list[int]], shared: int, prefix_cache, device):
+    """Inputs [shared prefix | left padding | own tokens] and a copy of the prefix's cache for each row.
+
+    The padding sits between the prefix and each prompt's own tokens, masked out; generate() derives the
+    positions from the mask, so every row's own tokens continue right after the prefix."""
+    import copy
+
+    import torch
+
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    width = max(len(r) for r in rows) - shared
+    input_ids, mask = [], []
+    for row in rows:
+        own = row[shared:]
+        input_ids.append(row[:shared] + [pad] * (width - len(own)) + own)
+        mask.append([1] * shared + [0] * (width - len(own)) + [1] * len(own))
+    with torch.inference_mode():
+        cache = copy.deepcopy(prefix_cache)
+        cache.batch_repeat_interleave(len(rows))
+    encoded = {"input_ids": torch.tensor(input_ids, device=device), "attention_mask": torch.tensor(mask, device=device)}
+    return encoded, cache
 
 
 def _pad_left(tokenizer, texts: list[str], add_special: bool, device):
@@ -105,7 +162,7 @@ def _eos_ids(model, tokenizer) -> set[int]:
 
 
 def _generate_batch(model, tokenizer, encoded, rows, max_new_tokens, do_sample, temperature, top_p, top_k,
-                    seed, stop, return_logprobs) -> list[GenerationResult]:
+                    seed, stop, return_logprobs, past_key_values=None) -> list[GenerationResult]:
     import copy
 
     import torch
@@ -125,6 +182,8 @@ def _generate_batch(model, tokenizer, encoded, rows, max_new_tokens, do_sample, 
         processors.append(SeededSampler([seed * 1_000_003 + i for i in rows], temperature, top_p, top_k))
     stop_criteria = StopStrings(tokenizer, stop, prompt_length, len(rows)) if stop else None
     with torch.inference_mode():
+        if past_key_values is not None:  # the shared prefix, already run: generate() starts after it
+            encoded = {**encoded, "past_key_values": past_key_values}
         out = model.generate(**encoded, generation_config=config, logits_processor=processors,
                              stopping_criteria=StoppingCriteriaList([stop_criteria] if stop_criteria else []))
     new = out.sequences[:, prompt_length:]

@@ -135,26 +135,107 @@ def _split_pair(tokenizer, context: str, choice: str, max_length: int):
     return whole, len(whole) - n_choice
 
 
+def _common_prefix(sequences: list[list[int]]) -> int:
+    common = min(len(s) for s in sequences)
+    for k in range(common):
+        if any(s[k] != sequences[0][k] for s in sequences):
+            return k
+    return common
+
+
+def _shared_context_logprobs(model, groups: list[tuple[list, list]], pad_id: int, batch_size: int):
+    """Like _token_logprobs, but shared tokens run once and the rest reuse the KV cache.
+
+    groups[q] = (sequences, first_scored) of question q's choices. For up to `batch_size` questions at
+    a time, three stages extend one cache: (1) the tokens every sequence of the chunk shares (few-shot
+    exemplars) run once; (2) each question's own context runs once, less its last token, which is
+    re-run with each choice; (3) the cache is repeated per choice and only the choices' tokens run.
+    Position ids are passed explicitly, so right-padded contexts of different lengths keep every
+    token at its true position (results match the unshared path up to float rounding; see
+    tests/test_evaluate_scoring.py).
+    """
+    import torch
+
+    device = next(model.parameters()).device
+    results = []
+    for start in range(0, len(groups), batch_size):
+        chunk = groups[start:start + batch_size]
+        # tokens shared by a question's choices; >= 1 token of each choice's input is left to run with it
+        shared = [max(0, min(_common_prefix(seqs), min(firsts)) - 1) for seqs, firsts in chunk]
+        common = min(min(shared), _common_prefix([seqs[0] for seqs, _ in chunk]))
+        cache, mask = None, torch.zeros((1, 0), dtype=torch.long)
+
+        def extend(ids, step_mask, positions, rows_of):  # run one stage on top of the cache so far
+            nonlocal cache, mask
+            if cache is not None:
+                cache.batch_select_indices(torch.tensor(rows_of, device=device))
+            mask = torch.cat([mask[rows_of], step_mask], dim=1)
+            out = model(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
+                        past_key_values=cache, use_cache=True)
+            cache = out.past_key_values
+            return out.logits
+
+        with torch.inference_mode():
+            if common > 0:  # stage 1
+                ids = torch.tensor([chunk[0][0][0][:common]], dtype=torch.long)
+                extend(ids, torch.ones_like(ids), torch.arange(common)[None], [0])
+            if max(shared) > common:  # stage 2
+                width = max(shared) - common
+                ids = torch.full((len(chunk), width), pad_id, dtype=torch.long)
+                step_mask = torch.zeros_like(ids)
+                for q, ((seqs, _), length) in enumerate(zip(chunk, shared)):
+                    ids[q, :length - common] = torch.tensor(seqs[0][common:length], dtype=torch.long)
+                    step_mask[q, :length - common] = 1
+                extend(ids, step_mask, common + torch.arange(width)[None].expand(len(chunk), -1), [0] * len(chunk))
+            rows = [(q, seq, first) for q, (seqs, firsts) in enumerate(chunk) for seq, first in zip(seqs, firsts)]
+            width = max(len(seq) - shared[q] for q, seq, _ in rows)
+            ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+            step_mask = torch.zeros_like(ids)
+            positions = torch.zeros_like(ids)
+            for r, (q, seq, _) in enumerate(rows):  # stage 3
+                tail = seq[shared[q]:]
+                ids[r, :len(tail)] = torch.tensor(tail, dtype=torch.long)
+                step_mask[r, :len(tail)] = 1
+                positions[r] = shared[q] + torch.arange(width)
+            owners = [q for q, _, _ in rows] if mask.shape[0] > 1 else [0] * len(rows)
+            logits = extend(ids, step_mask, positions, owners)
+        for r, (q, seq, first) in enumerate(rows):
+            offset = shared[q]
+            logprobs = torch.log_softmax(logits[r, first - 1 - offset:len(seq) - 1 - offset].float(), dim=-1)
+            targets = ids[r, first - offset:len(seq) - offset].to(device)
+            results.append(logprobs.gather(-1, targets[:, None]).squeeze(-1).cpu())
+    return results
+
+
 def score_choices(model, tokenizer, contexts: list[str], choices: list[list[str]], batch_size: int = 8,
-                  max_length: int = None) -> list[ChoiceScores]:
+                  max_length: int = None, share_context: bool = False) -> list[ChoiceScores]:
     """Score every choice of every question by its log-likelihood after the context.
 
     contexts[i] is the question (with any few-shot examples); choices[i] its candidate answers.
+    share_context: run each context once and score its choices from the KV cache (batch_size then
+    counts questions): k times fewer context tokens for k choices, the same scores up to rounding.
     """
     from lab.models import context_length
 
     if len(contexts) != len(choices):
         raise LabError("choices_mismatch", contexts=len(contexts), choices=len(choices))
     max_length = max_length or min(context_length(model) or DEFAULT_WINDOW_CAP, DEFAULT_WINDOW_CAP)
-    sequences, first_scored = [], []
+    sequences, first_scored, groups = [], [], []
     for i, (context, options) in enumerate(zip(contexts, choices)):
         if not options:
             raise LabError("no_choices", index=i)
+        group = ([], [])
         for option in options:
             ids, first = _split_pair(tokenizer, context, option, max_length)
             sequences.append(ids)
             first_scored.append(first)
-    logprobs = _token_logprobs(model, sequences, first_scored, _pad_id(tokenizer), batch_size)
+            group[0].append(ids)
+            group[1].append(first)
+        groups.append(group)
+    if share_context:
+        logprobs = _shared_context_logprobs(model, groups, _pad_id(tokenizer), batch_size)
+    else:
+        logprobs = _token_logprobs(model, sequences, first_scored, _pad_id(tokenizer), batch_size)
     results, k = [], 0
     for i, options in enumerate(choices):
         sums = [float(lp.double().sum()) for lp in logprobs[k:k + len(options)]]

@@ -1,8 +1,302 @@
-"""Evaluate: perplexity, multiple-choice and task accuracy, pairwise win rates.
+"""The Evaluate tab: pairwise win rates with a judge, an arena where the class votes, and accuracy metrics.
 
-For now the lesson and a "coming soon" note; the experiment arrives with its issue."""
-from pages.lesson_tab import build_lesson_tab
+Three sub-tabs beside the lesson: "Win rates" submits a judge run and shows its leaderboard, position
+bias, heatmap, ratings and length plots; "Arena" draws anonymous battles from a finished judge run's
+answers, stores votes and shows the live class leaderboard and judge-vs-human agreement; "Accuracy"
+submits an evaluate run over a task. Logic lives in lab/evaluate/ (view.py builds every table and figure).
+"""
+import random
+
+import gradio as gr
+
+from lab import runner
+from lab.errors import LabError
+from lab.evaluate import arena, view
+from lab.evaluate.judges import judge_names
+from lab.evaluate.metrics import METRICS
+from lab.evaluate.prompt_sets import prompt_set_names
+from lab.home_view import model_choices
+from lab.i18n import lesson, t
+from lab.job_view import run_spec
+from lab.evaluate.plots import EMPTY
+from lab.plots import empty_figure
+from pages.forms import SpecForm
+from pages.job_panel import JobPanel
+from pages.ui import K, session_lang, warn
+
+JUDGE_MAIN = ("n_prompts", "max_new_tokens", "baseline", "seed")
+EVAL_MAIN = ("n_questions", "shots", "max_new_tokens")
+LESSONS = [(f"judge: {name}", f"judge_{name}") for name in judge_names()] + \
+          [(f"metric: {name}", f"metric_{name}") for name in METRICS]  # one lesson per registered entry
 
 
 def build(ui) -> None:
-    build_lesson_tab(ui, "evaluate")
+    with ui.make(gr.Tab, label=K("tab.evaluate"), id="evaluate", elem_id="tab-evaluate"):
+        with gr.Row():
+            with gr.Column(scale=3):
+                with gr.Tabs():
+                    with ui.make(gr.Tab, label=K("evaluate.tab_judge"), id="evaluate-judge"):
+                        judge_parts = _judge_tab(ui)
+                    with ui.make(gr.Tab, label=K("evaluate.tab_arena"), id="evaluate-arena"):
+                        _arena_tab(ui)
+                    with ui.make(gr.Tab, label=K("evaluate.tab_metrics"), id="evaluate-metrics"):
+                        metric = _metrics_tab(ui)
+            with gr.Column(scale=2):
+                ui.lesson("evaluate")
+                pick = ui.make(gr.Dropdown, choices=LESSONS, value="judge_logprob", label=K("evaluate.judge_lesson"),
+                               elem_id="evaluate-lesson-pick")
+                entry_lesson = gr.Markdown(lesson("judge_logprob", "en"), elem_classes=["lesson"])
+    pick.change(lambda name, lang: lesson(name or "judge_logprob", session_lang(lang)), [pick, ui.lang], [entry_lesson])
+    ui.on_language(lambda lang, name: lesson(name or "judge_logprob", lang), [pick], [entry_lesson])
+    judge_parts["judge"].change(lambda name: gr.update(value=f"judge_{name}"), [judge_parts["judge"]], [pick])
+    metric.change(lambda name: gr.update(value=f"metric_{name}"), [metric], [pick])
+
+
+def _upload_handler(save):
+    def uploaded(file, lang, visitor):
+        if file is None:
+            return gr.skip()
+        try:
+            return gr.update(value=save(file if isinstance(file, str) else file.name, visitor or ""))
+        except LabError as error:
+            warn(error, session_lang(lang))
+            return gr.skip()
+    return uploaded
+
+
+def _preset_row(ui, kind: str):
+    with gr.Row():
+        chosen = ui.make(gr.Dropdown, choices=view.preset_choices(kind, "en"), value=None, label=K("evaluate.preset"),
+                         elem_id=f"evaluate-{kind}-preset", scale=4)
+        load = ui.make(gr.Button, value=K("evaluate.load_preset"), size="sm", scale=1, elem_id=f"evaluate-{kind}-load")
+    note = gr.Markdown("", elem_id=f"evaluate-{kind}-preset-note")
+    ui.on_language(lambda lang: gr.update(choices=view.preset_choices(kind, lang)), [], [chosen])
+    return chosen, load, note
+
+
+def _judge_tab(ui) -> dict:
+    choices = view.contestant_choices()
+    _, default_model = model_choices()
+    preset, load_preset, preset_note = _preset_row(ui, "judge")
+    with gr.Row():
+        contestants = ui.make(gr.Dropdown, choices=choices, value=[default_model, f"{default_model}@plain"],
+                              multiselect=True, allow_custom_value=True, label=K("evaluate.contestants"),
+                              info=K("evaluate.contestants_info"), elem_id="evaluate-contestants", scale=4)
+        refresh = ui.make(gr.Button, value=K("evaluate.refresh"), size="sm", scale=1, elem_id="evaluate-refresh")
+    with gr.Row():
+        prompt_set = ui.make(gr.Dropdown, choices=prompt_set_names(), value="chatterbot", allow_custom_value=True,
+                             label=K("evaluate.prompt_set"), info=K("evaluate.prompt_set_info"), elem_id="evaluate-prompt-set")
+        upload = ui.make(gr.File, label=K("evaluate.upload"), file_types=[".jsonl", ".csv"], height=90,
+                         elem_id="evaluate-upload")
+    with gr.Row():
+        judge = ui.make(gr.Dropdown, choices=judge_names(), value="logprob", label=K("field.judge"),
+                        info=K("evaluate.judge_info"), elem_id="evaluate-judge")
+        judge_model = ui.make(gr.Dropdown, choices=[c[1] for c in choices], value=default_model, allow_custom_value=True,
+                              label=K("field.judge_model"), info=K("evaluate.judge_model_info"), elem_id="evaluate-judge-model")
+    form = SpecForm(ui, "judge", exclude=("contestants", "prompt_set", "judge", "judge_model"), render=False)
+    form.render(include=JUDGE_MAIN, columns=4)
+    with ui.make(gr.Accordion, label=K("evaluate.settings"), open=False):
+        form.render(exclude=JUDGE_MAIN, columns=2)
+    run = ui.make(gr.Button, value=K("evaluate.run_judge"), variant="primary", elem_id="evaluate-run-judge")
+    bias = gr.Markdown("", elem_id="evaluate-bias")
+    leaderboard = gr.Dataframe(value=view.leaderboard_frame(None, "en"), interactive=False, wrap=True,
+                               elem_id="evaluate-leaderboard", render=False)
+    ratings = gr.Plot(empty_figure("en", EMPTY), elem_id="evaluate-ratings", render=False)
+    heatmap = gr.Plot(empty_figure("en", EMPTY), elem_id="evaluate-heatmap", render=False)
+    length_plot = gr.Plot(empty_figure("en", EMPTY), elem_id="evaluate-length", render=False)
+    lc_table = gr.Dataframe(value=view.length_control_frame(None, "en"), interactive=False, wrap=True,
+                            elem_id="evaluate-lc", render=False)
+    pairs = gr.Dataframe(value=view.pairs_frame(None, "en"), interactive=False, wrap=True, elem_id="evaluate-pairs",
+                         render=False)
+    invalid = gr.Dataframe(value=view.invalid_frame(None, "en"), interactive=False, wrap=True, elem_id="evaluate-invalid",
+                           render=False)
+
+    def show(result, lang):
+        return [view.bias_markdown(result, lang), view.leaderboard_frame(result, lang), view.ratings_plot(result, lang),
+                view.heatmap(result, lang), view.length_plot(result, lang), view.length_control_frame(result, lang),
+                view.pairs_frame(result, lang), view.invalid_frame(result, lang)]
+
+    panel = JobPanel(ui, "evaluate-judge", show_result=show,
+                     result_outputs=[bias, leaderboard, ratings, heatmap, length_plot, lc_table, pairs, invalid])
+    shown_run = ui.make(gr.Dropdown, choices=view.arena_sources(), value=None, label=K("evaluate.show_run"),
+                        info=K("evaluate.show_run_info"), elem_id="evaluate-show-run")
+    ui.make(gr.Markdown, value=K("evaluate.leaderboard"))
+    leaderboard.render()
+    ratings.render()
+    heatmap.render()
+    ui.make(gr.Markdown, value=K("evaluate.length_title"))
+    length_plot.render()
+    lc_table.render()
+    ui.make(gr.Markdown, value=K("evaluate.pairs_title"))
+    pairs.render()
+    with ui.make(gr.Accordion, label=K("evaluate.invalid_title"), open=False):
+        invalid.render()
+
+    def submit(lang, visitor, names, prompts, judge_name, judge_model_name, *values):
+        lang = session_lang(lang)
+        try:
+            spec = form.spec(values, extra={"contestants": [str(n).strip() for n in (names or [])],
+                                            "prompt_set": (prompts or "").strip(), "judge": judge_name,
+                                            "judge_model": (judge_model_name or "").strip()})
+            run_id = runner.submit(spec, owner=visitor or "")
+        except LabError as error:
+            warn(error, lang)
+            return [gr.skip()] * (1 + len(panel.outputs()))
+        return panel.started(run_id, lang)
+
+    ui.hurry(run.click(submit, [ui.lang, ui.visitor, contestants, prompt_set, judge, judge_model, *form.inputs()],
+                       [panel.run_id, *panel.outputs()]))
+    refresh.click(lambda: [gr.update(choices=view.contestant_choices()),
+                           gr.update(choices=[c[1] for c in view.contestant_choices()]),
+                           gr.update(choices=view.arena_sources())], None, [contestants, judge_model, shown_run])
+    # a finished run (from the CLI, a classmate, an earlier lesson) shown in the same panel
+    ui.hurry(shown_run.input(lambda run_id, lang: panel.started(run_id, session_lang(lang)) if run_id
+                             else [gr.skip()] * (1 + len(panel.outputs())), [shown_run, ui.lang],
+                             [panel.run_id, *panel.outputs()]))
+    from lab.finetune.view import save_upload
+
+    upload.upload(_upload_handler(save_upload), [upload, ui.lang, ui.visitor], [prompt_set])
+
+    def restore(lang, run_id):
+        spec = run_spec(run_id) if run_id else None
+        if not spec or spec.get("kind") != "judge":
+            return [gr.skip()] * (4 + len(form.inputs()))
+        return [gr.update(value=spec.get("contestants")), gr.update(value=spec.get("prompt_set")),
+                gr.update(value=spec.get("judge")), gr.update(value=spec.get("judge_model")), *form.fill(spec)]
+
+    ui.on_load(restore, [panel.run_id], [contestants, prompt_set, judge, judge_model, *form.inputs()])
+
+    def fill_preset(name, lang):
+        spec, note = view.preset(name, session_lang(lang))
+        if not spec:
+            return [gr.skip()] * (5 + len(form.inputs()))
+        return [note, *restore_values(spec)]
+
+    def restore_values(spec):
+        return [gr.update(value=spec.get("contestants")), gr.update(value=spec.get("prompt_set")),
+                gr.update(value=spec.get("judge")), gr.update(value=spec.get("judge_model", default_model)),
+                *form.fill(spec)]
+
+    load_preset.click(fill_preset, [preset, ui.lang],
+                      [preset_note, contestants, prompt_set, judge, judge_model, *form.inputs()])
+    return {"judge": judge}
+
+
+def _arena_tab(ui) -> None:
+    ui.make(gr.Markdown, value=K("evaluate.arena_intro"))
+    with gr.Row():
+        source = ui.make(gr.Dropdown, choices=view.arena_sources(), value=None, label=K("evaluate.arena_source"),
+                         info=K("evaluate.arena_source_info"), elem_id="evaluate-arena-source", scale=4)
+        refresh = ui.make(gr.Button, value=K("evaluate.refresh"), size="sm", scale=1, elem_id="evaluate-arena-refresh")
+    battle = gr.State(None)  # server-side: the voter never sees which contestant is which
+    prompt = gr.Markdown("", elem_id="evaluate-arena-prompt")
+    with gr.Row():
+        left = ui.make(gr.Textbox, label=K("evaluate.answer_a"), lines=6, interactive=False, elem_id="evaluate-arena-a")
+        right = ui.make(gr.Textbox, label=K("evaluate.answer_b"), lines=6, interactive=False, elem_id="evaluate-arena-b")
+    with gr.Row():
+        buttons = {vote: ui.make(gr.Button, value=K(f"evaluate.vote_{vote}"), elem_id=f"evaluate-vote-{vote}",
+                                 variant="primary" if vote in ("left", "right") else "secondary")
+                   for vote in arena.VOTES}
+        skip = ui.make(gr.Button, value=K("evaluate.vote_skip"), elem_id="evaluate-vote-skip", size="sm")
+    standing = gr.Markdown("", elem_id="evaluate-arena-standing")
+    board = gr.Dataframe(value=view.arena_state("", "en")["frame"], interactive=False, wrap=True,
+                         elem_id="evaluate-arena-board")
+    board_plot = gr.Plot(empty_figure("en", EMPTY), elem_id="evaluate-arena-plot")
+    shown = gr.State("")
+    rng = random.Random()
+
+    def board_updates(source_run, lang, signature=None):
+        state = view.arena_state(source_run or "", session_lang(lang))
+        if signature is not None and state["signature"] == signature:
+            return [gr.skip()] * 4
+        return [state["text"], state["frame"], state["figure"], state["signature"]]
+
+    def new_battle(source_run, lang):
+        lang = session_lang(lang)
+        drawn = view.draw_battle(source_run, rng) if source_run else None
+        if drawn is None:
+            message = "" if not source_run else t("evaluate.arena_empty", lang)
+            return [None, message, "", ""]
+        shown = [drawn["left_text"] or t("evaluate.empty_answer", lang), drawn["right_text"] or t("evaluate.empty_answer", lang)]
+        return [drawn, t("evaluate.arena_prompt", lang, prompt=drawn["prompt"]), *shown]
+
+    battle_outputs = [battle, prompt, left, right]
+    board_outputs = [standing, board, board_plot, shown]
+
+    def chosen(source_run, lang):
+        return [*new_battle(source_run, lang), *board_updates(source_run, lang)]
+
+    source.change(chosen, [source, ui.lang], battle_outputs + board_outputs)
+    refresh.click(lambda: gr.update(choices=view.arena_sources()), None, [source])
+    skip.click(new_battle, [source, ui.lang], battle_outputs)
+
+    for vote, button in buttons.items():
+        def voted(source_run, current, lang, visitor, vote=vote):
+            lang = session_lang(lang)
+            if source_run and current:
+                try:
+                    arena.record_vote(source_run, current, vote, voter=visitor or "")
+                except LabError as error:
+                    warn(error, lang)
+            return chosen(source_run, lang)
+
+        button.click(voted, [source, battle, ui.lang, ui.visitor], battle_outputs + board_outputs)
+    # the class votes from many browsers: every tick redraws the leaderboard when the vote count changed
+    ui.poll(lambda source_run, lang, signature: board_updates(source_run, lang, signature) if source_run
+            else [gr.skip()] * 4, [source, ui.lang, shown], board_outputs)
+    ui.on_language(lambda lang, source_run: board_updates(source_run, lang)[:3], [source], board_outputs[:3])
+
+
+def _metrics_tab(ui) -> None:
+    from lab.tasks import save_upload, task_names
+
+    _, default_model = model_choices()
+    preset, load_preset, preset_note = _preset_row(ui, "evaluate")
+    with gr.Row():
+        model = ui.make(gr.Dropdown, choices=[c[1] for c in view.contestant_choices() if "@" not in c[1]],
+                        value=default_model, allow_custom_value=True, label=K("field.model"),
+                        info=K("evaluate.model_info"), elem_id="evaluate-model")
+        task = ui.make(gr.Dropdown, choices=task_names(), value="tweet_sentiment", allow_custom_value=True,
+                       label=K("field.task"), info=K("evaluate.task_info"), elem_id="evaluate-task")
+    with gr.Row():
+        metric = ui.make(gr.Radio, choices=list(METRICS), value="multiple_choice", label=K("field.metric"),
+                         info=K("evaluate.metric_info"), elem_id="evaluate-metric")
+        upload = ui.make(gr.File, label=K("evaluate.task_upload"), file_types=[".jsonl"], height=90,
+                         elem_id="evaluate-task-upload")
+    form = SpecForm(ui, "evaluate", exclude=("model", "task", "metric"), render=False)
+    form.render(include=EVAL_MAIN, columns=3)
+    with ui.make(gr.Accordion, label=K("evaluate.settings"), open=False):
+        form.render(exclude=EVAL_MAIN, columns=2)
+    run = ui.make(gr.Button, value=K("evaluate.run_metrics"), variant="primary", elem_id="evaluate-run-metrics")
+    figures = gr.Dataframe(value=view.evaluate_frame(None, "en"), interactive=False, elem_id="evaluate-figures", render=False)
+    examples = gr.Dataframe(value=view.examples_frame(None, "en"), interactive=False, wrap=True,
+                            elem_id="evaluate-examples", render=False)
+    panel = JobPanel(ui, "evaluate-metrics", show_result=lambda result, lang: [view.evaluate_frame(result, lang),
+                                                                                 view.examples_frame(result, lang)],
+                     result_outputs=[figures, examples])
+    figures.render()
+    examples.render()
+
+    def submit(lang, visitor, model_name, task_name, metric_name, *values):
+        lang = session_lang(lang)
+        try:
+            spec = form.spec(values, extra={"model": (model_name or "").strip(), "task": (task_name or "").strip(),
+                                            "metric": metric_name})
+            run_id = runner.submit(spec, owner=visitor or "")
+        except LabError as error:
+            warn(error, lang)
+            return [gr.skip()] * (1 + len(panel.outputs()))
+        return panel.started(run_id, lang)
+
+    ui.hurry(run.click(submit, [ui.lang, ui.visitor, model, task, metric, *form.inputs()], [panel.run_id, *panel.outputs()]))
+    upload.upload(_upload_handler(save_upload), [upload, ui.lang, ui.visitor], [task])
+
+    def fill_preset(name, lang):
+        spec, note = view.preset(name, session_lang(lang))
+        if not spec:
+            return [gr.skip()] * (4 + len(form.inputs()))
+        return [note, gr.update(value=spec.get("model", default_model)), gr.update(value=spec.get("task")),
+                gr.update(value=spec.get("metric")), *form.fill(spec)]
+
+    load_preset.click(fill_preset, [preset, ui.lang], [preset_note, model, task, metric, *form.inputs()])
+    return metric

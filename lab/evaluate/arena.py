@@ -1,0 +1,117 @@
+"""Arena mode: the class votes on two anonymous answers; votes live in SQLite and feed Bradley–Terry.
+
+Battles are drawn from the answers a "judge" run wrote (artifacts/answers.jsonl): one prompt, two
+contestants, shown in random order without their names. A vote is "left", "right", "tie" or
+"both_bad" (both bad is a tie for the ratings, and counted apart). The votes table is this module's
+own file, LAB_HOME/arena.db, so it never touches the job table's schema (lab/store.py).
+
+    battle = next_battle(answers, rng)                 # what the page shows (names kept server-side)
+    record_vote(run_id, battle, "left", voter)
+    games = games_from_votes(votes(run_id))            # -> lab.evaluate.bradley_terry.ratings(games)
+"""
+import random
+import sqlite3
+import time
+from contextlib import contextmanager
+
+from lab import config, run_files
+from lab.errors import LabError
+
+VOTES = ("left", "right", "tie", "both_bad")
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS arena_votes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source_run TEXT NOT NULL,      -- the judge run whose answers were shown
+    prompt_index INTEGER NOT NULL,
+    left_name TEXT NOT NULL,       -- the contestant shown on the left (hidden from the voter)
+    right_name TEXT NOT NULL,
+    vote TEXT NOT NULL CHECK (vote IN ('left', 'right', 'tie', 'both_bad')),
+    voter TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS arena_votes_run ON arena_votes(source_run);
+"""
+
+
+def db_path():
+    return config.lab_home() / "arena.db"
+
+
+@contextmanager
+def connect():
+    conn = sqlite3.connect(db_path(), timeout=30, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.executescript(SCHEMA)
+        yield conn
+    finally:
+        conn.close()
+
+
+def load_answers(run_id: str) -> list[dict]:
+    """The answers a judge run wrote: {"prompt_index", "prompt", "contestant", "text"} per line."""
+    path = run_files.run_dir(run_id) / "artifacts" / "answers.jsonl"
+    if not path.is_file():
+        raise LabError("arena_no_answers", run_id=run_id)
+    return run_files.read_jsonl(path)
+
+
+def next_battle(answers: list[dict], rng: random.Random) -> dict | None:
+    """A random prompt and two different contestants' answers to it, in random order; None if impossible."""
+    by_prompt: dict[int, list[dict]] = {}
+    for row in answers:
+        by_prompt.setdefault(row["prompt_index"], []).append(row)
+    candidates = [rows for rows in by_prompt.values() if len({r["contestant"] for r in rows}) >= 2]
+    if not candidates:
+        return None
+    rows = rng.choice(candidates)
+    left, right = rng.sample(rows, 2)
+    return {"prompt_index": left["prompt_index"], "prompt": left["prompt"], "left": left["contestant"],
+            "right": right["contestant"], "left_text": left["text"], "right_text": right["text"]}
+
+
+def record_vote(source_run: str, battle: dict, vote: str, voter: str = "") -> None:
+    if vote not in VOTES:
+        raise LabError("bad_choice", field="vote", value=vote, choices=", ".join(VOTES))
+    run_files.check_run_id(source_run)
+    if battle["left"] == battle["right"]:
+        raise LabError("arena_same_contestant", contestant=battle["left"])
+    with connect() as conn:
+        conn.execute("INSERT INTO arena_votes (source_run, prompt_index, left_name, right_name, vote, voter, created_at)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?)", (source_run, int(battle["prompt_index"]), battle["left"],
+                                                      battle["right"], vote, voter or "", time.time()))
+
+
+def votes(source_run: str) -> list[dict]:
+    with connect() as conn:
+        rows = conn.execute("SELECT * FROM arena_votes WHERE source_run = ? ORDER BY id", (source_run,))
+        return [dict(row) for row in rows]
+
+
+OUTCOME = {"left": "win", "right": "loss", "tie": "tie", "both_bad": "tie"}  # from the left contestant's side
+
+
+def games_from_votes(rows: list[dict]) -> list[dict]:
+    """Votes as games {"a", "b", "outcome", "prompt_index"} for lab.evaluate.bradley_terry.ratings."""
+    return [{"a": row["left_name"], "b": row["right_name"], "outcome": OUTCOME[row["vote"]],
+             "prompt_index": row["prompt_index"]} for row in rows]
+
+
+def agreement(human_games: list[dict], judge_games: list[dict]) -> dict:
+    """How often a human vote matches the automatic judge's outcome on the same prompt and pair.
+
+    Both sides are read as "which contestant won, or a tie"; invalid judge games are left out.
+    """
+    from lab.evaluate.outcomes import flip
+
+    judged = {}
+    for game in judge_games:
+        if game["outcome"] != "invalid":
+            judged[(game["prompt_index"], game["a"], game["b"])] = game["outcome"]
+            judged[(game["prompt_index"], game["b"], game["a"])] = flip(game["outcome"])
+    compared = [(game["outcome"], judged[key]) for game in human_games
+                if (key := (game["prompt_index"], game["a"], game["b"])) in judged]
+    agree = sum(1 for human, judge in compared if human == judge)
+    return {"compared": len(compared), "agree": agree, "rate": agree / len(compared) if compared else None}

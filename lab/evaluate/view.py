@@ -1,0 +1,199 @@
+"""What the Evaluate tab shows, as data: tables and figures from a judge or evaluate run's result,
+and the arena's live leaderboard. Pure reads of result.json and arena.db, in a language."""
+import pandas as pd
+
+from lab import run_files, store
+from lab.errors import LabError
+from lab.evaluate import arena, bradley_terry, plots
+from lab.i18n import t
+
+LEADERBOARD_COLUMNS = ("rank", "label", "rating", "interval", "wins", "ties", "losses", "invalid", "mean_chars")
+PAIR_COLUMNS = ("a", "b", "wins", "ties", "losses", "invalid", "win_rate", "interval")
+LC_COLUMNS = ("contestant", "baseline", "win_rate", "lc_win_rate", "length_coefficient", "games")
+INVALID_COLUMNS = ("a", "b", "order", "raw")
+ARENA_COLUMNS = ("rank", "label", "rating", "interval", "games")
+EVAL_COLUMNS = ("metric", "value")
+
+
+def _frame(rows: list[list], columns, lang: str, area: str) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=[t(f"evaluate.col.{c}", lang) for c in columns], dtype=object)
+
+
+def _interval(low, high) -> str:
+    return "" if low is None or high is None else f"[{low:.0f}, {high:.0f}]" if abs(high) > 2 else f"[{low:.2f}, {high:.2f}]"
+
+
+def _fmt(value, digits: int = 3) -> str:
+    return "" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def _outputs(result: dict | None) -> dict:
+    return (result or {}).get("outputs") or {}
+
+
+def labels(result: dict | None) -> dict:
+    return _outputs(result).get("labels") or {}
+
+
+def leaderboard_frame(result: dict | None, lang: str) -> pd.DataFrame:
+    names = labels(result)
+    rows = [[rank, names.get(r["name"], r["name"]), f"{r['rating']:.0f}", _interval(r["low"], r["high"]), r["wins"],
+             r["ties"], r["losses"], r["invalid"], f"{r['mean_chars']:.0f}"]
+            for rank, r in enumerate(_outputs(result).get("leaderboard") or [], start=1)]
+    return _frame(rows, LEADERBOARD_COLUMNS, lang, "leaderboard")
+
+
+def pairs_frame(result: dict | None, lang: str) -> pd.DataFrame:
+    names = labels(result)
+    rows = [[names.get(p["a"], p["a"]), names.get(p["b"], p["b"]), p["wins"], p["ties"], p["losses"], p["invalid"],
+             _fmt(p["win_rate"]), _interval(p["low"], p["high"])] for p in _outputs(result).get("pairs") or []]
+    return _frame(rows, PAIR_COLUMNS, lang, "pairs")
+
+
+def length_control_frame(result: dict | None, lang: str) -> pd.DataFrame:
+    names = labels(result)
+    rows = [[names.get(r["contestant"], r["contestant"]), names.get(r["baseline"], r["baseline"]), _fmt(r["win_rate"]),
+             _fmt(r["lc_win_rate"]), _fmt(r["length_coefficient"], 2), r["games"]]
+            for r in _outputs(result).get("length_controlled") or []]
+    return _frame(rows, LC_COLUMNS, lang, "lc")
+
+
+def invalid_frame(result: dict | None, lang: str) -> pd.DataFrame:
+    names = labels(result)
+    rows = [[names.get(r["a"], r["a"]), names.get(r["b"], r["b"]), r["order"], r["raw"]]
+            for r in _outputs(result).get("invalid_examples") or []]
+    return _frame(rows, INVALID_COLUMNS, lang, "invalid")
+
+
+def bias_markdown(result: dict | None, lang: str) -> str:
+    """The judge's position bias in words, with the numbers (empty before a run, or for the human judge)."""
+    outputs, metrics = _outputs(result), (result or {}).get("metrics") or {}
+    bias = outputs.get("position_bias")
+    if not bias:
+        return t("evaluate.arena_ready", lang) if outputs.get("arena") else ""
+    rate = bias.get("first_slot_rate")
+    text = t("evaluate.bias", lang, judge=outputs.get("judge", ""), first=bias["n_A"], decisive=bias["decisive"],
+             rate="–" if rate is None else f"{rate:.0%}", consistent="–" if bias.get("consistent_rate") is None
+             else f"{bias['consistent_rate']:.0%}", flipped=bias.get("flipped", 0), pairs=bias.get("pairs", 0),
+             invalid=metrics.get("invalid_games", 0), games=metrics.get("games", 0))
+    if rate is not None and bias["decisive"] >= 10 and abs(rate - 0.5) >= 0.2:
+        text += "\n\n" + t("evaluate.bias_strong", lang, rate=f"{rate:.0%}")
+    return text
+
+
+def heatmap(result: dict | None, lang: str):
+    outputs = _outputs(result)
+    names = outputs.get("contestants") or []
+    shown = [labels(result).get(n, n) for n in names]
+    frame = pd.DataFrame(outputs.get("matrix") or [], index=shown, columns=shown) if names else None
+    return plots.winrate_heatmap(frame, lang)
+
+
+def ratings_plot(result: dict | None, lang: str):
+    board = _outputs(result).get("leaderboard") or []
+    names = labels(result)
+    frame = pd.DataFrame([{"label": names.get(r["name"], r["name"]), "rating": r["rating"], "low": r["low"],
+                           "high": r["high"]} for r in board])
+    return plots.ratings_figure(frame, lang)
+
+
+def length_plot(result: dict | None, lang: str):
+    return plots.length_figure(pd.DataFrame(_outputs(result).get("length_points") or []), lang)
+
+
+# -- arena -----------------------------------------------------------------------------------------------
+def arena_sources() -> list[tuple[str, str]]:
+    """(label, run id) of finished judge runs, newest first: the answers the arena can show."""
+    rows = [r for r in store.list_runs(limit=200, statuses=("succeeded",)) if r["kind"] == "judge"]
+    return [(f"{r['name'] or r['id']} · {r['id'][-6:]}", r["id"]) for r in rows]
+
+
+def arena_state(source_run: str, lang: str) -> dict:
+    """Leaderboard from the class's votes, and agreement with the run's automatic judge."""
+    if not source_run:
+        return {"frame": _frame([], ARENA_COLUMNS, lang, "arena"), "figure": plots.ratings_figure(None, lang),
+                "text": "", "signature": ""}
+    rows = arena.votes(source_run)
+    result = run_files.read_json(run_files.run_dir(source_run) / "result.json", {}) or {}
+    names = labels(result)
+    games = arena.games_from_votes(rows)
+    board = bradley_terry.ratings(games, rounds=100, seed=0) if games else []
+    frame = _frame([[rank, names.get(r["name"], r["name"]), f"{r['rating']:.0f}", _interval(r["low"], r["high"]), r["games"]]
+                    for rank, r in enumerate(board, start=1)], ARENA_COLUMNS, lang, "arena")
+    plot_frame = pd.DataFrame([{"label": names.get(r["name"], r["name"]), "rating": r["rating"], "low": r["low"],
+                                "high": r["high"]} for r in board])
+    text = t("evaluate.arena_votes", lang, votes=len(rows), both_bad=sum(r["vote"] == "both_bad" for r in rows))
+    judgments_path = run_files.run_dir(source_run) / "artifacts" / "judgments.jsonl"
+    if rows and judgments_path.is_file():
+        agreement = arena.agreement(games, run_files.read_jsonl(judgments_path))
+        if agreement["compared"]:
+            text += " " + t("evaluate.agreement", lang, judge=_outputs(result).get("judge", ""),
+                            agree=agreement["agree"], compared=agreement["compared"], rate=f"{agreement['rate']:.0%}")
+    return {"frame": frame, "figure": plots.ratings_figure(plot_frame, lang, "evaluate.plot.arena_title"),
+            "text": text, "signature": f"{source_run}|{len(rows)}|{lang}"}
+
+
+def draw_battle(source_run: str, rng) -> dict | None:
+    try:
+        return arena.next_battle(arena.load_answers(source_run), rng)
+    except LabError:
+        return None
+
+
+# -- evaluate runs ---------------------------------------------------------------------------------------
+EVAL_FIGURES = ("accuracy", "accuracy_low", "accuracy_high", "accuracy_per_token", "accuracy_norm", "chance", "no_answer_rate", "perplexity",
+                "nll_per_token", "tokens", "n", "measure_seconds")
+
+
+def evaluate_frame(result: dict | None, lang: str) -> pd.DataFrame:
+    metrics = (result or {}).get("metrics") or {}
+    rows = [[t(f"evaluate.figure.{k}", lang), _fmt(metrics[k], 4) if isinstance(metrics[k], float) else metrics[k]]
+            for k in EVAL_FIGURES if k in metrics]
+    return _frame(rows, EVAL_COLUMNS, lang, "eval")
+
+
+def examples_frame(result: dict | None, lang: str) -> pd.DataFrame:
+    examples = _outputs(result).get("examples") or []
+    if not examples:
+        return pd.DataFrame()
+    keep = [c for c in ("correct", "gold", "pick", "pick_norm", "extracted", "output", "question", "text") if c in examples[0]]
+    return pd.DataFrame([[str(e.get(c, ""))[:160] for c in keep] for e in examples],
+                        columns=[t(f"evaluate.col.{c}", lang) for c in keep], dtype=object)
+
+
+# -- pickers ---------------------------------------------------------------------------------------------
+def contestant_choices() -> list[tuple[str, str]]:
+    """(label, value) for the contestant picker: offline models, their variants, finished fine-tune and DPO runs."""
+    from lab.evaluate.contestants import VARIANTS, is_run
+    from lab.home_view import model_choices
+
+    models, default = model_choices()
+    choices = [(name, name) for name in models]
+    choices += [(f"{default}@{variant}", f"{default}@{variant}") for variant in VARIANTS]
+    for row in store.list_runs(limit=200, statuses=("succeeded",)):
+        if is_run(row["id"]):
+            choices.append((f"{row['name'] or row['kind']} · {row['id']}", row["id"]))
+    return choices
+
+
+# -- presets (assets/presets/evaluate/*.json: title, description and a spec, in both languages) -------------
+def _presets() -> dict[str, dict]:
+    import json
+
+    from lab import config
+
+    folder = config.REPO / "assets" / "presets" / "evaluate"
+    return {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted(folder.glob("*.json"))}
+
+
+def preset_choices(kind: str, lang: str) -> list[tuple[str, str]]:
+    return [(data["title"].get(lang) or data["title"]["en"], name) for name, data in _presets().items()
+            if data["spec"]["kind"] == kind]
+
+
+def preset(name: str, lang: str) -> tuple[dict, str]:
+    """(the preset's spec, its description in `lang`); ({}, "") for an unknown name."""
+    data = _presets().get(name or "")
+    if not data:
+        return {}, ""
+    return dict(data["spec"]), data["description"].get(lang) or data["description"]["en"]

@@ -1,0 +1,178 @@
+"""Kind "judge": contestants answer the same prompts; a judge compares every pair in both orders.
+
+    python -m lab spec judge > judge.json && python -m lab run judge.json --wait
+
+Recipe: load the prompt set; let each contestant answer it (one model in memory at a time); show the
+judge every pair of answers twice (A/B, then swapped); combine the two verdicts (a flip is a tie,
+an unparseable reply is "invalid"); fit Bradley–Terry ratings with bootstrap intervals, the
+length-controlled win rate against the baseline, and the judge's position bias. Writes
+artifacts/answers.jsonl and artifacts/judgments.jsonl (the Arena draws its battles from the former).
+"""
+import gc
+import json
+import time
+from dataclasses import dataclass
+from itertools import combinations
+
+from lab.errors import LabError
+from lab.evaluate.judges import JUDGES, judge_names
+from lab.filters import FILTERS
+from lab.models import DEFAULT_MODEL
+from lab.specs import Spec, register_kind, setting
+
+
+@dataclass
+class JudgeSpec(Spec):
+    kind = "judge"
+
+    contestants: list[str] = setting(
+        [DEFAULT_MODEL, f"{DEFAULT_MODEL}@plain"],
+        en="Who competes, one per line: a model name, a local folder, a hub id, or the run id of a fine-tune (or DPO) run. "
+           "Add @plain (no chat template) or @sampled (random sampling) to try a variant of the same model.",
+        zh="参赛者,每行一个:模型名、本地文件夹、Hub 模型 ID,或微调(或 DPO)运行的编号。"
+           "加 @plain(不用对话模板)或 @sampled(随机采样)可比较同一模型的不同用法。")
+    prompt_set: str = setting("chatterbot", en="The prompts every contestant answers: a built-in set (chatterbot: everyday questions with reference answers; arithmetic: checkable sums held out of fine-tuning), any task of the Prompting tab, or an uploaded JSONL/CSV file with a \"prompt\" column.",
+                              zh="每位参赛者都要回答的提示集:内置集(chatterbot:带参考答案的日常问题;arithmetic:微调时留出的可核对算术题)、提示工程页的任一任务,或上传的含 \"prompt\" 列的 JSONL/CSV 文件。")
+    n_prompts: int = setting(12, en="How many prompts of the set to use. More prompts give narrower intervals but take longer.",
+                             zh="使用提示集中的多少条。提示越多,区间越窄,但耗时越长。", minimum=1, maximum=2000)
+    judge: str = setting("logprob", en="Who decides: llm (a model writes a verdict), logprob (the model's probability of \"A\" vs \"B\"), reference (closeness to the reference answer), rule (a correct answer beats a wrong one), human (the class votes in the Arena).",
+                         zh="由谁裁决:llm(模型写出裁决)、logprob(比较模型回答 \"A\" 与 \"B\" 的概率)、reference(与参考答案的接近程度)、rule(答对胜过答错)、human(全班在竞技场投票)。",
+                         choices=judge_names())
+    judge_model: str = setting(DEFAULT_MODEL, en="The judge's model for the llm and logprob judges: a model name, folder, hub id or run id. A small judge is strongly biased: the tab measures by how much.",
+                               zh="llm 和 logprob 裁判所用的模型:模型名、文件夹、Hub ID 或运行编号。小模型当裁判偏差很大:本页会测出偏差有多大。")
+    baseline: str = setting("", en="The contestant the length-controlled win rate compares against (empty: the first contestant).",
+                            zh="长度控制胜率的比较基准(留空则为第一位参赛者)。")
+    max_new_tokens: int = setting(48, en="The longest answer a contestant may give, in tokens.",
+                                  zh="参赛者回答的最大长度(以 token 计)。", minimum=1, maximum=2048)
+    answer_filter: str = setting("auto", en="Rule judge: how the answer is pulled out of the text (auto: the prompt set's own; last_number for uploads).",
+                                 zh="规则裁判:如何从回答中提取答案(auto:提示集自带的方式;上传文件用 last_number)。",
+                                 choices=["auto", *[name for name in FILTERS if name not in ("regex", "match_label")]])
+    bootstrap_rounds: int = setting(200, en="Bootstrap resamples for the 95% intervals of the ratings (0: no intervals).",
+                                    zh="评分 95% 区间的自助法重抽样次数(0 表示不计算区间)。", minimum=0, maximum=5000)
+    batch_size: int = setting(8, en="Prompts answered (or judged) together.", zh="同时回答(或评判)的提示数。", minimum=1, maximum=256)
+    dtype: str = setting("auto", en="Number format of the weights: auto (bf16 where the processor has bf16 instructions, else fp32), fp32, bf16, fp16 (GPU).",
+                         zh="权重的数值格式:auto(处理器支持 bf16 指令时用 bf16,否则 fp32)、fp32、bf16、fp16(GPU)。",
+                         choices=["auto", "fp32", "bf16", "fp16"])
+    device: str = setting("auto", en="Where the models run: auto (a GPU if there is one), cpu or cuda.",
+                          zh="模型运行的位置:auto(有 GPU 就用 GPU)、cpu 或 cuda。", choices=["auto", "cpu", "cuda"])
+
+    def validate(self):
+        from lab.evaluate.contestants import check_contestant
+        from lab.evaluate.prompt_sets import check_prompt_set
+
+        names = [name.strip() for name in self.contestants if name.strip()]
+        if len(names) < 2:
+            raise LabError("too_few_contestants", count=len(names))
+        seen = set()
+        for name in names:
+            if name in seen:
+                raise LabError("duplicate_contestant", contestant=name)
+            seen.add(name)
+            check_contestant(name)
+        self.contestants = names
+        check_prompt_set(self.prompt_set)
+        if self.baseline and self.baseline not in names:
+            raise LabError("baseline_not_contestant", baseline=self.baseline, contestants=", ".join(names))
+        if JUDGES[self.judge].needs_model:
+            check_contestant(self.judge_model)
+
+    @property
+    def deterministic(self) -> bool:
+        return True  # greedy answers, seeded sampling and a seeded bootstrap
+
+
+def _free() -> None:
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def run(spec: JudgeSpec, ctx) -> dict:
+    import torch
+
+    from lab.evaluate import contestants as contest
+    from lab.evaluate.judges import Case, JudgeSetup
+    from lab.evaluate.outcomes import combine
+    from lab.evaluate.prompt_sets import load_prompts
+    from lab.evaluate.report import summarise
+    from lab.generation import generate
+    from lab.run_files import write_atomic
+
+    torch.set_num_threads(ctx.threads)
+    started = time.time()
+    judge = JUDGES[spec.judge]
+    prompts, set_filter, filter_params = load_prompts(spec.prompt_set, spec.n_prompts, needs=judge.needs)
+    pairs = list(combinations(spec.contestants, 2))
+    total = len(spec.contestants) * len(prompts) + (2 * len(pairs) * len(prompts) if judge.automatic else 0)
+    done = 0
+    ctx.log(f"{len(prompts)} prompts from {spec.prompt_set}, {len(spec.contestants)} contestants, "
+            f"{len(pairs)} pairs, judge {spec.judge}")
+
+    # 1. every contestant answers every prompt
+    answers = []
+    for name in spec.contestants:
+        def loading(step, steps, message, name=name):
+            ctx.progress(done, total, message=f"{contest.label(name)}: loading ({message})", force=True)
+
+        model, tokenizer, info = contest.load(name, dtype=spec.dtype, device=spec.device, progress=loading)
+        settings = {"use_chat_template": True, **contest.generation_settings(name)}
+
+        def answered(count, _, name=name, base=done):
+            ctx.progress(base + count, total, message=f"{contest.label(name)}: answered {count}/{len(prompts)}")
+
+        results = generate(model, tokenizer, [p["prompt"] for p in prompts], max_new_tokens=spec.max_new_tokens,
+                           seed=spec.seed, batch_size=spec.batch_size, on_batch=answered, **settings)
+        answers += [{"prompt_index": i, "prompt": p["prompt"], "contestant": name, "text": r.text.strip(),
+                     "finish_reason": r.finish_reason} for i, (p, r) in enumerate(zip(prompts, results))]
+        done += len(prompts)
+        ctx.log(f"{name}: {results.new_tokens} tokens in {results.wall_seconds:.1f} s ({info['parameters'] / 1e6:.1f}M parameters)")
+        del model, tokenizer
+        _free()
+    write_atomic(ctx.artifact_dir / "answers.jsonl", "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in answers))
+    figures = {"contestants": spec.contestants, "labels": {n: contest.label(n) for n in spec.contestants},
+               "judge": spec.judge, "prompt_set": spec.prompt_set, "n_prompts": len(prompts)}
+    if not judge.automatic:
+        ctx.progress(total, total, message="answers ready for the Arena", force=True)
+        return {**figures, "arena": True, "wall_seconds": round(time.time() - started, 2)}
+
+    # 2. the judge sees every pair in both orders
+    text = {(a["prompt_index"], a["contestant"]): a["text"] for a in answers}
+    cases, keys = [], []
+    for a, b in pairs:
+        for i, p in enumerate(prompts):
+            for first, second, order in ((a, b, "ab"), (b, a, "ba")):
+                cases.append(Case(p["prompt"], text[(i, first)], text[(i, second)], p.get("reference"), p.get("answer")))
+                keys.append((i, a, b, order))
+    auto = spec.answer_filter == "auto"
+    setup = JudgeSetup(answer_filter=set_filter if auto else spec.answer_filter,
+                       filter_params=filter_params if auto else {}, batch_size=spec.batch_size)
+    if judge.needs_model:
+        setup.model, setup.tokenizer, _ = contest.load(spec.judge_model, dtype=spec.dtype, device=spec.device)
+    base = done
+    setup.progress = lambda count, _: ctx.progress(base + count, total, message=f"judging {count}/{len(cases)}")
+    verdicts = judge.judge(cases, setup)
+    by_game: dict = {}
+    for (i, a, b, order), verdict in zip(keys, verdicts):
+        game = by_game.setdefault((i, a, b), {"prompt_index": i, "a": a, "b": b})
+        game[f"verdict_{order}"], game[f"raw_{order}"] = verdict.slot, verdict.raw
+    judgments = [dict(game, outcome=combine(game["verdict_ab"], game["verdict_ba"])) for game in by_game.values()]
+    write_atomic(ctx.artifact_dir / "judgments.jsonl",
+                 "".join(json.dumps(j, ensure_ascii=False) + "\n" for j in judgments))
+
+    # 3. ratings, win rates, length control, position bias
+    ctx.progress(total, total, message="fitting ratings", force=True)
+    summary = summarise(spec.contestants, answers, judgments, baseline=spec.baseline or spec.contestants[0],
+                        rounds=spec.bootstrap_rounds, seed=spec.seed)
+    bias = summary["position_bias"]
+    ctx.log(f"position bias: first slot preferred in {bias['n_A']} of {bias['decisive']} decisive verdicts; "
+            f"{summary['invalid_games']} invalid games of {summary['games']}")
+    for row in summary["leaderboard"]:
+        ctx.log(f"  {row['rating']:7.1f} [{row['low']}, {row['high']}]  {row['name']}  "
+                f"{row['wins']}W {row['ties']}T {row['losses']}L")
+    return {**figures, **summary, "first_slot_rate": bias["first_slot_rate"],
+            "wall_seconds": round(time.time() - started, 2)}
+
+
+register_kind(JudgeSpec, run)

@@ -1,0 +1,58 @@
+"""Answers and accuracy: extract an answer from a model's text, vote over sampled paths, and a confidence interval.
+
+    extract(text, "last_number")                       -> {"span": "17.", "extracted": "17"}
+    majority_vote(["17", None, "12", "17"])            -> ("17", {"17": 2, "12": 1})
+    wilson_interval(12, 20)                            -> (0.387, 0.781)
+
+Extraction is two steps, both shown in the traces: the answer span is the text after the last
+"answer is" when the output has one (a chain of thought mentions other numbers and letters first),
+else the whole output; then the task's filter from lab/filters.py picks the answer from the span and
+normalises it (numbers by value, text lowercased; see lab.filters). No answer found counts as wrong.
+
+Tie rule of the vote: paths without an answer do not vote; among answers with the most votes the one
+reached first (the lowest path number) wins, so the result never depends on dictionary order.
+"""
+import math
+import re
+from typing import Optional
+
+from lab.filters import apply_filter, get_filter
+
+ANSWER_TRIGGER = re.compile(r"answer\s+is", re.IGNORECASE)
+
+
+def answer_span(text: str) -> str:
+    matches = list(ANSWER_TRIGGER.finditer(text or ""))
+    return text[matches[-1].end():] if matches else (text or "")
+
+
+def extract(text: str, filter_name: str, **params) -> dict:
+    span = answer_span(text)
+    return {"span": span.strip()[:200], "extracted": apply_filter(filter_name, span, **params)}
+
+
+def gold_answer(answer: str, filter_name: str) -> str:
+    return get_filter(filter_name).normalise(str(answer))
+
+
+def majority_vote(answers: list[Optional[str]]) -> tuple[Optional[str], dict]:
+    """The winning answer (None if no path had one) and the vote counts, in order of first appearance."""
+    counts: dict[str, int] = {}
+    for answer in answers:
+        if answer is not None:
+            counts[answer] = counts.get(answer, 0) + 1
+    if not counts:
+        return None, {}
+    best = max(counts.values())
+    winner = next(a for a in counts if counts[a] == best)  # dicts keep insertion order: first reached wins
+    return winner, counts
+
+
+def wilson_interval(correct: int, total: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval for an accuracy: sound at 0% and 100% and for 20 questions, unlike p +- 2 SE."""
+    if total == 0:
+        return 0.0, 0.0
+    p = correct / total
+    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
+    return round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)
