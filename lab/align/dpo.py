@@ -18,7 +18,7 @@ from lab.align.judging import rule_win_rate
 from lab.align.kl import ReferenceKL
 from lab.errors import LabError
 
-KL_PAIRS = 4  # held-out pairs the KL to the reference is measured on at every step (one small forward pass)
+KL_PAIRS = 2  # held-out pairs the KL to the reference is measured on after every step (4 short sequences)
 TRL_NAMES = {"loss": "loss", "rewards/accuracies": "reward_accuracy", "rewards/margins": "reward_margin",
              "rewards/chosen": "reward_chosen", "rewards/rejected": "reward_rejected", "logps/chosen": "logp_chosen",
              "logps/rejected": "logp_rejected", "grad_norm": "grad_norm", "learning_rate": "learning_rate"}
@@ -145,7 +145,9 @@ def train_dpo(spec, ctx) -> dict:
         trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(trl_rows(tokenizer, train)),
                              processing_class=tokenizer, peft_config=start.peft_config,
                              callbacks=[common.stream_callback(ctx, TRL_NAMES, "DPO", derive)])
-    except ValueError as exc:
+    except ValueError as exc:  # a continued adapter DPO cannot copy (AdaLoRA), or target modules the model lacks
+        if spec.start_from:
+            raise LabError("align_cannot_continue", run_id=spec.start_from, method=start.method) from None
         raise common.peft_error(exc, spec) from None
     trainable, total = common.check_trainable(trainer.model, spec)
     ctx.log(f"DPO: {trainable:,} of {total:,} parameters train; {len(train)} training pairs; beta {spec.beta}")

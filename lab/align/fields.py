@@ -25,8 +25,8 @@ def batch_size_field():
                    zh="每步的偏好对数(每对包含两条序列:被选中的和被拒绝的)。", minimum=1, maximum=512)
 
 
-def eval_pairs_field():
-    return setting(40, en="Held-out pairs (never trained on) scored before and after training.",
+def eval_pairs_field(default: int = 40):
+    return setting(default, en="Held-out pairs (never trained on) scored before and after training.",
                    zh="训练前后评估所用的留出样本对数(从不参与训练)。", minimum=1, maximum=10000)
 
 

@@ -1,6 +1,6 @@
 """Kind "dpo": Direct Preference Optimization of a model on preference pairs (TRL's DPOTrainer, LoRA).
 
-    python -m lab run '{"kind": "dpo", "max_steps": 30}'
+    python -m lab run '{"kind": "dpo", "beta": 0.1}'
     python -m lab run '{"kind": "dpo", "start_from": "<a fine-tune run id>"}'
 
 Recipe in lab/align/dpo.py. The result is saved like a fine-tune (artifacts/adapter/), so the
@@ -25,15 +25,15 @@ class DpoSpec(Spec):
     loss_type: str = setting("sigmoid", en="The preference loss: sigmoid (DPO), ipo (squared, does not push margins without bound), hinge (SLiC).",
                              zh="偏好损失:sigmoid(DPO)、ipo(平方损失,不会无限推大差距)、hinge(SLiC)。",
                              choices=["sigmoid", "ipo", "hinge"])
-    max_steps: int = setting(30, en="Optimizer steps of DPO.", zh="DPO 的优化器步数。", minimum=1, maximum=1_000_000)
+    max_steps: int = setting(20, en="Optimizer steps of DPO.", zh="DPO 的优化器步数。", minimum=1, maximum=1_000_000)
     batch_size: int = fields.batch_size_field()
-    learning_rate: float = setting(5e-4, en="Step size of the optimizer (LoRA; full DPO runs use ~1e-6).",
+    learning_rate: float = setting(1e-3, en="Step size of the optimizer (LoRA; full DPO runs use ~1e-6).",
                                    zh="优化器步长(LoRA;全参数 DPO 通常约 1e-6)。", minimum=1e-8, maximum=1.0)
     max_length: int = fields.max_length_field()
-    eval_pairs: int = fields.eval_pairs_field()
-    answer_prompts: int = setting(16, en="Held-out prompts answered before and after DPO, side by side (0: skip).",
+    eval_pairs: int = fields.eval_pairs_field(16)
+    answer_prompts: int = setting(12, en="Held-out prompts answered before and after DPO, side by side (0: skip).",
                                   zh="DPO 前后并排回答的留出提示数(0 表示跳过)。", minimum=0, maximum=1000)
-    max_new_tokens: int = setting(32, en="The longest answer, in tokens, for the before/after comparison.",
+    max_new_tokens: int = setting(48, en="The longest answer, in tokens, for the before/after comparison.",
                                   zh="前后对比时回答的最大长度(token 数)。", minimum=1, maximum=1024)
     lora_r: int = fields.LORA["lora_r"]()
     lora_alpha: int = fields.LORA["lora_alpha"]()

@@ -1,6 +1,6 @@
 """Kind "reward": train a reward model (a scalar head on the language model) on preference pairs.
 
-    python -m lab run '{"kind": "reward", "max_steps": 30}'
+    python -m lab run '{"kind": "reward", "max_steps": 20}'
 
 Recipe in lab/align/reward.py: held-out pair accuracy with the untrained head, TRL's RewardTrainer
 (LoRA by default), the same accuracy after, the margin distribution, and the reward of sample answers.
@@ -18,7 +18,7 @@ class RewardSpec(Spec):
 
     model: str = fields.model_field()
     dataset: str = fields.dataset_field()
-    max_steps: int = setting(30, en="Optimizer steps to train the reward model.", zh="训练奖励模型的优化器步数。",
+    max_steps: int = setting(20, en="Optimizer steps to train the reward model.", zh="训练奖励模型的优化器步数。",
                              minimum=1, maximum=1_000_000)
     batch_size: int = fields.batch_size_field()
     learning_rate: float = setting(5e-4, en="Step size of the optimizer (the new head and LoRA learn fast; full training wants ~1e-5).",
