@@ -44,9 +44,9 @@ def build(ui) -> None:
                     preview_table = gr.Dataframe(value=view.preview_frame(None, "en"), interactive=False, wrap=True,
                                                  elem_id="align-preview-table")
                 with gr.Tabs():
-                    with ui.make(gr.Tab, label=K("align.tab_dpo"), id="align-dpo", elem_id="align-tab-dpo"):
+                    with ui.make(gr.Tab, label=K("align.tab_dpo"), id="align-dpo"):  # no elem_id: only top-level tabs have one
                         dpo = _dpo_section(ui)
-                    with ui.make(gr.Tab, label=K("align.tab_reward"), id="align-reward", elem_id="align-tab-reward"):
+                    with ui.make(gr.Tab, label=K("align.tab_reward"), id="align-reward"):
                         reward = _reward_section(ui)
             with gr.Column(scale=2):
                 ui.lesson("align")

@@ -10,7 +10,7 @@ from lab import run_files, runner, store
 from lab.errors import LabError
 from lab.i18n import t
 from lab.plots import COLORS, axis_title, empty_figure, layout, metric_curves
-from lab.runs_view import format_number
+from lab.runs_view import format_number, kind_text
 
 PRESETS = Path(__file__).resolve().parent.parent.parent / "assets" / "presets" / "align"
 LESSONS = ("align_reward", "align_dpo", "align_ppo")  # the lessons beside the tab, besides align.md
@@ -47,7 +47,7 @@ def starting_choices(lang: str) -> list[tuple[str, str]]:
             continue
         spec = run_files.read_json(run_files.run_dir(row["id"]) / "spec.json", {}) or {}
         what = spec.get("method") or row["kind"]
-        choices.append((f"{t('kind.' + row['kind'], lang)} · {what} · {row['id']}", row["id"]))
+        choices.append((f"{kind_text(row['kind'], lang)} · {what} · {row['id']}", row["id"]))
     return choices
 
 
