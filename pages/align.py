@@ -40,6 +40,7 @@ def build(ui) -> None:
                                      elem_id="align-upload", height=90)
                     preview_button = ui.make(gr.Button, value=K("align.preview"), size="sm", elem_id="align-preview-button")
                 with ui.make(gr.Accordion, label=K("align.preview_title"), open=False) as preview_box:
+                    preview_state = gr.State(None)  # the summary shown, redrawn on a language switch
                     preview_note = gr.Markdown("", elem_id="align-preview-note")
                     preview_table = gr.Dataframe(value=view.preview_frame(None, "en"), interactive=False, wrap=True,
                                                  elem_id="align-preview-table")
@@ -75,11 +76,14 @@ def build(ui) -> None:
         try:
             summary = preview((data or "").strip(), (model_name or "").strip(), int(max_length or 128))
         except LabError as error:
-            return [gr.update(open=True), error.message(lang), view.preview_frame(None, lang)]
-        return [gr.update(open=True), view.preview_markdown(summary, lang), view.preview_frame(summary, lang)]
+            return [gr.update(open=True), error.message(lang), view.preview_frame(None, lang), None]
+        return [gr.update(open=True), view.preview_markdown(summary, lang), view.preview_frame(summary, lang), summary]
 
     preview_button.click(show_preview, [ui.lang, model, dataset, dpo["form"].widgets["max_length"]],
-                         [preview_box, preview_note, preview_table])
+                         [preview_box, preview_note, preview_table, preview_state])
+    ui.on_language(lambda lang, summary: [view.preview_markdown(summary, lang) if summary else gr.skip(),
+                                          view.preview_frame(summary, lang)], [preview_state],
+                   [preview_note, preview_table])
     ui.on_language(lambda lang: gr.update(choices=view.lesson_choices(lang)), [], [lesson_pick])
     ui.on_language(lambda lang, name: lesson(name or "align_dpo", lang), [lesson_pick], [picked_lesson])
     lesson_pick.change(lambda name, lang: lesson(name or "align_dpo", session_lang(lang)), [lesson_pick, ui.lang],

@@ -176,3 +176,11 @@ def test_every_align_lesson_exists_in_both_languages_with_a_prediction(name):
         assert ("Predict" in text) if lang == "en" else ("预测" in text), path
         if name != "align":
             assert "arxiv.org" in text, path  # the original paper
+
+
+def test_the_example_upload_file_is_valid_preference_data():
+    from lab.i18n import ASSETS
+
+    pairs, checkable = data.read_pairs(str(ASSETS / "data" / "align" / "example_upload.jsonl"))
+    assert len(pairs) == 5 and not checkable  # three pairs carry no answer
+    assert data.load_pairs(str(ASSETS / "data" / "align" / "example_upload.jsonl"))[1]

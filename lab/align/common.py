@@ -67,6 +67,16 @@ def check_trainable(model, spec) -> tuple[int, int]:
     return trainable, total
 
 
+def train(trainer, spec, ctx, note: str, **step0) -> tuple[int, int, float]:
+    """Run a built trainer after logging what trains and the step-0 figures; (trainable, total, seconds)."""
+    trainable, total = check_trainable(trainer.model, spec)
+    ctx.log(f"{note}: {trainable:,} of {total:,} parameters train")
+    ctx.log_metrics(step=0, **step0)
+    started = time.time()
+    trainer.train()
+    return trainable, total, time.time() - started
+
+
 def peft_error(exc: Exception, spec) -> LabError:
     """peft's ValueError for target modules the model lacks, as one line naming the setting."""
     return LabError("align_bad_target_modules", value=spec.target_modules, detail=str(exc).splitlines()[0][:200])

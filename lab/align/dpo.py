@@ -75,13 +75,18 @@ def pair_logps(model, tokenizer, pairs: list[dict]) -> list[tuple[float, float]]
     return [(round(s.logprob[0], 4), round(s.logprob[1], 4)) for s in scores]
 
 
-def answer(model, tokenizer, pairs: list[dict], max_new_tokens: int) -> list[str]:
+def answer(model, tokenizer, pairs: list[dict], max_new_tokens: int, ctx=None, stage: str = "") -> list[str]:
+    """Greedy answers to the pairs' prompts (the same template as training), reporting each batch."""
     from lab.generation import generate
+
+    def batch_done(done, total):
+        if ctx is not None:
+            ctx.progress(0 if stage == "before" else 1, 1, message=f"{stage}: answered {done}/{total} prompts", force=True)
 
     tokenizer.padding_side = "left"
     prompts = [prompt_text(tokenizer, p) for p in pairs]
     return [r.text for r in generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=8,
-                                     use_chat_template=False)]
+                                     use_chat_template=False, on_batch=batch_done)]
 
 
 def held_out_figures(before: list, after: list, beta: float) -> dict:
@@ -132,7 +137,7 @@ def train_dpo(spec, ctx) -> dict:
                  force=True)
     model.eval()
     logps_before = pair_logps(model, tokenizer, evaluated)
-    answers_before = answer(model, tokenizer, asked, spec.max_new_tokens) if asked else []
+    answers_before = answer(model, tokenizer, asked, spec.max_new_tokens, ctx, "before") if asked else []
 
     kl_to_reference = ReferenceKL(model, tokenizer, held_out[:KL_PAIRS])
 
@@ -149,17 +154,13 @@ def train_dpo(spec, ctx) -> dict:
         if spec.start_from:
             raise LabError("align_cannot_continue", run_id=spec.start_from, method=start.method) from None
         raise common.peft_error(exc, spec) from None
-    trainable, total = common.check_trainable(trainer.model, spec)
-    ctx.log(f"DPO: {trainable:,} of {total:,} parameters train; {len(train)} training pairs; beta {spec.beta}")
-    ctx.log_metrics(step=0, reward_accuracy=0.0, reward_margin=0.0, kl=0.0)
-    train_started = time.time()
-    trainer.train()
-    train_seconds = time.time() - train_started
+    trainable, total, train_seconds = common.train(trainer, spec, ctx, f"DPO on {len(train)} pairs, beta {spec.beta}",
+                                                   reward_accuracy=0.0, reward_margin=0.0, kl=0.0)
 
     policy = trainer.model.eval()
     ctx.progress(1, 1, message="after: scoring held-out pairs and answering the same prompts", force=True)
     logps_after = pair_logps(policy, tokenizer, evaluated)
-    answers_after = answer(policy, tokenizer, asked, spec.max_new_tokens) if asked else []
+    answers_after = answer(policy, tokenizer, asked, spec.max_new_tokens, ctx, "after") if asked else []
     run_files.write_json(ctx.artifact_dir / "held_out_logps.json", {"before": logps_before, "after": logps_after})
 
     figures = held_out_figures(logps_before, logps_after, spec.beta)

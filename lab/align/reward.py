@@ -81,13 +81,9 @@ def train_reward_model(spec, ctx) -> dict:
                                 peft_config=peft_config, callbacks=[common.stream_callback(ctx, TRL_NAMES, "reward model")])
     except ValueError as exc:
         raise common.peft_error(exc, spec) from None
-    trainable, total = common.check_trainable(trainer.model, spec)
-    ctx.log(f"reward model: {trainable:,} of {total:,} parameters train; {len(train)} training pairs")
-    ctx.log_metrics(step=0, reward_accuracy=summary(margins_before)["accuracy"],
-                    reward_margin=summary(margins_before)["margin_mean"])
-    train_started = time.time()
-    trainer.train()
-    train_seconds = time.time() - train_started
+    before = summary(margins_before)
+    trainable, total, train_seconds = common.train(trainer, spec, ctx, f"reward model on {len(train)} pairs",
+                                                   reward_accuracy=before["accuracy"], reward_margin=before["margin_mean"])
 
     model = trainer.model.eval()
     ctx.progress(1, 1, message="scoring held-out pairs and sample answers", force=True)
@@ -102,7 +98,7 @@ def train_reward_model(spec, ctx) -> dict:
     run_files.write_json(folder / "lab_reward.json", {"base_model": spec.model, "base_location": info["location"],
                                                       "lora": spec.use_lora, "run_id": ctx.run_id})
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    before, after = summary(margins_before), summary(margins_after)
+    after = summary(margins_after)
     return {
         "reward_accuracy_before": before["accuracy"], "reward_accuracy": after["accuracy"],
         "margin_mean_before": before["margin_mean"], "margin_mean": after["margin_mean"],
