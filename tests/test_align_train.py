@@ -53,8 +53,9 @@ def test_reward_model_ranks_a_separable_set_after_a_few_steps(tmp_path, flip):
 
 
 def dpo_fields(data, **extra):
-    return dict(dataset=str(data), max_steps=10, learning_rate=5e-3, eval_pairs=6, answer_prompts=2,
-                max_new_tokens=6, dtype="fp32", **extra)
+    fields = dict(dataset=str(data), max_steps=10, learning_rate=5e-3, eval_pairs=6, answer_prompts=2,
+                  max_new_tokens=6, dtype="fp32")
+    return {**fields, **extra}
 
 
 def test_dpo_moves_the_chosen_over_rejected_margin_up_and_streams_its_curves(tmp_path):
@@ -142,3 +143,15 @@ def test_through_the_runner_a_bad_line_fails_the_run_naming_it_and_a_good_run_su
     assert result["error_key"] == "pref_missing_columns" and "bad.jsonl line 41" in result["error"]
     assert runner.wait(passing, timeout=240)["status"] == "succeeded"
     assert 0.0 <= runner.result(passing)["metrics"]["reward_accuracy"] <= 1.0
+
+
+@pytest.mark.parametrize("loss_type", ["sigmoid", "ipo", "hinge", "rpo"])
+def test_every_preference_loss_moves_the_held_out_margin_up(tmp_path, loss_type):
+    from lab.align.dpo import LOSSES
+    from lab.kinds.dpo import DpoSpec
+    from lab.spec_fields import describe
+
+    assert set(LOSSES) == set(next(i for i in describe(DpoSpec) if i.name == "loss_type").choices)
+    data = separable_pairs(tmp_path / "pairs.jsonl")
+    figures = run_kind("dpo", tmp_path / "run", **dpo_fields(data, loss_type=loss_type, answer_prompts=0))
+    assert figures["margin_after"] > figures["margin_before"] + 0.5

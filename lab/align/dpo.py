@@ -18,6 +18,10 @@ from lab.align.judging import rule_win_rate
 from lab.align.kl import ReferenceKL
 from lab.errors import LabError
 
+# The spec's loss_type -> TRL's loss_type list (and weights): "rpo" adds the chosen answer's next-token loss
+# (Pang et al., 2024), which keeps the chosen answer likely while the margin grows.
+LOSSES = {"sigmoid": (["sigmoid"], None), "ipo": (["ipo"], None), "hinge": (["hinge"], None),
+          "rpo": (["sigmoid", "sft"], [1.0, 1.0])}
 KL_PAIRS = 2  # held-out pairs the KL to the reference is measured on after every step (4 short sequences)
 TRL_NAMES = {"loss": "loss", "rewards/accuracies": "reward_accuracy", "rewards/margins": "reward_margin",
              "rewards/chosen": "reward_chosen", "rewards/rejected": "reward_rejected", "logps/chosen": "logp_chosen",
@@ -145,7 +149,8 @@ def train_dpo(spec, ctx) -> dict:
         kl = kl_to_reference(policy) if policy is not None else None
         return {} if kl is None else {"kl": round(kl, 6)}
 
-    args = common.trl_config(DPOConfig, spec, ctx, beta=spec.beta, loss_type=[spec.loss_type])
+    loss_types, loss_weights = LOSSES[spec.loss_type]
+    args = common.trl_config(DPOConfig, spec, ctx, beta=spec.beta, loss_type=loss_types, loss_weights=loss_weights)
     try:
         trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(trl_rows(tokenizer, train)),
                              processing_class=tokenizer, peft_config=start.peft_config,

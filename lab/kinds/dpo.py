@@ -22,9 +22,11 @@ class DpoSpec(Spec):
     dataset: str = fields.dataset_field()
     beta: float = setting(0.1, en="β: how strongly the policy is held near the reference. Small β lets it move far; large β keeps it close.",
                           zh="β:把策略拉在参考模型附近的力度。β 小则可以偏离较远;β 大则保持接近。", minimum=0.001, maximum=10.0)
-    loss_type: str = setting("sigmoid", en="The preference loss: sigmoid (DPO), ipo (squared, does not push margins without bound), hinge (SLiC).",
-                             zh="偏好损失:sigmoid(DPO)、ipo(平方损失,不会无限推大差距)、hinge(SLiC)。",
-                             choices=["sigmoid", "ipo", "hinge"])
+    loss_type: str = setting("sigmoid", en="The preference loss: sigmoid (DPO), ipo (squared, does not push margins without bound), "
+                             "hinge (SLiC), rpo (DPO plus the chosen answer's language-model loss, so it stays likely).",
+                             zh="偏好损失:sigmoid(DPO)、ipo(平方损失,不会无限推大差距)、hinge(SLiC)、"
+                             "rpo(DPO 加上被选回答的语言模型损失,使它保持高概率)。",
+                             choices=["sigmoid", "ipo", "hinge", "rpo"])
     max_steps: int = setting(20, en="Optimizer steps of DPO.", zh="DPO 的优化器步数。", minimum=1, maximum=1_000_000)
     batch_size: int = fields.batch_size_field()
     learning_rate: float = setting(1e-3, en="Step size of the optimizer (LoRA; full DPO runs use ~1e-6).",
