@@ -139,7 +139,7 @@ def preview(dataset: str, model: str, max_length: int = 128, rows: int = 5) -> d
 
     train, held_out, checkable = load_pairs(dataset)
     tokenizer = LightTokenizer(model_folder(model))
-    lengths = [max(pair_tokens(tokenizer, pair)) for pair in train[:200]]
+    lengths = [max(pair_tokens(tokenizer, pair)) for pair in train + held_out]  # every pair: the job refuses any too long
     return {"train": len(train), "held_out": len(held_out), "checkable": checkable,
             "rows": [{name: pair[name] for name in FIELDS} for pair in train[:rows]],
             "longest": max(lengths) if lengths else 0, "too_long": sum(n > max_length for n in lengths)}

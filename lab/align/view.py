@@ -149,7 +149,8 @@ def dpo_summary(result: dict | None, lang: str) -> tuple[pd.DataFrame, str]:
     if not metrics:
         return table, ""
     line = t("align.dpo_line", lang, reward_accuracy=_cell(metrics.get("held_out_reward_accuracy")),
-             kl=_cell(metrics.get("kl_final")), steps=_cell(metrics.get("steps")))
+             log_ratio=_cell(metrics.get("held_out_log_ratio")), kl=_cell(metrics.get("kl_final")),
+             steps=_cell(metrics.get("steps")))
     if metrics.get("win_rate") is not None:
         line += " " + t("align.win_line", lang, win_rate=_cell(metrics["win_rate"]), wins=metrics.get("wins", 0),
                         ties=metrics.get("ties", 0), losses=metrics.get("losses", 0))
