@@ -123,7 +123,7 @@ def _dpo_section(ui) -> dict:
                                  elem_id="align-dpo-summary", render=False)
     summary_line = gr.Markdown("", elem_id="align-dpo-line", render=False)
     answers = gr.Dataframe(value=view.answers_frame(None, "en"), interactive=False, wrap=True,
-                           elem_id="align-dpo-answers", render=False)
+                           column_widths=["16%", "37%", "37%", "10%"], elem_id="align-dpo-answers", render=False)
     margins = gr.Plot(empty_figure("en"), elem_id="align-dpo-margins", render=False)
 
     def show(result, lang):
@@ -242,16 +242,19 @@ def _wire_experiment(ui, section: dict, model, dataset, kind: str, extra_inputs=
 def _wire_judge(ui, section: dict) -> None:
     """One click: the base model and the DPO run to the Evaluate tab's judge, when that kind exists."""
 
-    def send(lang, visitor, run_id):
-        lang = session_lang(lang)
-        if not judging.judge_available():
-            return t("align.judge_unavailable", lang)
-        if not run_id:
-            return t("align.judge_needs_run", lang)
-        try:
-            judge_run = judging.submit_judge(run_id, owner=visitor or "")
-        except LabError as error:
-            return error.message(lang)
-        return t("align.judge_queued", lang, run_id=judge_run)
+    said = gr.State(None)  # (key, params) of the note, so a language switch redraws it
 
-    section["judge"].click(send, [ui.lang, ui.visitor, section["panel"].run_id], [section["judge_note"]])
+    def send(lang, visitor, run_id):
+        if not judging.judge_available():
+            note = ("align.judge_unavailable", {})
+        elif not run_id:
+            note = ("align.judge_needs_run", {})
+        else:
+            try:
+                note = ("align.judge_queued", {"run_id": judging.submit_judge(run_id, owner=visitor or "")})
+            except LabError as error:
+                note = (f"error.{error.key}", error.params)
+        return [t(note[0], session_lang(lang), **note[1]), note]
+
+    section["judge"].click(send, [ui.lang, ui.visitor, section["panel"].run_id], [section["judge_note"], said])
+    ui.on_language(lambda lang, note: t(note[0], lang, **note[1]) if note else "", [said], [section["judge_note"]])
