@@ -31,14 +31,14 @@ def eval_pairs_field(default: int = 40):
 
 
 LORA = {  # name -> a fresh field (each spec class needs its own dataclass field objects)
-        "lora_r": lambda: setting(8, en="LoRA rank: the width of the low-rank update. Higher = more capacity and parameters.",
-                          zh="LoRA 秩:低秩更新的宽度。越高容量和参数越多。", minimum=1, maximum=1024),
-        "lora_alpha": lambda: setting(16, en="LoRA scale: the update is multiplied by alpha / r (usually 2*r).",
-                              zh="LoRA 缩放:更新量乘以 alpha / r(通常取 2*r)。", minimum=1),
-        "lora_dropout": lambda: setting(0.0, en="Dropout on the LoRA input (DPO switches dropout off, so 0 is usual).",
-                                zh="LoRA 输入上的 dropout(DPO 会关闭 dropout,通常取 0)。", minimum=0.0, maximum=0.9),
-        "target_modules": lambda: setting("", en="Comma-separated layer names to adapt (e.g. q_proj,v_proj); empty = peft's default for the model.",
-                                  zh="要适配的层名,用逗号分隔(如 q_proj,v_proj);留空使用 peft 对该模型的默认值。"),
+    "lora_r": lambda: setting(8, en="LoRA rank: the width of the low-rank update. Higher = more capacity and parameters.",
+                              zh="LoRA 秩:低秩更新的宽度。越高容量和参数越多。", minimum=1, maximum=1024),
+    "lora_alpha": lambda: setting(16, en="LoRA scale: the update is multiplied by alpha / r (usually 2*r).",
+                                  zh="LoRA 缩放:更新量乘以 alpha / r(通常取 2*r)。", minimum=1),
+    "lora_dropout": lambda: setting(0.0, en="Dropout on the LoRA input (DPO switches dropout off, so 0 is usual).",
+                                    zh="LoRA 输入上的 dropout(DPO 会关闭 dropout,通常取 0)。", minimum=0.0, maximum=0.9),
+    "target_modules": lambda: setting("", en="Comma-separated layer names to adapt (e.g. q_proj,v_proj); empty = peft's default for the model.",
+                                      zh="要适配的层名,用逗号分隔(如 q_proj,v_proj);留空使用 peft 对该模型的默认值。"),
 }
 
 
@@ -52,8 +52,8 @@ def trust_remote_code_field():
                    zh="运行 Hub 模型自带的 Python 代码。仅对可信模型开启。")
 
 
-def check_dataset(spec) -> None:
-    """A built-in name, or an existing file; its contents are checked when the job reads it."""
+def check_model_and_data(spec) -> None:
+    """A well-formed model name, and a built-in data name or an existing file (its lines are checked by the job)."""
     from pathlib import Path
 
     from lab.align.data import BUILTIN

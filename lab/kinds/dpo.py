@@ -45,7 +45,7 @@ class DpoSpec(Spec):
     trust_remote_code: bool = fields.trust_remote_code_field()
 
     def validate(self):
-        fields.check_dataset(self)
+        fields.check_model_and_data(self)
         if self.start_from:
             from lab.run_files import check_run_id
 

@@ -41,7 +41,7 @@ class RewardSpec(Spec):
     trust_remote_code: bool = fields.trust_remote_code_field()
 
     def validate(self):
-        fields.check_dataset(self)
+        fields.check_model_and_data(self)
         if not self.sample_prompt.strip():
             raise LabError("align_empty_sample_prompt")
         for index, text in enumerate(self.sample_answers):
