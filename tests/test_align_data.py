@@ -184,3 +184,27 @@ def test_the_example_upload_file_is_valid_preference_data():
     pairs, checkable = data.read_pairs(str(ASSETS / "data" / "align" / "example_upload.jsonl"))
     assert len(pairs) == 5 and not checkable  # three pairs carry no answer
     assert data.load_pairs(str(ASSETS / "data" / "align" / "example_upload.jsonl"))[1]
+
+
+def test_the_judge_spec_is_submitted_once_a_judge_kind_is_registered(lab_home, monkeypatch):
+    import dataclasses
+
+    from lab import runner
+    from lab.specs import KINDS, KindEntry, Spec, kinds, setting
+
+    if "judge" in kinds():
+        pytest.skip("the real judge kind is registered: the lead's integration check covers it")
+
+    @dataclasses.dataclass
+    class StandInJudge(Spec):  # the two fields the Evaluate tab's judge spec is agreed to have
+        kind = "judge"
+        contestants: list[str] = setting([], en="who", zh="谁")
+        prompts: list[str] = setting([], en="what", zh="什么")
+
+    monkeypatch.setitem(KINDS, "judge", KindEntry(StandInJudge, lambda spec, ctx: {}, __name__))
+    submitted = []
+    monkeypatch.setattr(runner, "submit", lambda spec, owner="": submitted.append((spec, owner)) or "judge-run")
+    fake_dpo_run("r-dpo", {"kind": "dpo", "model": "base-model"}, [{"prompt": "p1"}, {"prompt": "p2"}])
+    assert judging.judge_available() and judging.submit_judge("r-dpo", owner="me") == "judge-run"
+    spec, owner = submitted[0]
+    assert spec.contestants == ["base-model", "r-dpo"] and spec.prompts == ["p1", "p2"] and owner == "me"
