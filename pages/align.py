@@ -103,21 +103,12 @@ def build(ui) -> None:
 
 def _dpo_section(ui) -> dict:
     ui.make(gr.Markdown, value=K("align.dpo_intro"))
-    with gr.Row():
-        preset = ui.make(gr.Dropdown, choices=view.preset_choices("en", "dpo"), value="", label=K("align.preset"),
-                         info=K("align.preset_info"), elem_id="align-dpo-preset", scale=3)
-        load_preset = ui.make(gr.Button, value=K("align.load_preset"), size="sm", scale=1, elem_id="align-dpo-load-preset")
-    preset_note = gr.Markdown("")
+    preset, load_preset, preset_note = _preset_row(ui, "dpo")
     with gr.Row():
         start = ui.make(gr.Dropdown, choices=view.starting_choices("en"), value="", label=K("field.start_from"),
                         info=K("align.start_info"), elem_id="align-dpo-start", scale=3)
         refresh = ui.make(gr.Button, value=K("align.refresh_runs"), size="sm", scale=1, elem_id="align-dpo-refresh")
-    form = SpecForm(ui, "dpo", exclude=SHARED + ("start_from",), prefix="align-dpo", render=False)
-    form.render(include=DPO_MAIN, columns=3)
-    with ui.make(gr.Accordion, label=K("align.lora_settings"), open=False):
-        form.render(include=LORA, columns=2)
-    with ui.make(gr.Accordion, label=K("align.more_settings"), open=False):
-        form.render(exclude=DPO_MAIN + LORA, columns=2)
+    form = _form(ui, "dpo", DPO_MAIN, exclude=("start_from",))
     run = ui.make(gr.Button, value=K("align.run_dpo"), variant="primary", elem_id="align-dpo-run")
     summary_table = gr.Dataframe(value=view.dpo_summary(None, "en")[0], interactive=False, wrap=True,
                                  elem_id="align-dpo-summary", render=False)
@@ -155,19 +146,8 @@ def _dpo_section(ui) -> dict:
 
 def _reward_section(ui) -> dict:
     ui.make(gr.Markdown, value=K("align.reward_intro"))
-    with gr.Row():
-        preset = ui.make(gr.Dropdown, choices=view.preset_choices("en", "reward"), value="", label=K("align.preset"),
-                         info=K("align.preset_info"), elem_id="align-reward-preset", scale=3)
-        load_preset = ui.make(gr.Button, value=K("align.load_preset"), size="sm", scale=1,
-                              elem_id="align-reward-load-preset")
-    preset_note = gr.Markdown("")
-    form = SpecForm(ui, "reward", exclude=SHARED, prefix="align-reward", render=False)
-    form.render(include=REWARD_MAIN, columns=3)
-    form.render(include=("sample_prompt", "sample_answers"))
-    with ui.make(gr.Accordion, label=K("align.lora_settings"), open=False):
-        form.render(include=LORA, columns=2)
-    with ui.make(gr.Accordion, label=K("align.more_settings"), open=False):
-        form.render(exclude=REWARD_MAIN + LORA + ("sample_prompt", "sample_answers"), columns=2)
+    preset, load_preset, preset_note = _preset_row(ui, "reward")
+    form = _form(ui, "reward", REWARD_MAIN, below=("sample_prompt", "sample_answers"))
     run = ui.make(gr.Button, value=K("align.run_reward"), variant="primary", elem_id="align-reward-run")
     summary_table = gr.Dataframe(value=view.reward_summary(None, "en"), interactive=False, wrap=True,
                                  elem_id="align-reward-summary", render=False)
@@ -188,6 +168,27 @@ def _reward_section(ui) -> dict:
     return {"kind": "reward", "form": form, "run": run, "panel": panel, "preset": preset, "load_preset": load_preset,
             "preset_note": preset_note, "plots": [loss_plot, accuracy_plot, margins], "curves": view.reward_curves,
             "margins": view.reward_margins, "margins_title": "align.plot.reward_margins"}
+
+
+def _preset_row(ui, kind: str):
+    """A kind's preset dropdown, its load button, and the note saying what the loaded preset does."""
+    with gr.Row():
+        preset = ui.make(gr.Dropdown, choices=view.preset_choices("en", kind), value="", label=K("align.preset"),
+                         info=K("align.preset_info"), elem_id=f"align-{kind}-preset", scale=3)
+        load = ui.make(gr.Button, value=K("align.load_preset"), size="sm", scale=1, elem_id=f"align-{kind}-load-preset")
+    return preset, load, gr.Markdown("")
+
+
+def _form(ui, kind: str, main: tuple, below: tuple = (), exclude: tuple = ()) -> SpecForm:
+    """The kind's settings: the main ones in columns, then `below`, LoRA and the rest in closed accordions."""
+    form = SpecForm(ui, kind, exclude=SHARED + exclude, prefix=f"align-{kind}", render=False)
+    form.render(include=main, columns=3)
+    form.render(include=below)
+    with ui.make(gr.Accordion, label=K("align.lora_settings"), open=False):
+        form.render(include=LORA, columns=2)
+    with ui.make(gr.Accordion, label=K("align.more_settings"), open=False):
+        form.render(exclude=main + below + LORA, columns=2)
+    return form
 
 
 def _wire_experiment(ui, section: dict, model, dataset, kind: str, extra_inputs=(), extra_fields=None) -> None:
