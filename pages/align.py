@@ -45,9 +45,9 @@ def build(ui) -> None:
                     preview_table = gr.Dataframe(value=view.preview_frame(None, "en"), interactive=False, wrap=True,
                                                  elem_id="align-preview-table")
                 with gr.Tabs():
-                    with ui.make(gr.Tab, label=K("align.tab_dpo"), id="align-dpo"):  # no elem_id: only top-level tabs have one
+                    with ui.make(gr.Tab, label=K("align.tab_dpo"), id="align-dpo") as dpo_tab:  # no elem_id: only top-level tabs have one
                         dpo = _dpo_section(ui)
-                    with ui.make(gr.Tab, label=K("align.tab_reward"), id="align-reward"):
+                    with ui.make(gr.Tab, label=K("align.tab_reward"), id="align-reward") as reward_tab:
                         reward = _reward_section(ui)
             with gr.Column(scale=2):
                 ui.lesson("align")
@@ -88,6 +88,8 @@ def build(ui) -> None:
     ui.on_language(lambda lang, name: lesson(name or "align_dpo", lang), [lesson_pick], [picked_lesson])
     lesson_pick.change(lambda name, lang: lesson(name or "align_dpo", session_lang(lang)), [lesson_pick, ui.lang],
                        [picked_lesson])
+    dpo_tab.select(lambda: "align_dpo", None, [lesson_pick])  # the lesson beside follows the experiment shown
+    reward_tab.select(lambda: "align_reward", None, [lesson_pick])
 
     _wire_experiment(ui, dpo, model, dataset, "dpo", extra_inputs=[dpo["start"]],
                      extra_fields=lambda start: {"start_from": start or ""})

@@ -46,8 +46,8 @@ def starting_choices(lang: str) -> list[tuple[str, str]]:
         if not (run_files.run_dir(row["id"]) / "artifacts" / "adapter" / "lab_finetune.json").is_file():
             continue
         spec = run_files.read_json(run_files.run_dir(row["id"]) / "spec.json", {}) or {}
-        what = spec.get("method") or row["kind"]
-        choices.append((f"{kind_text(row['kind'], lang)} · {what} · {row['id']}", row["id"]))
+        parts = [kind_text(row["kind"], lang), spec.get("method") or spec.get("name") or "", row["id"]]
+        choices.append((" · ".join(part for part in parts if part), row["id"]))
     return choices
 
 
