@@ -219,9 +219,11 @@ def _from_pretrained(loader, ref: ModelRef, **kwargs):
 
 
 def load_model(name_or_path: str, dtype: str = "auto", trust_remote_code: bool = False, device: str = "cpu",
-               progress: Progress = None, quantization_config=None):
+               progress: Progress = None, quantization_config=None, model_class=None, **model_kwargs):
     """Load a causal LM and its tokenizer, ready for generation and scoring.
 
+    model_class: another transformers Auto class than AutoModelForCausalLM, with its model_kwargs (the Align
+    tab's reward model: AutoModelForSequenceClassification, num_labels=1).
     dtype: "auto" (bf16 on a CPU with bf16 instructions, else fp32; bf16/fp16 on a GPU), "fp32", "bf16", "fp16".
     device: "cpu", "cuda", "cuda:N" or "auto". quantization_config: a transformers BitsAndBytesConfig, or None.
     Offline models are converted from GGUF on first use (once; see ensure_converted).
@@ -247,10 +249,10 @@ def load_model(name_or_path: str, dtype: str = "auto", trust_remote_code: bool =
     extra = {"trust_remote_code": True} if trust_remote_code else {}
     _report(progress, 0, 1, f"loading {ref.name}")
     load_started = time.time()
-    model_extra = dict(extra)
+    model_extra = dict(extra, **model_kwargs)
     if quantization_config is not None:  # bitsandbytes int8/4-bit (QLoRA, the Quantize tab): placed on load
         model_extra.update(quantization_config=quantization_config, device_map={"": device})
-    model = _from_pretrained(AutoModelForCausalLM.from_pretrained, ref, dtype=torch_dtype, **model_extra)
+    model = _from_pretrained((model_class or AutoModelForCausalLM).from_pretrained, ref, dtype=torch_dtype, **model_extra)
     tokenizer = _from_pretrained(AutoTokenizer.from_pretrained, ref, **extra)
     if quantization_config is None:
         model.to(device)
@@ -258,7 +260,8 @@ def load_model(name_or_path: str, dtype: str = "auto", trust_remote_code: bool =
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token or tokenizer.bos_token
     tokenizer.padding_side = "left"  # generation appends on the right, so padding must be on the left
-    if model.generation_config.pad_token_id is None and tokenizer.pad_token_id is not None:
+    generation_config = getattr(model, "generation_config", None)  # a scalar-head model has none
+    if generation_config is not None and generation_config.pad_token_id is None and tokenizer.pad_token_id is not None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     info = {
         "name": ref.name, "kind": ref.kind, "location": ref.location, "device": device,

@@ -1,8 +1,263 @@
-"""Align: reward modelling on preference pairs and DPO.
+"""The Align tab: preference pairs, a reward model, and DPO with its answers before and after.
 
-For now the lesson and a "coming soon" note; the experiment arrives with its issue."""
-from pages.lesson_tab import build_lesson_tab
+Two experiments share the data controls: "DPO" (from the base model or a fine-tune run; live loss,
+reward accuracy, chosen/rejected rewards and KL; answers side by side; one click to the Evaluate
+tab's judge) and "Reward model" (held-out pair accuracy, margin histogram, rewards of sample answers).
+The lessons sit beside them. Logic lives in lab/align/; this module only wires events.
+"""
+import gradio as gr
+
+from lab import runner
+from lab.align import judging, view
+from lab.align.data import BUILTIN
+from lab.errors import LabError
+from lab.home_view import model_choices
+from lab.i18n import lesson, t
+from lab.plots import empty_figure
+from lab.specs import spec_from_dict
+from pages.forms import SpecForm
+from pages.job_panel import JobPanel
+from pages.ui import K, session_lang, warn
+
+DPO_MAIN = ("beta", "loss_type", "max_steps", "batch_size", "learning_rate", "seed")
+REWARD_MAIN = ("max_steps", "batch_size", "learning_rate", "use_lora", "seed")
+LORA = ("lora_r", "lora_alpha", "lora_dropout", "target_modules")
+SHARED = ("model", "dataset", "name")  # set by the page's own widgets
 
 
 def build(ui) -> None:
-    build_lesson_tab(ui, "align")
+    with ui.make(gr.Tab, label=K("tab.align"), id="align", elem_id="tab-align"):
+        choices, default_model = model_choices()
+        with gr.Row():
+            with gr.Column(scale=3):
+                with gr.Row():
+                    model = ui.make(gr.Dropdown, choices=choices, value=default_model, allow_custom_value=True,
+                                    label=K("generate.model"), info=K("generate.model_info"), elem_id="align-model")
+                    dataset = ui.make(gr.Dropdown, choices=list(BUILTIN), value="arithmetic", allow_custom_value=True,
+                                      label=K("align.dataset"), info=K("align.dataset_info"), elem_id="align-dataset")
+                with gr.Row():
+                    upload = ui.make(gr.File, label=K("align.upload"), file_types=[".jsonl", ".json", ".csv"],
+                                     elem_id="align-upload", height=90)
+                    preview_button = ui.make(gr.Button, value=K("align.preview"), size="sm", elem_id="align-preview-button")
+                with ui.make(gr.Accordion, label=K("align.preview_title"), open=False) as preview_box:
+                    preview_state = gr.State(None)  # the summary shown, redrawn on a language switch
+                    preview_note = gr.Markdown("", elem_id="align-preview-note")
+                    preview_table = gr.Dataframe(value=view.preview_frame(None, "en"), interactive=False, wrap=True,
+                                                 elem_id="align-preview-table")
+                with gr.Tabs():
+                    with ui.make(gr.Tab, label=K("align.tab_dpo"), id="align-dpo") as dpo_tab:  # no elem_id: only top-level tabs have one
+                        dpo = _dpo_section(ui)
+                    with ui.make(gr.Tab, label=K("align.tab_reward"), id="align-reward") as reward_tab:
+                        reward = _reward_section(ui)
+            with gr.Column(scale=2):
+                ui.lesson("align")
+                lesson_pick = ui.make(gr.Dropdown, choices=view.lesson_choices("en"), value="align_dpo",
+                                      label=K("align.lesson_pick"), elem_id="align-lesson-pick")
+                picked_lesson = gr.Markdown(lesson("align_dpo", "en"), elem_classes=["lesson"], elem_id="align-lesson")
+
+    # -- shared: upload, preview, lessons ------------------------------------------------------------
+    def uploaded(file, lang, visitor):
+        from lab.finetune.view import save_upload
+
+        if file is None:
+            return gr.skip()
+        try:
+            return gr.update(value=save_upload(file if isinstance(file, str) else file.name, visitor))
+        except LabError as error:
+            warn(error, session_lang(lang))
+            return gr.skip()
+
+    upload.upload(uploaded, [upload, ui.lang, ui.visitor], [dataset])
+
+    def show_preview(lang, model_name, data, max_length):
+        from lab.align.data import preview
+
+        lang = session_lang(lang)
+        try:
+            summary = preview((data or "").strip(), (model_name or "").strip(), int(max_length or 128))
+        except LabError as error:
+            return [gr.update(open=True), error.message(lang), view.preview_frame(None, lang), None]
+        return [gr.update(open=True), view.preview_markdown(summary, lang), view.preview_frame(summary, lang), summary]
+
+    preview_button.click(show_preview, [ui.lang, model, dataset, dpo["form"].widgets["max_length"]],
+                         [preview_box, preview_note, preview_table, preview_state])
+    ui.on_language(lambda lang, summary: [view.preview_markdown(summary, lang) if summary else gr.skip(),
+                                          view.preview_frame(summary, lang)], [preview_state],
+                   [preview_note, preview_table])
+    ui.on_language(lambda lang: gr.update(choices=view.lesson_choices(lang)), [], [lesson_pick])
+    ui.on_language(lambda lang, name: lesson(name or "align_dpo", lang), [lesson_pick], [picked_lesson])
+    lesson_pick.change(lambda name, lang: lesson(name or "align_dpo", session_lang(lang)), [lesson_pick, ui.lang],
+                       [picked_lesson])
+    dpo_tab.select(lambda: "align_dpo", None, [lesson_pick])  # the lesson beside follows the experiment shown
+    reward_tab.select(lambda: "align_reward", None, [lesson_pick])
+
+    _wire_experiment(ui, dpo, model, dataset, "dpo", extra_inputs=[dpo["start"]],
+                     extra_fields=lambda start: {"start_from": start or ""})
+    _wire_experiment(ui, reward, model, dataset, "reward")
+    _wire_judge(ui, dpo)
+
+    def refresh_starts(lang):
+        return gr.update(choices=view.starting_choices(session_lang(lang)))
+
+    dpo["refresh"].click(refresh_starts, [ui.lang], [dpo["start"]])
+    ui.on_language(refresh_starts, [], [dpo["start"]])
+
+
+def _dpo_section(ui) -> dict:
+    ui.make(gr.Markdown, value=K("align.dpo_intro"))
+    preset, load_preset, preset_note = _preset_row(ui, "dpo")
+    with gr.Row():
+        start = ui.make(gr.Dropdown, choices=view.starting_choices("en"), value="", label=K("field.start_from"),
+                        info=K("align.start_info"), elem_id="align-dpo-start", scale=3)
+        refresh = ui.make(gr.Button, value=K("align.refresh_runs"), size="sm", scale=1, elem_id="align-dpo-refresh")
+    form = _form(ui, "dpo", DPO_MAIN, exclude=("start_from",))
+    run = ui.make(gr.Button, value=K("align.run_dpo"), variant="primary", elem_id="align-dpo-run")
+    summary_table = gr.Dataframe(value=view.dpo_summary(None, "en")[0], interactive=False, wrap=True,
+                                 elem_id="align-dpo-summary", render=False)
+    summary_line = gr.Markdown("", elem_id="align-dpo-line", render=False)
+    answers = gr.Dataframe(value=view.answers_frame(None, "en"), interactive=False, wrap=True,
+                           column_widths=["16%", "37%", "37%", "10%"], elem_id="align-dpo-answers", render=False)
+    margins = gr.Plot(empty_figure("en"), elem_id="align-dpo-margins", render=False)
+
+    def show(result, lang):
+        table, line = view.dpo_summary(result, lang)
+        return [table, line, view.answers_frame(result, lang)]
+
+    panel = JobPanel(ui, "align-dpo", show_result=show, result_outputs=[summary_table, summary_line, answers])
+    ui.make(gr.Markdown, value=K("align.curves"))
+    with gr.Row():
+        loss_plot = gr.Plot(empty_figure("en"), elem_id="align-dpo-loss")
+        accuracy_plot = gr.Plot(empty_figure("en"), elem_id="align-dpo-accuracy")
+    with gr.Row():
+        rewards_plot = gr.Plot(empty_figure("en"), elem_id="align-dpo-rewards")
+        kl_plot = gr.Plot(empty_figure("en"), elem_id="align-dpo-kl")
+    ui.make(gr.Markdown, value=K("align.results"))
+    summary_table.render()
+    summary_line.render()
+    margins.render()
+    ui.make(gr.Markdown, value=K("align.answers"))
+    answers.render()
+    ui.make(gr.Markdown, value=K("align.try_generate"))
+    judge = ui.make(gr.Button, value=K("align.judge_button"), elem_id="align-dpo-judge")
+    judge_note = gr.Markdown("", elem_id="align-dpo-judge-note")
+    return {"kind": "dpo", "form": form, "run": run, "panel": panel, "preset": preset, "load_preset": load_preset,
+            "preset_note": preset_note, "start": start, "refresh": refresh, "judge": judge, "judge_note": judge_note,
+            "plots": [loss_plot, accuracy_plot, rewards_plot, kl_plot, margins], "curves": view.dpo_curves,
+            "margins": view.dpo_margins, "margins_title": "align.plot.dpo_margins"}
+
+
+def _reward_section(ui) -> dict:
+    ui.make(gr.Markdown, value=K("align.reward_intro"))
+    preset, load_preset, preset_note = _preset_row(ui, "reward")
+    form = _form(ui, "reward", REWARD_MAIN, below=("sample_prompt", "sample_answers"))
+    run = ui.make(gr.Button, value=K("align.run_reward"), variant="primary", elem_id="align-reward-run")
+    summary_table = gr.Dataframe(value=view.reward_summary(None, "en"), interactive=False, wrap=True,
+                                 elem_id="align-reward-summary", render=False)
+    samples = gr.Dataframe(value=view.samples_frame(None, "en"), interactive=False, wrap=True,
+                           elem_id="align-reward-samples", render=False)
+    margins = gr.Plot(empty_figure("en"), elem_id="align-reward-margins", render=False)
+    panel = JobPanel(ui, "align-reward", result_outputs=[summary_table, samples],
+                     show_result=lambda result, lang: [view.reward_summary(result, lang), view.samples_frame(result, lang)])
+    ui.make(gr.Markdown, value=K("align.curves"))
+    with gr.Row():
+        loss_plot = gr.Plot(empty_figure("en"), elem_id="align-reward-loss")
+        accuracy_plot = gr.Plot(empty_figure("en"), elem_id="align-reward-accuracy")
+    ui.make(gr.Markdown, value=K("align.results"))
+    summary_table.render()
+    margins.render()
+    ui.make(gr.Markdown, value=K("align.samples"))
+    samples.render()
+    return {"kind": "reward", "form": form, "run": run, "panel": panel, "preset": preset, "load_preset": load_preset,
+            "preset_note": preset_note, "plots": [loss_plot, accuracy_plot, margins], "curves": view.reward_curves,
+            "margins": view.reward_margins, "margins_title": "align.plot.reward_margins"}
+
+
+def _preset_row(ui, kind: str):
+    """A kind's preset dropdown, its load button, and the note saying what the loaded preset does."""
+    with gr.Row():
+        preset = ui.make(gr.Dropdown, choices=view.preset_choices("en", kind), value="", label=K("align.preset"),
+                         info=K("align.preset_info"), elem_id=f"align-{kind}-preset", scale=3)
+        load = ui.make(gr.Button, value=K("align.load_preset"), size="sm", scale=1, elem_id=f"align-{kind}-load-preset")
+    return preset, load, gr.Markdown("")
+
+
+def _form(ui, kind: str, main: tuple, below: tuple = (), exclude: tuple = ()) -> SpecForm:
+    """The kind's settings: the main ones in columns, then `below`, LoRA and the rest in closed accordions."""
+    form = SpecForm(ui, kind, exclude=SHARED + exclude, prefix=f"align-{kind}", render=False)
+    form.render(include=main, columns=3)
+    form.render(include=below)
+    with ui.make(gr.Accordion, label=K("align.lora_settings"), open=False):
+        form.render(include=LORA, columns=2)
+    with ui.make(gr.Accordion, label=K("align.more_settings"), open=False):
+        form.render(exclude=main + below + LORA, columns=2)
+    return form
+
+
+def _wire_experiment(ui, section: dict, model, dataset, kind: str, extra_inputs=(), extra_fields=None) -> None:
+    """Submit, presets and live plots of one experiment (DPO or reward model)."""
+    form, panel, plots = section["form"], section["panel"], section["plots"]
+    shown = gr.State("")
+
+    def figures(run_id, lang):
+        return [*section["curves"](run_id, lang),
+                view.margin_histogram(section["margins"](run_id), lang, section["margins_title"])]
+
+    def poll(run_id, lang, signature):
+        lang = session_lang(lang)
+        now = view.run_signature(run_id, lang)
+        if now == signature:
+            return [gr.skip()] * (len(plots) + 1)
+        return [*figures(run_id, lang), now]
+
+    ui.poll(poll, [panel.run_id, ui.lang, shown], [*plots, shown])
+    ui.on_language(lambda lang, run_id: [*figures(run_id, lang), view.run_signature(run_id, lang)],
+                   [panel.run_id], [*plots, shown])
+
+    def submit(lang, visitor, model_name, data, *values):
+        lang = session_lang(lang)
+        extras, values = values[:len(extra_inputs)], values[len(extra_inputs):]
+        try:
+            fields = {"model": (model_name or "").strip(), "dataset": (data or "").strip()}
+            fields.update(extra_fields(*extras) if extra_fields else {})
+            run_id = runner.submit(form.spec(values, extra=fields), owner=visitor or "")
+        except LabError as error:
+            warn(error, lang)
+            return [gr.skip()] * (1 + len(panel.outputs()))
+        return panel.started(run_id, lang)
+
+    ui.hurry(section["run"].click(submit, [ui.lang, ui.visitor, model, dataset, *extra_inputs, *form.inputs()],
+                                  [panel.run_id, *panel.outputs()]))
+
+    def apply_preset(name, lang):
+        lang = session_lang(lang)
+        if not name:
+            return [gr.skip()] * (2 + len(form.inputs()))
+        preset = view.load_preset(name)
+        spec = spec_from_dict({**preset["spec"], "kind": kind}).to_dict()
+        note = f"**{preset['title'][lang]}** — {preset['description'][lang]}"
+        return [note, gr.update(value=spec["dataset"]), *form.fill(spec)]
+
+    section["load_preset"].click(apply_preset, [section["preset"], ui.lang],
+                                 [section["preset_note"], dataset, *form.inputs()])
+    ui.on_language(lambda lang: gr.update(choices=view.preset_choices(lang, kind)), [], [section["preset"]])
+
+
+def _wire_judge(ui, section: dict) -> None:
+    """One click: the base model and the DPO run to the Evaluate tab's judge, when that kind exists."""
+
+    said = gr.State(None)  # (key, params) of the note, so a language switch redraws it
+
+    def send(lang, visitor, run_id):
+        if not judging.judge_available():
+            note = ("align.judge_unavailable", {})
+        elif not run_id:
+            note = ("align.judge_needs_run", {})
+        else:
+            try:
+                note = ("align.judge_queued", {"run_id": judging.submit_judge(run_id, owner=visitor or "")})
+            except LabError as error:
+                note = (f"error.{error.key}", error.params)
+        return [t(note[0], session_lang(lang), **note[1]), note]
+
+    section["judge"].click(send, [ui.lang, ui.visitor, section["panel"].run_id], [section["judge_note"], said])
+    ui.on_language(lambda lang, note: t(note[0], lang, **note[1]) if note else "", [said], [section["judge_note"]])

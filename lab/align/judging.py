@@ -1,0 +1,69 @@
+"""Before vs after: a rule judge for checkable answers, and the spec that hands both models to the
+Evaluate tab's win-rate judge.
+
+The rule judge needs no model: on a checkable task (arithmetic) an answer is right or wrong, so for
+each prompt the model that answered right wins, and two right (or two wrong) answers are a tie.
+"""
+from lab import run_files
+from lab.errors import LabError
+from lab.filters import apply_filter, exact_match
+
+JUDGE_KIND = "judge"
+
+
+def is_correct(text: str, answer: str) -> bool:
+    """The answer a model gave ("The answer is N", else its last number) equals the right one."""
+    guess = apply_filter("the_answer_is", text) or apply_filter("last_number", text)
+    return bool(guess is not None and exact_match(guess, answer, "none"))
+
+
+def rule_win_rate(before: list[str], after: list[str], answers: list[str]) -> dict:
+    """Wins, ties and losses of `after` against `before`; win rate counts a tie as half a win."""
+    if not (len(before) == len(after) == len(answers)) or not answers:
+        raise LabError("align_judge_mismatch", before=len(before), after=len(after), answers=len(answers))
+    wins = ties = losses = 0
+    for old, new, answer in zip(before, after, answers):
+        old_right, new_right = is_correct(old, answer), is_correct(new, answer)
+        if new_right and not old_right:
+            wins += 1
+        elif old_right and not new_right:
+            losses += 1
+        else:
+            ties += 1
+    n = len(answers)
+    return {"wins": wins, "ties": ties, "losses": losses, "win_rate": round((wins + 0.5 * ties) / n, 4),
+            "accuracy_before": round(sum(is_correct(t, a) for t, a in zip(before, answers)) / n, 4),
+            "accuracy_after": round(sum(is_correct(t, a) for t, a in zip(after, answers)) / n, 4)}
+
+
+def judge_spec_from_dpo(run_id: str) -> dict:
+    """The Evaluate tab's "judge" spec comparing a finished DPO run with the model it started from, on the
+    same prompts it answered before and after: contestants [reference, DPO run id], prompts."""
+    run_files.check_run_id(run_id)
+    folder = run_files.run_dir(run_id)
+    spec = run_files.read_json(folder / "spec.json") or {}
+    result = run_files.read_json(folder / "result.json") or {}
+    if spec.get("kind") != "dpo" or result.get("status") != "succeeded":
+        raise LabError("align_not_a_dpo_result", run_id=run_id)
+    prompts = [item["prompt"] for item in (result.get("outputs") or {}).get("outputs") or []]
+    if not prompts:
+        raise LabError("align_no_prompts", run_id=run_id)
+    reference = spec.get("start_from") or spec.get("model")
+    return {"kind": JUDGE_KIND, "contestants": [reference, run_id], "prompts": prompts,
+            "name": f"DPO {run_id} vs {reference}"}
+
+
+def judge_available() -> bool:
+    from lab.specs import kinds
+
+    return JUDGE_KIND in kinds()
+
+
+def submit_judge(run_id: str, owner: str = "") -> str:
+    """Queue the Evaluate tab's judge on a DPO run and its reference; a clear error while no judge exists."""
+    from lab import runner
+    from lab.specs import spec_from_dict
+
+    if not judge_available():
+        raise LabError("align_no_judge")
+    return runner.submit(spec_from_dict(judge_spec_from_dpo(run_id)), owner=owner)
