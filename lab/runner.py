@@ -21,16 +21,19 @@ def new_run_id(kind: str) -> str:
 
 
 def submit(spec: Spec, owner: str = "", private: bool | None = None, use_cache: bool = False,
-           start_dispatcher: bool = True, group_id: str | None = None, preset: str | None = None) -> str:
+           start_dispatcher: bool = True, group_id: str | None = None, preset: str | None = None,
+           checked: bool = False) -> str:
     """Queue a run and return its id. With use_cache, a deterministic spec that already succeeded
     under the same code is replayed from its stored result instead of recomputed.
     private=None: private in Space mode (a visitor's runs are theirs), shared otherwise.
-    In Space mode a visitor's run is refused (LabError naming the limit) beyond the per-visitor limits."""
+    In Space mode a visitor's run is refused (LabError naming the limit) beyond the per-visitor limits
+    (checked=True: the caller checked them for a group of runs, e.g. lab.presets)."""
     from lab import retention, space
 
     if private is None:
         private = space.private_by_default() and space.is_visitor(owner)
-    space.check_submission(spec, owner)
+    if not checked:
+        space.check_submission(spec, owner)
     retention.maybe_clean()
     run_id = new_run_id(spec.kind)
     folder = config.runs_dir() / run_id
