@@ -8,13 +8,17 @@ runner, store and runs_view (not only by the UI):
 - a visitor sees shared runs and their own; cancels and deletes only their own;
 - the teacher (LAB_TEACHER_TOKEN) sees every run, cancels any run, and may lock class presets;
 - the admin (LAB_ADMIN_TOKEN, set by the Space owner) sees, cancels and deletes everything;
-- with no viewer at all (the CLI, scripts) nothing is filtered: whoever has the shell has the data.
+- with no viewer at all (the CLI, scripts) nothing is filtered: whoever has the shell has the data;
+- outside Space mode (one person's lab on a laptop) nothing is private and anyone may stop or delete
+  any run, as before; a class sharing one server starts it with `app.py --space`.
 
 Tokens are compared in constant time; an empty or unset token never matches.
 """
 import hmac
 import os
 from dataclasses import dataclass
+
+from lab import config
 
 ROLES = ("visitor", "teacher", "admin")
 
@@ -70,11 +74,11 @@ def can_see(row: dict, viewer: Viewer | None) -> bool:
 
 
 def can_cancel(row: dict, viewer: Viewer | None) -> bool:
-    return viewer is None or viewer.cancels_all or owns(row, viewer)
+    return viewer is None or not config.space_mode() or viewer.cancels_all or owns(row, viewer)
 
 
 def can_delete(row: dict, viewer: Viewer | None) -> bool:
-    return viewer is None or viewer.deletes_all or owns(row, viewer)
+    return viewer is None or not config.space_mode() or viewer.deletes_all or owns(row, viewer)
 
 
 def sql_filter(viewer: Viewer | None) -> tuple[str, list]:

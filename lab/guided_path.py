@@ -68,3 +68,39 @@ def path_markdown(visitor: str, lang: str, path_file=PATH_FILE) -> str:
         return t("path.empty", lang)
     done = sum(line.startswith("✅") for line in lines)
     return "\n\n".join([t("path.progress", lang, done=done, total=len(lines)), *lines])
+
+
+def settings_markdown(preset: presets.Preset, lang: str) -> str:
+    """A step's description, its locked settings (those that differ between runs, per run) and run count."""
+    lines = [preset.text("description", lang)]
+    if preset.minutes:
+        lines.append(f"*{t('path.minutes', lang, minutes=f'{preset.minutes:g}')} · "
+                     f"{t('path.runs', lang, count=preset.run_count)}*")
+    shared = {k: v for k, v in preset.specs[0].items() if all(s.get(k) == v for s in preset.specs)}
+    shown = ", ".join(f"`{k}={_short(v)}`" for k, v in shared.items() if k not in ("prompts", "name"))
+    lines.append(f"**{t('path.settings', lang)}:** {shown}")
+    if preset.run_count > 1:
+        for spec in preset.specs:
+            own = ", ".join(f"`{k}={_short(v)}`" for k, v in spec.items() if k not in shared and k != "name")
+            lines.append(f"- **{spec.get('name') or spec.get('kind')}**: {own}")
+    return "\n\n".join(lines)
+
+
+def _short(value) -> str:
+    text = value if isinstance(value, str) else yaml.safe_dump(value, default_flow_style=True, allow_unicode=True).strip()
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def runs_markdown(run_ids: list[str], lang: str) -> str:
+    """This visitor's runs of the step: status, queue position or progress, one line each."""
+    from lab.job_view import job_status
+    from lab.store import get_run
+
+    lines = []
+    for run_id in run_ids:
+        row = get_run(run_id)
+        if row is None:
+            continue
+        status = job_status(run_id, lang)
+        lines.append(f"- **{row['name'] or row['kind']}** · {status['text']}" + (f" — {status['error']}" if status["error"] else ""))
+    return (f"**{t('path.your_runs', lang)}**\n\n" + "\n".join(lines)) if lines else ""

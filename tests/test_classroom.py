@@ -212,3 +212,18 @@ def test_html_reports_are_self_contained(lab_home):
     text = report.comparison_report([run_id, other], "en", viewer=access.Viewer(ALICE))
     assert run_id[-6:] in text and other[-6:] in text  # class runs are shared: both visible
     assert report.write_run_report(run_id, "en").endswith(f"report-{run_id}.html")
+
+
+def test_the_finetune_tab_reveals_the_measured_answer(lab_home):
+    from lab.finetune.view import measured_answer
+
+    ids = []
+    for method, params, loss in (("lora", 1000, 1.5), ("ia3", 100, 1.9), ("prompt", 500, 1.2)):
+        run_id = runner.submit(presets.spec_from_dict({"kind": "finetune", "method": method, "max_steps": 20}),
+                               start_dispatcher=False)
+        store.update_run(run_id, status="succeeded", metrics={"trainable_params": params, "eval_loss": loss})
+        ids.append(run_id)
+    assert measured_answer(ids[:1], "en") == ""  # nothing to compare yet
+    text = measured_answer(ids, "en")
+    assert "**IA3**" in text.split(";")[0] and "prompt" in text.split(";")[1].lower()
+    assert "实测" in measured_answer(ids, "zh")

@@ -171,3 +171,9 @@ def test_on_a_space_the_default_model_comes_from_the_hub(monkeypatch):
     monkeypatch.setenv("LAB_SPACE", "0")
     if os.environ.get("LAB_MODELS"):
         assert resolve_model(DEFAULT_MODEL).kind == "offline"
+
+
+def test_on_ones_own_laptop_any_run_can_be_stopped(lab_home, monkeypatch):
+    monkeypatch.setenv("LAB_SPACE", "0")
+    run_id = runner.submit(demo(), owner="cli", start_dispatcher=False)
+    assert runner.cancel(run_id, viewer=access.Viewer.of("alice-key-0001")) == "queued"
