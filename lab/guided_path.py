@@ -4,8 +4,10 @@ when this visitor has a succeeded run of it.
 The path is data (assets/presets/path.yaml): a list of {tab, preset}, where preset is a file
 under assets/presets/ ("finetune/lora_ia3_prompt_2min.json") or a folder ("quantize/": its first
 preset by name). A step whose preset does not exist (yet) is left out, not an error: a tab's
-presets slot in when they land. Steps are numbered as shown.
+presets slot in when they land. The teacher's class presets follow the path's steps. Steps are
+numbered as shown.
 """
+import json
 from dataclasses import dataclass
 
 import yaml
@@ -47,6 +49,12 @@ def steps(path_file=PATH_FILE) -> list[Step]:
         except LabError:
             continue  # a broken preset is reported by the preset test, not by the Home page
         shown.append(Step(len(shown) + 1, str(entry.get("tab") or preset.tab), preset))
+    for preset_id in presets.all_ids():  # then the teacher's class presets (Runs → Classroom), in name order
+        if preset_id.startswith("class/") and preset_id not in {s.preset.id for s in shown}:
+            try:
+                shown.append(Step(len(shown) + 1, "class", presets.load(preset_id)))
+            except LabError:
+                continue
     return shown
 
 
@@ -60,13 +68,13 @@ def path_markdown(visitor: str, lang: str, path_file=PATH_FILE) -> str:
     lines = []
     for step in steps(path_file):
         done = presets.done_by(step.preset.id, visitor)
-        mark = "✅" if done else "⬜"
+        mark = "✓" if done else "○"  # plain symbols: emoji fonts are missing on many lab machines
         minutes = t("path.minutes", lang, minutes=f"{step.preset.minutes:g}") if step.preset.minutes else ""
         lines.append(f"{mark} **{step.number}. {t(f'tab.{step.tab}', lang)}** — {step.preset.text('title', lang)}"
                      f"{' · ' + minutes if minutes else ''}")
     if not lines:
         return t("path.empty", lang)
-    done = sum(line.startswith("✅") for line in lines)
+    done = sum(line.startswith("✓") for line in lines)
     return "\n\n".join([t("path.progress", lang, done=done, total=len(lines)), *lines])
 
 
@@ -87,7 +95,7 @@ def settings_markdown(preset: presets.Preset, lang: str) -> str:
 
 
 def _short(value) -> str:
-    text = value if isinstance(value, str) else yaml.safe_dump(value, default_flow_style=True, allow_unicode=True).strip()
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -30,7 +30,7 @@ class Classroom:
                                           elem_id="classroom-run-report")
                 self.compare_report = ui.make(gr.Button, value=K("classroom.compare_report"), size="sm",
                                               elem_id="classroom-compare-report")
-            self.file = gr.File(label="", interactive=False, elem_id="classroom-file", show_label=False)
+            self.file = gr.File(label="", interactive=False, elem_id="classroom-file", show_label=False, visible=False)
             with gr.Row():
                 self.bundle = ui.make(gr.File, label=K("classroom.import"), file_types=[".zip"], height=90,
                                       elem_id="classroom-import")
@@ -57,12 +57,12 @@ class Classroom:
                     if not run_ids:
                         raise LabError("no_run_selected")
                     html = report.comparison_report(list(run_ids), lang, seen)
-                    return report.write(html, f"comparison-{run_ids[0]}.html")
+                    return gr.update(value=report.write(html, f"comparison-{run_ids[0]}.html"), visible=True)
                 if not run_id:
                     raise LabError("no_run_selected")
                 if action == "bundle":
-                    return str(bundles.export_run(run_id, seen))
-                return report.write_run_report(run_id, lang, seen)
+                    return gr.update(value=str(bundles.export_run(run_id, seen)), visible=True)
+                return gr.update(value=report.write_run_report(run_id, lang, seen), visible=True)
             except LabError as error:
                 warn(error, lang)
                 return gr.skip()

@@ -51,8 +51,8 @@ def build(ui) -> None:
             with gr.Row():
                 board_refresh = ui.make(gr.Button, value=K("board.refresh"), size="sm", elem_id="home-board-refresh")
                 board_report = ui.make(gr.Button, value=K("board.report"), size="sm", elem_id="home-board-report")
-            board_file = gr.File(interactive=False, show_label=False, elem_id="home-board-file")
-    shown = gr.State("")
+            board_file = gr.File(interactive=False, show_label=False, visible=False, elem_id="home-board-file")
+        shown = gr.State("")  # inside the Tab: a State directly under gr.Tabs would count as a tab and shift the others
 
     # -- one function draws the path, the step and its board; the timer skips while nothing changed --
     def draw(lang, visitor, token, step_id, runs_text, signature=None):
@@ -101,7 +101,7 @@ def build(ui) -> None:
                     ("table", classboard.board_frame(preset, seen, lang, rows)),
                     ("figure", classboard.board_figure(preset, seen, lang, rows))]
         html = report.html_report(t("report.board_title", lang, title=preset.text("title", lang)), sections, lang)
-        return report.write(html, f"board-{step_id.replace('/', '-')}.html")
+        return gr.update(value=report.write(html, f"board-{step_id.replace('/', '-')}.html"), visible=True)
 
     board_report.click(board_html, [ui.lang, ui.visitor, ui.token, step], board_file)
 

@@ -55,7 +55,7 @@ def build(ui) -> None:
                 compare_plot = gr.Plot(empty_figure("en", "plot.pick_runs"), show_label=False,
                                        elem_id="runs-compare-plot")
         classroom = Classroom(ui)
-    table_shown, ids_shown = gr.State(""), gr.State("")
+        table_shown, ids_shown = gr.State(""), gr.State("")  # inside the Tab (see test_every_child_of_the_tab_bar_is_a_tab)
 
     # -- the table: redrawn when what it shows changed (cheap: one SQLite query, small JSON files) --
     def draw_table(lang, visitor, token, mine, shown, ids, force=False):

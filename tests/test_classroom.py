@@ -75,13 +75,15 @@ def test_the_path_hides_missing_steps_and_checks_off_done_ones(lab_home, tmp_pat
                          f"  - {{tab: runs, preset: {preset_id}}}\n", encoding="utf-8")
     steps = guided_path.steps(path_file)
     assert [(s.number, s.tab) for s in steps] == [(1, "generate"), (2, "runs")]
-    assert "✅" not in guided_path.path_markdown(ALICE, "en", path_file)
+    write_class_preset(lab_home, name="another")  # a teacher's preset not on the path comes after it
+    assert [(s.number, s.tab, s.preset.id) for s in guided_path.steps(path_file)][2:] == [(3, "class", "class/another")]
+    assert "✓" not in guided_path.path_markdown(ALICE, "en", path_file)
     _, run_ids = presets.submit(preset_id, owner=ALICE)
     for run_id in run_ids:
         runner.wait(run_id, timeout=60)
     text = guided_path.path_markdown(ALICE, "en", path_file)
-    assert "✅ **2." in text and "⬜ **1." in text and "1/2" in text.replace(" ", "")
-    assert "✅" not in guided_path.path_markdown(BOB, "zh", path_file)  # check marks are per visitor
+    assert "✓ **2." in text and "○ **1." in text and "○ **3." in text and "1/3" in text.replace(" ", "")
+    assert "✓" not in guided_path.path_markdown(BOB, "zh", path_file)  # check marks are per visitor
 
 
 def test_a_class_replays_from_the_cache_and_the_board_gathers_every_run(lab_home):
@@ -227,3 +229,14 @@ def test_the_finetune_tab_reveals_the_measured_answer(lab_home):
     text = measured_answer(ids, "en")
     assert "**IA3**" in text.split(";")[0] and "prompt" in text.split(";")[1].lower()
     assert "实测" in measured_answer(ids, "zh")
+
+
+def test_every_child_of_the_tab_bar_is_a_tab(lab_home):
+    """A gr.State placed directly under gr.Tabs counts as a tab in the browser and shifts the others
+    (found here: the Fine-tune button turned into a second Generate button)."""
+    gr = pytest.importorskip("gradio")
+    import app
+
+    demo = app.build_app()
+    tabs = next(block for block in demo.blocks.values() if isinstance(block, gr.Tabs) and block.elem_id == "tabs")
+    assert [type(child).__name__ for child in tabs.children] == ["Tab"] * 9
