@@ -177,3 +177,15 @@ def test_on_ones_own_laptop_any_run_can_be_stopped(lab_home, monkeypatch):
     monkeypatch.setenv("LAB_SPACE", "0")
     run_id = runner.submit(demo(), owner="cli", start_dispatcher=False)
     assert runner.cancel(run_id, viewer=access.Viewer.of("alice-key-0001")) == "queued"
+
+
+def test_the_readme_is_a_space_and_keeps_its_set_up_commands():
+    import yaml
+
+    text = (config.REPO / "README.md").read_text(encoding="utf-8")
+    assert text.startswith("---\n")
+    front = yaml.safe_load(text.split("---\n")[1])
+    assert front["sdk"] == "gradio" and front["app_file"] == "app.py"
+    assert "    bash .ci/install && .venv/bin/python app.py\n" in text
+    assert "    bash .ci/install --test && .venv/bin/python -m pytest -q tests\n" in text
+    assert "ZeroGPU" in text
