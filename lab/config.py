@@ -30,6 +30,10 @@ def space_mode() -> bool:
     return bool(os.environ.get("SPACE_ID"))
 
 
+def on_hf_space() -> bool:
+    return bool(os.environ.get("SPACE_ID"))
+
+
 def persistent_storage() -> bool:
     """Is /data there and writable (a Space with persistent storage)?"""
     return SPACE_DATA.is_dir() and os.access(SPACE_DATA, os.W_OK)

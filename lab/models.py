@@ -105,9 +105,11 @@ def resolve_model(name_or_path: str) -> ModelRef:
     text = check_model_name(name_or_path)
     if text in OFFLINE_MODELS:
         entry = OFFLINE_MODELS[text]
-        if entry.hub_id and config.space_mode():
+        if entry.hub_id and config.space_mode() and (config.on_hf_space()
+                                                    or importlib.util.find_spec(entry.module) is None):
             # A Space installs requirements.txt only (the offline package needs --no-deps), and it has a network:
-            # the original full-precision checkpoint is better than the 4-bit file expanded back.
+            # the original full-precision checkpoint is better than the 4-bit file expanded back. A class
+            # server (--space) with the package keeps the offline model: it may have no network at all.
             return ModelRef(text, "hub", entry.hub_id, None)
         return ModelRef(text, "offline", str(config.models_dir() / text), entry.quantized_source)
     path = Path(text).expanduser()

