@@ -40,23 +40,25 @@ def build_app() -> gr.Blocks:
                 toggle = gr.Radio([("English", "en"), ("中文", "zh")], value="en", show_label=False,
                                   container=False, elem_id="lang-toggle")
                 visitor_note = gr.Markdown("", elem_id="visitor-note")
+        space_note = gr.Markdown("", elem_id="space-note", elem_classes=["note"])  # Space mode: privacy, restarts
         with gr.Tabs(elem_id="tabs"):
             for page in PAGES:
                 page.build(ui)
         ui.render_states()
-        ui.on_language(header_note, [ui.visitor], [visitor_note])
+        ui.on_language(lambda lang, visitor: K("app.visitor", visitor=visitor or "…").render(lang),
+                       [ui.visitor], [visitor_note])
+        ui.on_language(space_note_text, [], [space_note])
         wire_language(demo, ui, toggle)
         ui.wire_timer()
     demo.lab_ui = ui  # the language registry, for tests
     return demo
 
 
-def header_note(lang, visitor) -> str:
-    """The visitor key, and on a shared server that runs are private and whether they survive a restart."""
-    lines = [K("app.visitor", visitor=visitor or "…").render(lang)]
-    if config.space_mode():
-        lines += [K("space.private_note").render(lang), space.storage_notice(lang)]
-    return "\n\n".join(lines)
+def space_note_text(lang) -> str:
+    """On a shared server: that runs are private, and whether they survive a restart ("" elsewhere)."""
+    if not config.space_mode():
+        return ""
+    return K("space.private_note").render(lang) + " " + space.storage_notice(lang)
 
 
 def wire_language(demo: gr.Blocks, ui: UI, toggle: gr.Radio) -> None:
