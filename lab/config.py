@@ -61,9 +61,9 @@ def models_dir() -> Path:
     return path
 
 
-def _int_env(name: str, default: int) -> int:
+def _int_env(name: str, default: int, minimum: int = 1) -> int:
     try:
-        return max(1, int(os.environ.get(name, default)))
+        return max(minimum, int(os.environ.get(name, default)))
     except ValueError:
         return default
 

@@ -32,10 +32,7 @@ SIZE_IN_NAME = re.compile(r"(?<![A-Za-z0-9.])(\d+(?:\.\d+)?)\s*([mMbB])(?![A-Za-
 
 
 def _limit(name: str, default: int) -> int:
-    try:
-        return max(0, int(os.environ.get(name, default)))
-    except ValueError:
-        return default
+    return config._int_env(name, default, minimum=0)  # 0 turns a limit off
 
 
 def limits() -> dict:

@@ -37,20 +37,16 @@ def test_the_lessons_state_the_cross_machine_tolerance():
         assert re.search(r"1\s?%", text) and ("bit" in text or "逐位" in text), lang
 
 
-def test_the_home_lesson_covers_the_lifecycle():
-    english, chinese = lesson("home", "en"), lesson("home", "zh")
-    for word in ("Pre-training", "Instruction tuning", "Alignment", "Utilization"):
-        assert word in english
-    for word in ("预训练", "指令微调", "对齐", "使用"):
-        assert word in chinese
-
-
-def test_scaling_lesson_covers_kaplan_chinchilla_and_emergence():
-    english, chinese = lesson("scaling", "en"), lesson("scaling", "zh")
-    for word in ("Kaplan", "Chinchilla", "Emergent", "Predict, then run"):
-        assert word in english
-    for word in ("Kaplan", "Chinchilla", "涌现", "先预测"):
-        assert word in chinese
+@pytest.mark.parametrize("name, english_words, chinese_words", [
+    ("home", ("Pre-training", "Instruction tuning", "Alignment", "Utilization"), ("预训练", "指令微调", "对齐", "使用")),
+    ("scaling", ("Kaplan", "Chinchilla", "Emergent", "Predict, then run"), ("Kaplan", "Chinchilla", "涌现", "先预测")),
+    ("generate", ("Predict, then run", "temperature"), ("先预测", "温度")),
+])
+def test_tab_lessons_cover_their_topics(name, english_words, chinese_words):
+    """Home: the LLM lifecycle; Scaling: KM and Chinchilla laws and emergent abilities; Generate: decoding."""
+    english, chinese = lesson(name, "en"), lesson(name, "zh")
+    assert [w for w in english_words if w not in english] == []
+    assert [w for w in chinese_words if w not in chinese] == []
 
 
 def test_every_spec_field_has_help_in_both_languages_that_the_form_shows():
