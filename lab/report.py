@@ -13,8 +13,9 @@ import pandas as pd
 
 from lab import config, run_files, runner
 from lab.i18n import t
-from lab.plots import metric_curves
-from lab.runs_view import compare_frame, curve_names, kind_text, metric_records, run_label, status_text
+from lab.plots import axis_title, metric_curves
+from lab.runs_view import (compare_frame, curve_names, format_number, kind_text, metric_records, run_label,
+                           status_text)
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#111}
 table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #d1d5db;padding:4px 10px;text-align:left}
@@ -54,8 +55,8 @@ def run_report(run_id: str, lang: str, viewer=None) -> str:
     folder = run_files.run_dir(run_id)
     result = run_files.read_json(folder / "result.json") or {}
     figures = {**(row.get("metrics") or {}), **(result.get("metrics") or {})}
-    table = pd.DataFrame([[k, v] for k, v in figures.items()],
-                         columns=[t("runs.col.figure", lang), t("report.value", lang)])
+    table = pd.DataFrame([[axis_title(k, lang), format_number(v)] for k, v in figures.items()],
+                         columns=[t("runs.col.figure", lang), t("report.value", lang)], dtype=object)
     title = t("report.run_title", lang, run=run_label(row), kind=kind_text(row["kind"], lang))
     sections = [("text", t("runs.detail.summary", lang, id=run_id, kind=kind_text(row["kind"], lang),
                            status=status_text(row["status"], lang)).replace("**", "")),

@@ -209,7 +209,8 @@ def test_html_reports_are_self_contained(lab_home):
     text = report.run_report(run_id, "zh")
     assert text.startswith("<!DOCTYPE html>") and "Plotly" in text and len(text) > 1_000_000  # plotly.js inlined
     assert "<script src=" not in text and "cdn." not in text.split("</script>", 1)[1]  # nothing fetched
-    assert "final_loss" in text or "最终损失" in text
+    body = text.split("</script>", 1)[1]  # after the inlined plotly.js
+    assert "最终损失" in body and "e+0" not in body.split("<h2>", 2)[1]  # figures named and formatted as in the app
     other = demo_run(owner=BOB)
     text = report.comparison_report([run_id, other], "en", viewer=access.Viewer(ALICE))
     assert run_id[-6:] in text and other[-6:] in text  # class runs are shared: both visible
