@@ -2,6 +2,7 @@
 
     python app.py                       # http://127.0.0.1:7860
     python app.py --host 0.0.0.0 --port 8080
+    python app.py --space               # one server for a class or a Space: private runs, limits (lab/space.py)
     GRADIO_SERVER_NAME=0.0.0.0 GRADIO_SERVER_PORT=8080 python app.py
 
 The app itself never imports torch, transformers, peft or bitsandbytes: jobs run in worker
@@ -16,7 +17,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: n
 
 import gradio as gr  # noqa: E402
 
-from lab import config, runner, visitors  # noqa: E402
+from lab import config, runner, space, visitors  # noqa: E402
 from pages import align, evaluate, finetune, generate, home, prompting, quantize, runs, scaling  # noqa: E402
 from pages.ui import UI, K, session_lang  # noqa: E402
 
@@ -39,16 +40,25 @@ def build_app() -> gr.Blocks:
                 toggle = gr.Radio([("English", "en"), ("中文", "zh")], value="en", show_label=False,
                                   container=False, elem_id="lang-toggle")
                 visitor_note = gr.Markdown("", elem_id="visitor-note")
+        space_note = gr.Markdown("", elem_id="space-note", elem_classes=["note"])  # Space mode: privacy, restarts
         with gr.Tabs(elem_id="tabs"):
             for page in PAGES:
                 page.build(ui)
         ui.render_states()
         ui.on_language(lambda lang, visitor: K("app.visitor", visitor=visitor or "…").render(lang),
                        [ui.visitor], [visitor_note])
+        ui.on_language(space_note_text, [], [space_note])
         wire_language(demo, ui, toggle)
         ui.wire_timer()
     demo.lab_ui = ui  # the language registry, for tests
     return demo
+
+
+def space_note_text(lang) -> str:
+    """On a shared server: that runs are private, and whether they survive a restart ("" elsewhere)."""
+    if not config.space_mode():
+        return ""
+    return K("space.private_note").render(lang) + " " + space.storage_notice(lang)
 
 
 def wire_language(demo: gr.Blocks, ui: UI, toggle: gr.Radio) -> None:
@@ -84,6 +94,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT") or 7860),
                         help="port (default: $GRADIO_SERVER_PORT or 7860)")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
+    parser.add_argument("--space", action="store_true",
+                        help="Space mode: many visitors share this server (on by default where SPACE_ID is set)")
     return parser.parse_args(argv)
 
 
@@ -96,6 +108,11 @@ def launch_options() -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.space:
+        os.environ["LAB_SPACE"] = "1"  # before anything reads it: the data folder, privacy, limits, the model
+    if config.space_mode() and not os.environ.get("GRADIO_SERVER_NAME") and args.host == "127.0.0.1" \
+            and os.environ.get("SPACE_ID"):
+        args.host = "0.0.0.0"  # a Space reaches the app from outside its container
     demo = build_app()
     demo.queue(default_concurrency_limit=4)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True,

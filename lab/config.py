@@ -8,6 +8,8 @@ LAB_LAUNCH     "fork" (a dispatcher that pre-imports torch forks each job: no im
 LAB_IDLE_EXIT  seconds a dispatcher with nothing to do waits before it exits (default 120).
 LAB_MODELS     folder of converted models (default LAB_HOME/models): several data folders (tests,
                worktrees) can share one conversion of the default model.
+LAB_SPACE      "1": Space mode (several visitors, private runs, limits; see lab/space.py). On by default
+               when SPACE_ID is set (a Hugging Face Space); "0" turns it off there.
 """
 import os
 from pathlib import Path
@@ -15,8 +17,36 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
+SPACE_DATA = Path("/data")  # a Space's persistent storage, when the owner has added it
+
+
+def space_mode() -> bool:
+    """Several visitors share this server (a Hugging Face Space, or `app.py --space`)."""
+    flag = os.environ.get("LAB_SPACE", "").strip().lower()
+    if flag in ("1", "true", "yes", "on"):
+        return True
+    if flag in ("0", "false", "no", "off"):
+        return False
+    return bool(os.environ.get("SPACE_ID"))
+
+
+def on_hf_space() -> bool:
+    return bool(os.environ.get("SPACE_ID"))
+
+
+def persistent_storage() -> bool:
+    """Is /data there and writable (a Space with persistent storage)?"""
+    return SPACE_DATA.is_dir() and os.access(SPACE_DATA, os.W_OK)
+
+
+def default_home() -> Path:
+    if space_mode() and persistent_storage():
+        return SPACE_DATA / "lab_data"  # survives a restart; the Space's own disk does not
+    return REPO / "lab_data"
+
+
 def lab_home() -> Path:
-    home = Path(os.environ.get("LAB_HOME") or REPO / "lab_data").resolve()
+    home = Path(os.environ.get("LAB_HOME") or default_home()).resolve()
     (home / "runs").mkdir(parents=True, exist_ok=True)
     return home
 
@@ -31,9 +61,9 @@ def models_dir() -> Path:
     return path
 
 
-def _int_env(name: str, default: int) -> int:
+def _int_env(name: str, default: int, minimum: int = 1) -> int:
     try:
-        return max(1, int(os.environ.get(name, default)))
+        return max(minimum, int(os.environ.get(name, default)))
     except ValueError:
         return default
 

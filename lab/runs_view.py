@@ -10,7 +10,7 @@ import time
 
 import pandas as pd
 
-from lab import run_files, store
+from lab import access, run_files, store
 from lab.errors import LabError
 from lab.i18n import t
 from lab.plots import axis_title as figure_name
@@ -87,6 +87,8 @@ def progress_text(row: dict) -> str:
 def owner_text(owner: str, visitor: str, lang: str) -> str:
     if visitor and owner == visitor:
         return t("runs.owner_you", lang)
+    if owner == "demo":
+        return t("runs.owner_demo", lang)
     if owner == "cli":
         return t("runs.owner_cli", lang)
     return t("runs.owner_other", lang) if owner else ""
@@ -172,11 +174,12 @@ def markdown_table(records: list[dict], max_chars: int = 300) -> str:
     return "\n".join(lines)
 
 
-def run_detail(run_id: str, lang: str) -> dict:
-    """Everything the detail view shows for one run (raises LabError for an unknown id)."""
+def run_detail(run_id: str, lang: str, viewer: access.Viewer | None = None) -> dict:
+    """Everything the detail view shows for one run (raises LabError for an unknown id, and for a
+    private run of someone else: to this viewer it does not exist)."""
     run_files.check_run_id(run_id)
     row = store.get_run(run_id)
-    if row is None:
+    if row is None or not access.can_see(row, viewer):
         raise LabError("no_such_run", run_id=run_id)
     folder = run_files.run_dir(run_id)
     result = run_files.read_json(folder / "result.json")
@@ -225,13 +228,13 @@ def curve_names(frames: dict[str, pd.DataFrame]) -> list[str]:
     return names
 
 
-def compare_frame(run_ids: list[str], lang: str) -> pd.DataFrame:
+def compare_frame(run_ids: list[str], lang: str, viewer: access.Viewer | None = None) -> pd.DataFrame:
     """One column per run, one row per figure (the union over runs; blank where a run lacks one).
-    Runs as columns keep many figures readable side by side."""
+    Runs as columns keep many figures readable side by side. Runs the viewer may not see are left out."""
     columns, rows = {}, {"kind": {}, "status": {}}
     for run_id in run_ids:
         row = store.get_run(run_id)
-        if row is None:
+        if row is None or not access.can_see(row, viewer):
             continue
         label = run_label(row)
         columns[label] = run_id

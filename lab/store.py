@@ -34,7 +34,9 @@ CREATE TABLE IF NOT EXISTS runs (
     error TEXT NOT NULL DEFAULT '',
     cached_from TEXT,
     group_id TEXT,                     -- runs submitted together (a method comparison, a sweep)
-    metrics TEXT NOT NULL DEFAULT '{}' -- the key figures of result.json, for the runs table
+    metrics TEXT NOT NULL DEFAULT '{}', -- the key figures of result.json, for the runs table
+    preset TEXT,                       -- the class preset it ran (the Home path's check marks, the class board)
+    imported_from TEXT                 -- a run bundle's original run id: never replayed as a cached result
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status, seq);
 CREATE TABLE IF NOT EXISTS lease (
@@ -67,8 +69,9 @@ def connect():
 def _migrate(conn) -> None:
     """Columns added after a data folder was created (runs from older versions keep working)."""
     columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
-    if "group_id" not in columns:
-        conn.execute("ALTER TABLE runs ADD COLUMN group_id TEXT")
+    for name in ("group_id", "preset", "imported_from"):
+        if name not in columns:
+            conn.execute(f"ALTER TABLE runs ADD COLUMN {name} TEXT")
 
 
 @contextmanager
@@ -94,15 +97,18 @@ def _row(row) -> dict | None:
 
 def insert_run(run_id: str, kind: str, name: str, owner: str, private: bool, spec_hash: str,
                code_version: str, status: str = "queued", cached_from: str | None = None,
-               metrics: dict | None = None, group_id: str | None = None) -> None:
+               metrics: dict | None = None, group_id: str | None = None, preset: str | None = None,
+               imported_from: str | None = None) -> None:
     now = time.time()
     with transaction() as conn:
         seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM runs").fetchone()[0]
         conn.execute(
             "INSERT INTO runs (id, seq, kind, name, owner, private, status, spec_hash, code_version, created_at,"
-            " finished_at, cached_from, metrics, group_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " finished_at, cached_from, metrics, group_id, preset, imported_from)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (run_id, seq, kind, name, owner, int(private), status, spec_hash, code_version, now,
-             now if status in TERMINAL else None, cached_from, json.dumps(metrics or {}), group_id))
+             now if status in TERMINAL else None, cached_from, json.dumps(metrics or {}), group_id, preset,
+             imported_from))
 
 
 def get_run(run_id: str) -> dict | None:
@@ -110,12 +116,22 @@ def get_run(run_id: str) -> dict | None:
         return _row(conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone())
 
 
-def list_runs(limit: int = 500, statuses=None) -> list[dict]:
-    query, params = "SELECT * FROM runs", []
+def list_runs(limit: int = 500, statuses=None, viewer=None, preset: str | None = None) -> list[dict]:
+    """Newest first. viewer (lab.access.Viewer): only the runs they may see; None: every run."""
+    from lab.access import sql_filter
+
+    clauses, params = [], []
     if statuses:
-        query += f" WHERE status IN ({','.join('?' * len(statuses))})"
-        params = list(statuses)
-    query += " ORDER BY seq DESC LIMIT ?"
+        clauses.append(f"status IN ({','.join('?' * len(statuses))})")
+        params += list(statuses)
+    if preset is not None:
+        clauses.append("preset = ?")
+        params.append(preset)
+    visible, visible_params = sql_filter(viewer)
+    if visible:
+        clauses.append(visible)
+        params += visible_params
+    query = "SELECT * FROM runs" + (" WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY seq DESC LIMIT ?"
     with connect() as conn:
         rows = [_row(r) for r in conn.execute(query, (*params, limit))]
     positions = queue_positions()
@@ -139,7 +155,14 @@ def find_succeeded(spec_hash: str, code_version: str) -> dict | None:
     with connect() as conn:
         return _row(conn.execute(
             "SELECT * FROM runs WHERE spec_hash = ? AND code_version = ? AND status = 'succeeded'"
-            " ORDER BY seq LIMIT 1", (spec_hash, code_version)).fetchone())
+            " AND imported_from IS NULL ORDER BY seq LIMIT 1", (spec_hash, code_version)).fetchone())
+
+
+def active_count(owner: str) -> int:
+    """Queued or running runs of one owner (the per-visitor queue limit)."""
+    with connect() as conn:
+        return conn.execute("SELECT COUNT(*) FROM runs WHERE owner = ? AND status IN ('queued', 'running')",
+                            (owner,)).fetchone()[0]
 
 
 def update_run(run_id: str, **values) -> None:

@@ -72,6 +72,7 @@ def build(ui) -> None:
             methods_table = ui.make(gr.Dataframe, value=view.methods_frame("en"), interactive=False, wrap=True)
         ui.make(gr.Markdown, value=K("finetune.results"))
         table = gr.Dataframe(value=view.group_frame([], "en"), interactive=False, wrap=True, elem_id="finetune-table")
+        measured = gr.Markdown("", elem_id="finetune-measured", elem_classes=["predict"])
         csv_button = ui.make(gr.DownloadButton, label=K("finetune.download_csv"), size="sm", elem_id="finetune-csv")
         with gr.Row():
             loss_plot = gr.Plot(empty_figure("en"), elem_id="finetune-loss")
@@ -103,14 +104,15 @@ def build(ui) -> None:
         run_ids = view.parse_run_ids(runs_text)
         now = f"{lang}|{view.group_signature(run_ids)}"
         if signature is not None and now == signature:
-            return [gr.skip()] * 7
+            return [gr.skip()] * 8
         frame = compare.comparison_frame(run_ids)
         csv_path = view.export_csv(frame, run_ids) if run_ids else None
         return [view.group_frame(run_ids, lang), compare.loss_curves(run_ids, lang) if run_ids else empty_figure(lang),
                 compare.quality_vs_parameters(frame, lang), compare.cost_bars(frame, lang),
-                gr.update(choices=view.finished_choices(run_ids, lang)), gr.update(value=csv_path), now]
+                gr.update(choices=view.finished_choices(run_ids, lang)), gr.update(value=csv_path),
+                view.measured_answer(run_ids, lang), now]
 
-    group_outputs = [table, loss_plot, quality_plot, cost_plot, tuned_run, csv_button, shown]
+    group_outputs = [table, loss_plot, quality_plot, cost_plot, tuned_run, csv_button, measured, shown]
     ui.poll(lambda runs_text, lang, signature: show_group(lang, runs_text, signature), [runs_state, ui.lang, shown],
             group_outputs)
     ui.on_language(lambda lang, runs_text: show_group(lang, runs_text), [runs_state], group_outputs)

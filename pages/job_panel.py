@@ -14,7 +14,7 @@ import gradio as gr
 from lab import runner, store
 from lab.errors import LabError
 from lab.job_view import job_status
-from pages.ui import K, session_lang, warn
+from pages.ui import K, session_lang, viewer, warn
 
 
 def status_html(status: dict | None) -> str:
@@ -39,7 +39,7 @@ class JobPanel:
             self.html = gr.HTML(status_html(None), elem_id=f"{name}-status", elem_classes=["job-panel"])
             self.cancel = ui.make(gr.Button, value=K("job.cancel"), variant="stop", size="sm", scale=0,
                                   min_width=120, visible=False, elem_id=f"{name}-cancel")
-        self.cancel.click(self._cancel, [self.run_id, ui.lang], self.outputs())
+        self.cancel.click(self._cancel, [self.run_id, ui.lang, ui.visitor, ui.token], self.outputs())
         ui.poll(self.poll, [self.run_id, ui.lang, self.shown], self.outputs())
         ui.on_language(lambda lang, run_id: self.render(run_id, lang), [self.run_id], self.outputs())
 
@@ -72,12 +72,12 @@ class JobPanel:
         status = job_status(run_id, session_lang(lang))
         return [run_id, status_html(status), gr.update(visible=True), "", *self.show_result(None, session_lang(lang))]
 
-    def _cancel(self, run_id, lang):
+    def _cancel(self, run_id, lang, visitor="", token=""):
         lang = session_lang(lang)
         if run_id:
             try:
                 if runner.get(run_id)["status"] in store.ACTIVE:
-                    runner.cancel(run_id)
+                    runner.cancel(run_id, viewer=viewer(visitor, token))  # only your own (or the teacher's)
             except LabError as error:
                 warn(error, lang)
         return self.render(run_id, lang)

@@ -9,7 +9,7 @@ from lab import run_files, store
 from lab.errors import LabError
 from lab.plots import empty_figure, metric_curves
 from lab.runs_view import curve_names, metric_records, run_detail
-from pages.ui import K, session_lang
+from pages.ui import K, session_lang, viewer
 
 
 def _signature(run_id: str, lang: str) -> str:
@@ -54,13 +54,13 @@ class RunDetail:
     def outputs(self) -> list:
         return [self.summary, self.error, self.plot, self.log, self.outputs_md, self.spec, self.files, self.shown]
 
-    def render(self, run_id: str, lang: str) -> list:
+    def render(self, run_id: str, lang: str, visitor: str = "", token: str = "") -> list:
         lang = session_lang(lang)
         if not run_id:
             return [K("runs.detail.none").render(lang), _shown(""), empty_figure(lang, "plot.no_run"), "",
                     _shown(""), "", None, ""]
         try:
-            detail = run_detail(run_id, lang)
+            detail = run_detail(run_id, lang, viewer(visitor, token))  # others' private runs: "no such run"
         except LabError as error:
             return [error.message(lang), _shown(""), empty_figure(lang, "plot.no_run"), "", _shown(""), "", None, ""]
         frame = metric_records(run_id)
@@ -70,8 +70,8 @@ class RunDetail:
         return [detail["summary"], _shown(error), metric_curves({run_id: frame}, metric, lang), detail["log_tail"],
                 _shown(detail["outputs"]), detail["spec_json"], detail["downloads"] or None, _signature(run_id, lang)]
 
-    def poll(self, run_id, lang, shown):
+    def poll(self, run_id, lang, shown, visitor="", token=""):
         lang = session_lang(lang)
         if not run_id or _signature(run_id, lang) == shown:
             return [gr.skip()] * len(self.outputs())
-        return self.render(run_id, lang)
+        return self.render(run_id, lang, visitor, token)

@@ -6,19 +6,20 @@ shows the same runs; the app's timer refreshes the table while jobs run.
 """
 import gradio as gr
 
-from lab import runner, store
+from lab import access, runner, store
 from lab.errors import LabError
 from lab.plots import empty_figure, metric_curves
 from lab.runs_view import (TABLE_WIDTHS, compare_frame, curve_names, metric_records, run_choices, run_label,
                            runs_frame, table_signature)
 from pages.run_detail import RunDetail
-from pages.ui import K, session_lang, warn
+from pages.classroom import Classroom
+from pages.ui import K, session_lang, viewer, warn
 
 TABLE_LIMIT = 200
 
 
-def _rows(visitor: str, mine_only: bool) -> list[dict]:
-    rows = store.list_runs(limit=TABLE_LIMIT)
+def _rows(visitor: str, token: str, mine_only: bool) -> list[dict]:
+    rows = store.list_runs(limit=TABLE_LIMIT, viewer=viewer(visitor, token))  # others' private runs never leave SQLite
     return [r for r in rows if r["owner"] == visitor] if mine_only and visitor else rows
 
 
@@ -53,13 +54,14 @@ def build(ui) -> None:
                                              elem_id="runs-compare-table")
                 compare_plot = gr.Plot(empty_figure("en", "plot.pick_runs"), show_label=False,
                                        elem_id="runs-compare-plot")
-    table_shown, ids_shown = gr.State(""), gr.State("")
+        classroom = Classroom(ui)
+        table_shown, ids_shown = gr.State(""), gr.State("")  # inside the Tab (see test_every_child_of_the_tab_bar_is_a_tab)
 
     # -- the table: redrawn when what it shows changed (cheap: one SQLite query, small JSON files) --
-    def draw_table(lang, visitor, mine, shown, ids, force=False):
+    def draw_table(lang, visitor, token, mine, shown, ids, force=False):
         lang = session_lang(lang)
-        rows = _rows(visitor, mine)
-        signature = f"{lang}|{visitor}|{mine}|{table_signature(rows)}"
+        rows = _rows(visitor, token, mine)
+        signature = f"{lang}|{visitor}|{viewer(visitor, token).role}|{mine}|{table_signature(rows)}"
         id_list = ",".join(r["id"] for r in rows)
         table_update = gr.skip() if signature == shown and not force else runs_frame(rows, lang, visitor)
         picks_update = gr.skip() if id_list == ids and not force else gr.update(choices=run_choices(rows))
@@ -67,11 +69,12 @@ def build(ui) -> None:
             runner.ensure_dispatcher()  # a dispatcher that died is replaced (a no-op while one holds the lease)
         return table_update, signature, picks_update, id_list
 
-    table_io = ([ui.lang, ui.visitor, mine_only, table_shown, ids_shown], [table, table_shown, picks, ids_shown])
+    table_io = ([ui.lang, ui.visitor, ui.token, mine_only, table_shown, ids_shown],
+                [table, table_shown, picks, ids_shown])
     ui.poll(draw_table, *table_io)
 
-    def redraw_table(lang, visitor, mine, shown, ids):
-        return draw_table(lang, visitor, mine, shown, ids, force=True)
+    def redraw_table(lang, visitor, token, mine, shown, ids):
+        return draw_table(lang, visitor, token, mine, shown, ids, force=True)
 
     ui.on_language(redraw_table, table_io[0][1:], table_io[1])
     mine_only.change(redraw_table, *table_io)
@@ -83,54 +86,61 @@ def build(ui) -> None:
         return row[0] if row else gr.skip()
 
     table.select(on_select, None, selected)
-    selected.change(detail.render, [selected, ui.lang], detail.outputs())
-    ui.poll(detail.poll, [selected, ui.lang, detail.shown], detail.outputs())
-    ui.on_language(lambda lang, run_id: detail.render(run_id, lang), [selected], detail.outputs())
+    who = [ui.visitor, ui.token]
+    selected.change(detail.render, [selected, ui.lang, *who], detail.outputs())
+    ui.poll(detail.poll, [selected, ui.lang, detail.shown, *who], detail.outputs())
+    ui.on_language(lambda lang, run_id, visitor, token: detail.render(run_id, lang, visitor, token), [selected, *who],
+                   detail.outputs())
 
     # -- actions on the selected run; errors come back as toasts in the chosen language ----------
-    def act(action, run_id, lang, visitor):
+    def act(action, run_id, lang, visitor, token):
         lang = session_lang(lang)
         if not run_id:
             warn(LabError("no_run_selected"), lang)
             return gr.skip()
+        who = viewer(visitor, token)  # the runner refuses others' runs (lab/access.py), not only this page
         try:
             if action == "cancel":
-                runner.cancel(run_id)
+                runner.cancel(run_id, viewer=who)
                 return gr.skip()
             if action == "rerun":
-                return runner.rerun(run_id, owner=visitor or "")
-            runner.delete(run_id)
+                return runner.rerun(run_id, owner=visitor or "", viewer=who)
+            runner.delete(run_id, viewer=who)
             return ""
         except LabError as error:
             warn(error, lang)
             return gr.skip()
 
     for button, action in ((cancel, "cancel"), (rerun, "rerun"), (delete, "delete")):
-        clicked = button.click(lambda run_id, lang, visitor, action=action: act(action, run_id, lang, visitor),
-                               [selected, ui.lang, ui.visitor], selected)
-        clicked.then(redraw_table, *table_io).then(detail.render, [selected, ui.lang], detail.outputs())
+        clicked = button.click(lambda run_id, lang, visitor, token, action=action: act(action, run_id, lang, visitor,
+                                                                                        token),
+                               [selected, ui.lang, *who], selected)
+        clicked.then(redraw_table, *table_io).then(detail.render, [selected, ui.lang, *who], detail.outputs())
         ui.hurry(clicked)
-    refresh.click(redraw_table, *table_io).then(detail.render, [selected, ui.lang], detail.outputs())
+    refresh.click(redraw_table, *table_io).then(detail.render, [selected, ui.lang, *who], detail.outputs())
 
     # -- comparing runs: one table of figures, curves of one metric overlaid --------------------
-    def draw_compare(run_ids, chosen, lang):
+    def draw_compare(run_ids, chosen, lang, visitor="", token=""):
         lang = session_lang(lang)
-        run_ids = [r for r in (run_ids or []) if store.get_run(r) is not None]
+        seen = viewer(visitor, token)
+        run_ids = [r for r in (run_ids or []) if (row := store.get_run(r)) is not None and access.can_see(row, seen)]
         frames = {run_label(store.get_run(run_id)): metric_records(run_id) for run_id in run_ids}
         names = curve_names(frames)
         chosen = chosen if chosen in names else ("loss" if "loss" in names else (names[0] if names else None))
         figure = (metric_curves(frames, chosen, lang) if chosen
                   else empty_figure(lang, "plot.no_data" if run_ids else "plot.pick_runs"))
-        return compare_frame(run_ids, lang), figure, gr.update(choices=names, value=chosen)
+        return compare_frame(run_ids, lang, seen), figure, gr.update(choices=names, value=chosen)
 
-    compare_io = ([picks, metric, ui.lang], [compare_table, compare_plot, metric])
+    compare_io = ([picks, metric, ui.lang, *who], [compare_table, compare_plot, metric])
     picks.change(draw_compare, *compare_io)
     metric.input(draw_compare, *compare_io)
     refresh.click(draw_compare, *compare_io)
-    ui.on_language(lambda lang, run_ids, chosen: draw_compare(run_ids, chosen, lang), [picks, metric], compare_io[1])
+    ui.on_language(lambda lang, run_ids, chosen, visitor, token: draw_compare(run_ids, chosen, lang, visitor, token),
+                   [picks, metric, *who], compare_io[1])
 
     def add_to_compare(run_id, run_ids):
         run_ids = list(run_ids or [])
         return run_ids + [run_id] if run_id and run_id not in run_ids else gr.skip()
 
     add.click(add_to_compare, [selected, picks], picks)
+    classroom.wire(selected, picks, redraw_table, table_io)

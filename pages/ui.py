@@ -62,6 +62,7 @@ class UI:
 
     lang: gr.BrowserState = None  # "en" | "zh"
     visitor: gr.BrowserState = None  # this browser's random key, the owner of its runs
+    token: gr.BrowserState = None  # a teacher's or admin's token, typed in Runs → Classroom (lab/access.py)
     timer: gr.Timer = None  # one event per tick runs every page's poller (see wire_timer)
     interval: gr.State = None  # the timer's current interval (FAST_TICK or SLOW_TICK)
     secret: str = ""  # encrypts BrowserState values (stable per data folder)
@@ -77,6 +78,7 @@ class UI:
         ui = cls(secret=secret)
         ui.lang = gr.BrowserState(None, storage_key="llm-lab-lang", secret=secret)
         ui.visitor = gr.BrowserState("", storage_key="llm-lab-visitor", secret=secret)
+        ui.token = gr.BrowserState("", storage_key="llm-lab-token", secret=secret)
         ui.timer = gr.Timer(FAST_TICK)  # pages poll running jobs; slower while nothing runs (wire_timer)
         ui.interval = gr.State(FAST_TICK)
         return ui
@@ -189,6 +191,13 @@ def _merge(merged: dict, component, update) -> None:
     else:
         props = {"value": update}
     merged.setdefault(id(component), {}).update(props)
+
+
+def viewer(visitor, token=""):
+    """Who is asking (lab.access.Viewer): the browser's visitor key and the role its token grants."""
+    from lab.access import Viewer
+
+    return Viewer.of(visitor, token)
 
 
 def session_lang(lang) -> str:

@@ -5,6 +5,7 @@ model typed in as a local folder, see the output, reload the page (the tab re-at
 and find the run in the Runs tab as succeeded and as this visitor's.
 """
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -138,3 +139,77 @@ def test_switch_language_generate_and_find_the_run(app_url, tmp_path):
         browser.close()
     assert outside == []  # nothing but the app itself: no fonts, scripts or telemetry from the network
     assert store.get_run(run_id)["owner"]  # the browser's visitor key owns the run
+
+
+CLASS_PRESET = """
+title: {en: "Count with two seeds", zh: "用两个种子计数"}
+description: {en: "The demo counter, twice.", zh: "演示计数器,运行两次。"}
+minutes: 0.1
+spec: {kind: demo, steps: 4, step_seconds: 0.05}
+variants: [{name: seed0, seed: 0}, {name: seed5, seed: 5}]
+predict:
+  question: {en: "Which seed ends lower?", zh: "哪个种子的最终损失更低?"}
+  metric: final_loss
+  pick: min
+board: [final_loss]
+"""
+CJK = re.compile(r"[\u4e00-\u9fff]")
+TABS = ("home", "generate", "finetune", "quantize", "prompting", "scaling", "evaluate", "align", "runs")
+
+
+def test_chinese_on_every_tab_and_the_guided_path(app_url, lab_home):
+    """Switch to Chinese: every tab shows Chinese text (labels, help, lessons, table headers), an error
+    toast is Chinese; then run a teacher's class preset from the Home path: the run's status, the tick,
+    the measured answer and the class board's plot title appear, in Chinese."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    from lab.i18n import t
+
+    (lab_home / "presets").mkdir(parents=True, exist_ok=True)
+    (lab_home / "presets" / "count.yaml").write_text(CLASS_PRESET, encoding="utf-8")
+    url, process = app_url
+    wait_until_served(url, process)
+    expect = playwright.expect
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 900}, locale="en-US")
+        page.goto(url)
+        expect(page.locator("#visitor-note")).to_contain_text("Visitor key", timeout=30000)
+        page.locator("#lang-toggle label").filter(has_text="中文").click()
+        expect(page.locator("#tab-home-button")).to_have_text("首页", timeout=10000)
+        for tab in TABS:
+            button = page.locator(f"#tab-{tab}-button").first  # Gradio also renders tab buttons in an overflow menu
+            button.click()
+            panel = page.locator(f"#tab-{tab}")
+            expect(panel).to_be_visible(timeout=10000)
+            expect(button).to_have_text(t(f"tab.{tab}", "zh"))
+            text = panel.inner_text()
+            assert len(CJK.findall(text)) > 40, f"{tab}: too little Chinese on the tab: {text[:300]!r}"
+        runs_table = page.locator("#runs-table")
+        expect(runs_table).to_contain_text(t("runs.col.status", "zh"))  # table headers follow the language
+        page.locator("#runs-cancel").click()  # nothing selected: the error comes back in Chinese
+        expect(page.get_by_text(t("error.no_run_selected", "zh")).first).to_be_visible(timeout=10000)
+
+        # -- the guided path: a teacher's class preset is a step; run it, see it ticked and answered --
+        page.locator("#tab-home-button").first.click()
+        title = t("tab.class", "zh")
+        step = page.locator("#home-step input")
+        step.click()
+        page.get_by_role("option").filter(has_text="用两个种子计数").click()
+        expect(page.locator("#home-step-info")).to_contain_text("演示计数器", timeout=10000)
+        expect(page.locator("#home-reveal")).to_contain_text("哪个种子的最终损失更低", timeout=10000)
+        page.locator("#home-step-run").click()
+        status = page.locator("#home-step-status")
+        expect(status).to_contain_text("seed5", timeout=30000)
+        done = t("runs.status.succeeded", "zh")
+        deadline = time.time() + 90
+        while status.inner_text().count(done) < 2 and time.time() < deadline:
+            time.sleep(0.5)
+        assert status.inner_text().count(done) == 2, status.inner_text()
+        expect(page.locator("#home-path")).to_contain_text("✓", timeout=15000)
+        expect(page.locator("#home-path")).to_contain_text(title)
+        expect(page.locator("#home-reveal")).to_contain_text("实测结果", timeout=15000)
+        expect(page.locator("#home-board-plot")).to_contain_text("全班", timeout=15000)  # the plot title in Chinese
+        expect(page.locator("#home-board-table")).to_contain_text(t("board.source.ran", "zh"))
+        browser.close()
+    runs = [r for r in store.list_runs() if r.get("preset") == "class/count"]
+    assert len(runs) == 2 and all(r["status"] == "succeeded" and r["owner"] for r in runs)

@@ -21,15 +21,16 @@ FIGURES = ("trainable_params", "trainable_percent", "train_loss_first", "train_l
 PRESETS = Path(__file__).resolve().parent.parent.parent / "assets" / "presets" / "finetune"
 
 
-def submit_comparison(fields: dict, methods: list[str], owner: str = "", private: bool = False,
-                      use_cache: bool = False) -> tuple[str, list[str]]:
+def submit_comparison(fields: dict, methods: list[str], owner: str = "", private: bool | None = None,
+                      use_cache: bool = False, preset: str | None = None) -> tuple[str, list[str]]:
     """Queue one fine-tune per method with the same other settings; every spec is checked before any is queued."""
     if len(methods) < 1:
         raise LabError("compare_needs_methods")
     group = f"compare-{secrets.token_hex(4)}"
     specs = [spec_from_dict({**fields, "kind": "finetune", "method": method,
                              "name": fields.get("name") or f"{method}"}) for method in dict.fromkeys(methods)]
-    run_ids = [runner.submit(spec, owner=owner, private=private, use_cache=use_cache, group_id=group) for spec in specs]
+    run_ids = [runner.submit(spec, owner=owner, private=private, use_cache=use_cache, group_id=group, preset=preset)
+               for spec in specs]
     return group, run_ids
 
 
@@ -44,7 +45,7 @@ def preset_names() -> list[str]:
     return sorted(p.stem for p in PRESETS.glob("*.json"))
 
 
-def submit_preset(name: str, owner: str = "", private: bool = False, use_cache: bool = True) -> tuple[str, list[str]]:
+def submit_preset(name: str, owner: str = "", private: bool | None = None, use_cache: bool = True) -> tuple[str, list[str]]:
     preset = load_preset(name)
     return submit_comparison(preset["spec"], preset["methods"], owner=owner, private=private, use_cache=use_cache)
 

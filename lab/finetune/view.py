@@ -165,3 +165,22 @@ def preview_highlights(summary: dict) -> list[tuple[str, str | None]]:
             spans.append(("\n\n", None))
         spans.extend((token, "answer" if trained else None) for token, trained in row)
     return spans
+
+
+def measured_answer(run_ids: list[str], lang: str) -> str:
+    """The answer to the lessons' "Predict, then run" questions, from finished runs of a comparison:
+    which method trained the fewest parameters, and which reached the lowest eval (or training) loss."""
+    frame = comparison_frame(run_ids, lang)
+    done = frame[frame["status"] == "succeeded"]
+    if len(done) < 2:
+        return ""
+    parts = []
+    for figure, key in (("trainable_params", "finetune.measured_fewest"), ("eval_loss", "finetune.measured_lowest"),
+                        ("train_loss_last", "finetune.measured_lowest")):
+        values = done.dropna(subset=[figure])
+        if values.empty or (figure == "train_loss_last" and not done["eval_loss"].isna().all()):
+            continue
+        best = values.loc[values[figure].idxmin()]
+        parts.append(t(key, lang, method=method_label(best["method"], lang), figure=t(f"metric.{figure}", lang),
+                       value=format_number(best[figure])))
+    return t("finetune.measured", lang, answers="; ".join(parts)) if parts else ""

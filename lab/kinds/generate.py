@@ -140,6 +140,7 @@ def run(spec: GenerateSpec, ctx) -> dict:
         "peak_memory_mb": peak_memory_mb(info["device"]),
         "parameters": info["parameters"],
         "n_prompts": len(results),
+        "distinct_answers": len({r.text.strip() for r in results}),  # the same prompt thrice: 1 when greedy
         "outputs": [{"prompt": r.prompt, "text": r.text, "finish_reason": r.finish_reason} for r in results],
     }
     if base_results is not None:
