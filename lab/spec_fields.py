@@ -23,6 +23,7 @@ class FieldInfo:
     minimum: float | None = None
     maximum: float | None = None
     optional: bool = False  # None is allowed (an empty box means None)
+    item: type = str  # list fields: the type of one item (list[int] lines may also be split by commas)
 
 
 def _unwrap(annotation):
@@ -52,8 +53,9 @@ def describe(cls: type[Spec]) -> list[FieldInfo]:
             widget = "lines"
         else:
             widget = "text"
+        item = (typing.get_args(annotation) or (str,))[0] if widget == "lines" else str
         infos.append(FieldInfo(f.name, widget, default, tuple(meta["choices"]) if meta.get("choices") else None,
-                               meta.get("minimum"), meta.get("maximum"), optional))
+                               meta.get("minimum"), meta.get("maximum"), optional, item))
     return infos
 
 
@@ -85,6 +87,12 @@ def to_widget(info: FieldInfo, value):
 
 def from_widget(info: FieldInfo, value):
     """A widget's value as the spec wants it; empty optional fields become None."""
+    if info.widget == "lines" and info.item is int:  # "0, 1, 2" or one number a line
+        parts = [p.strip() for p in str(value or "").replace(",", "\n").splitlines() if p.strip()]
+        for part in parts:
+            if not part.lstrip("-").isdigit():
+                raise LabError("not_whole_number", field=info.name, value=part)
+        return [int(p) for p in parts]
     if info.widget == "lines":
         return [line.strip() for line in str(value or "").splitlines() if line.strip()]
     if info.widget in ("integer", "number"):
