@@ -23,7 +23,7 @@ class FieldInfo:
     minimum: float | None = None
     maximum: float | None = None
     optional: bool = False  # None is allowed (an empty box means None)
-    item_type: type | None = None  # list fields: the type of one line (int and float lines are parsed)
+    item_type: type | None = None  # list fields: the type of one item (int and float items are parsed)
 
 
 def _unwrap(annotation):
@@ -88,8 +88,11 @@ def to_widget(info: FieldInfo, value):
 def from_widget(info: FieldInfo, value):
     """A widget's value as the spec wants it; empty optional fields become None."""
     if info.widget == "lines":
-        lines = [line.strip() for line in str(value or "").splitlines() if line.strip()]
-        if info.item_type in (int, float):  # a list of numbers, one per line
+        text = str(value or "")
+        if info.item_type in (int, float):  # a list of numbers: one per line, or "0, 1, 2"
+            text = text.replace(",", "\n")
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        if info.item_type in (int, float):
             return [_number(info, index, line) for index, line in enumerate(lines)]
         return lines
     if info.widget in ("integer", "number"):
@@ -112,6 +115,8 @@ def _number(info: FieldInfo, index: int, line: str):
     try:
         return info.item_type(line)
     except ValueError:
+        if info.item_type is int:
+            raise LabError("not_whole_number", field=info.name, value=line) from None
         raise LabError("bad_type", field=f"{info.name}[{index}]", expected=info.item_type.__name__,
                        got=repr(line)[:40]) from None
 

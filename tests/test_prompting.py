@@ -240,3 +240,12 @@ def test_a_shared_prefix_run_once_gives_the_same_answers(arch):
         cached = generate(model, tokenizer, prompts, max_new_tokens=10, batch_size=3, share_prefix=True, **sampling)
         assert [r.text for r in cached] == [r.text for r in plain]
         assert [r.new_tokens for r in cached] == [r.new_tokens for r in plain]
+
+
+def test_the_form_reads_k_values_as_whole_numbers():
+    from lab.spec_fields import to_spec
+
+    assert to_spec("prompt", {"k_values": "0, 1\n2"}).k_values == [0, 1, 2]
+    with pytest.raises(LabError) as caught:
+        to_spec("prompt", {"k_values": "0, two"})
+    assert caught.value.key == "not_whole_number" and "two" in str(caught.value)
