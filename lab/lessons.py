@@ -29,6 +29,7 @@ REGISTRIES = (
     Registry("lab.quantize.schemes", "scheme_names", "scheme_"),
     Registry("lab.prune.methods", "method_names", "prune_"),
     Registry("lab.evaluate.judges", "judge_names", "judge_"),
+    Registry("lab.evaluate.metrics", "METRICS", "metric_"),
 )
 
 

@@ -38,7 +38,7 @@ ASSETS = config.REPO / "assets" / "presets"
 SUFFIXES = (".yaml", ".yml", ".json")
 PRESET_ID = re.compile(r"^[a-z0-9_]+(/[A-Za-z0-9_.-]+)+$")
 MAX_PRESET_BYTES = 64 * 1024
-KIND_OF_FOLDER = {"finetune": "finetune", "scaling": "scaling_sweep"}  # shapes without a "kind"
+KIND_OF_FOLDER = {"finetune": "finetune", "scaling": "scaling_sweep", "prompting": "prompt"}  # shapes without a "kind"
 
 
 @dataclass
@@ -80,12 +80,12 @@ def parse(data, preset_id: str, tab: str) -> Preset:
     """A preset from loaded YAML/JSON data (any of the three shapes); LabError naming what is wrong."""
     if not isinstance(data, dict):
         raise LabError("preset_invalid", preset=preset_id, detail="not a mapping")
-    if "kind" in data:  # a bare spec
+    if "kind" in data and "spec" not in data:  # a bare spec
         data = {"title": data.get("name") or preset_id, "spec": data}
     spec = dict(data.get("spec") or {})
     if not spec:
         raise LabError("preset_invalid", preset=preset_id, detail="no spec")
-    spec.setdefault("kind", KIND_OF_FOLDER.get(tab, ""))
+    spec.setdefault("kind", data.get("kind") or KIND_OF_FOLDER.get(tab, ""))  # {"kind", "title", "spec"} (Align)
     variants = data.get("variants")
     if variants is None and data.get("methods"):
         variants = [{"method": m, "name": m} for m in data["methods"]]

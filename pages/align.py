@@ -26,7 +26,7 @@ SHARED = ("model", "dataset", "name")  # set by the page's own widgets
 
 
 def build(ui) -> None:
-    with ui.make(gr.Tab, label=K("tab.align"), id="align", elem_id="tab-align"):
+    with ui.make(gr.Tab, label=K("tab.align"), id="align", elem_id="tab-align") as align_tab:
         choices, default_model = model_choices()
         with gr.Row():
             with gr.Column(scale=3):
@@ -91,10 +91,11 @@ def build(ui) -> None:
     dpo_tab.select(lambda: "align_dpo", None, [lesson_pick])  # the lesson beside follows the experiment shown
     reward_tab.select(lambda: "align_reward", None, [lesson_pick])
 
-    _wire_experiment(ui, dpo, model, dataset, "dpo", extra_inputs=[dpo["start"]],
-                     extra_fields=lambda start: {"start_from": start or ""})
-    _wire_experiment(ui, reward, model, dataset, "reward")
-    _wire_judge(ui, dpo)
+    with align_tab:  # the wiring's gr.State must sit inside the tab: one directly under gr.Tabs counts as a tab
+        _wire_experiment(ui, dpo, model, dataset, "dpo", extra_inputs=[dpo["start"]],
+                         extra_fields=lambda start: {"start_from": start or ""})
+        _wire_experiment(ui, reward, model, dataset, "reward")
+        _wire_judge(ui, dpo)
 
     def refresh_starts(lang):
         return gr.update(choices=view.starting_choices(session_lang(lang)))

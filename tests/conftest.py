@@ -42,6 +42,7 @@ def lab_home(tmp_path, monkeypatch):
     monkeypatch.setenv("LAB_HOME", str(home))
     monkeypatch.setenv("LAB_IDLE_EXIT", "5")
     monkeypatch.delenv("LAB_MAX_JOBS", raising=False)
+    monkeypatch.delenv("LAB_MODELS", raising=False)  # models live in this home unless a test asks to share
     yield home
     _stop_lab_processes(home)
 

@@ -127,7 +127,9 @@ def test_the_judge_spec_pits_the_reference_against_the_dpo_run_on_the_same_promp
     fake_dpo_run("r-dpo", {"kind": "dpo", "model": "smollm2-135m-instruct", "start_from": ""}, outputs)
     spec = judging.judge_spec_from_dpo("r-dpo")
     assert spec["kind"] == "judge" and spec["contestants"] == ["smollm2-135m-instruct", "r-dpo"]
-    assert spec["prompts"] == ["What is 1 + 2?", "What is 5 - 1?"]
+    rows = [json.loads(line) for line in open(spec["prompt_set"], encoding="utf-8")]
+    assert [row["prompt"] for row in rows] == ["What is 1 + 2?", "What is 5 - 1?"]
+    assert spec["judge"] == "logprob" and spec["n_prompts"] == 2  # no right answers: not checkable
     fake_dpo_run("r-dpo-sft", {"kind": "dpo", "model": "m", "start_from": "r-sft"}, outputs)
     assert judging.judge_spec_from_dpo("r-dpo-sft")["contestants"] == ["r-sft", "r-dpo-sft"]
     fake_dpo_run("r-failed", {"kind": "dpo", "model": "m"}, outputs, status="failed")
@@ -140,10 +142,12 @@ def test_the_judge_spec_pits_the_reference_against_the_dpo_run_on_the_same_promp
     assert caught.value.key == "align_no_prompts"
 
 
-def test_submitting_to_the_judge_is_refused_clearly_while_no_judge_kind_exists(lab_home):
+def test_submitting_to_the_judge_is_refused_clearly_while_no_judge_kind_exists(lab_home, monkeypatch):
+    from lab.specs import KINDS, kinds
+
+    kinds()
+    monkeypatch.delitem(KINDS, "judge")  # an install without the Evaluate tab
     fake_dpo_run("r-dpo", {"kind": "dpo", "model": "m"}, [{"prompt": "p"}])
-    if judging.judge_available():
-        pytest.skip("the Evaluate tab's judge kind is registered: the lead's integration test covers it")
     with pytest.raises(LabError) as caught:
         judging.submit_judge("r-dpo")
     assert caught.value.key == "align_no_judge"
@@ -186,25 +190,25 @@ def test_the_example_upload_file_is_valid_preference_data():
     assert data.load_pairs(str(ASSETS / "data" / "align" / "example_upload.jsonl"))[1]
 
 
-def test_the_judge_spec_is_submitted_once_a_judge_kind_is_registered(lab_home, monkeypatch):
-    import dataclasses
-
+def test_one_click_submits_a_valid_judge_spec_of_the_real_judge_kind(lab_home, monkeypatch):
+    """The DPO run against its base with the Evaluate tab's judge: checkable prompts go to the rule judge."""
     from lab import runner
-    from lab.specs import KINDS, KindEntry, Spec, kinds, setting
 
-    if "judge" in kinds():
-        pytest.skip("the real judge kind is registered: the lead's integration check covers it")
-
-    @dataclasses.dataclass
-    class StandInJudge(Spec):  # the two fields the Evaluate tab's judge spec is agreed to have
-        kind = "judge"
-        contestants: list[str] = setting([], en="who", zh="谁")
-        prompts: list[str] = setting([], en="what", zh="什么")
-
-    monkeypatch.setitem(KINDS, "judge", KindEntry(StandInJudge, lambda spec, ctx: {}, __name__))
     submitted = []
     monkeypatch.setattr(runner, "submit", lambda spec, owner="": submitted.append((spec, owner)) or "judge-run")
-    fake_dpo_run("r-dpo", {"kind": "dpo", "model": "base-model"}, [{"prompt": "p1"}, {"prompt": "p2"}])
+    outputs = [{"prompt": "What is 1 + 2?", "before": "3", "after": "4", "answer": "3"},
+               {"prompt": "What is 5 - 1?", "before": "4", "after": "4", "answer": "4"}]
+    folder = fake_dpo_run("r-dpo", {"kind": "dpo", "model": "smollm2-135m-instruct", "max_new_tokens": 32}, outputs)
+    (folder / "artifacts" / "adapter").mkdir()  # what save_policy leaves: the fine-tune layout the judge loads
+    run_files.write_json(folder / "artifacts" / "adapter" / "lab_finetune.json", {"method": "lora"})
     assert judging.judge_available() and judging.submit_judge("r-dpo", owner="me") == "judge-run"
     spec, owner = submitted[0]
-    assert spec.contestants == ["base-model", "r-dpo"] and spec.prompts == ["p1", "p2"] and owner == "me"
+    assert type(spec).__name__ == "JudgeSpec" and owner == "me"
+    assert spec.contestants == ["smollm2-135m-instruct", "r-dpo"] and spec.judge == "rule"
+    assert spec.n_prompts == 2 and spec.max_new_tokens == 32
+
+    from lab.evaluate.prompt_sets import load_prompts
+
+    prompts, answer_filter, _ = load_prompts(spec.prompt_set, spec.n_prompts, needs=None)
+    assert sorted(p["prompt"] for p in prompts) == ["What is 1 + 2?", "What is 5 - 1?"]
+    assert sorted(p["answer"] for p in prompts) == ["3", "4"]

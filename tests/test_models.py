@@ -16,6 +16,7 @@ from lab.models import DEFAULT_MODEL, available_models, load_model, resolve_mode
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv("LAB_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("LAB_MODELS", raising=False)
     return tmp_path / "home"
 
 
@@ -178,6 +179,7 @@ def converted_default(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         home = tmp_path_factory.mktemp("lab_home_integration")
         patch.setenv("LAB_HOME", str(home))
+        patch.delenv("LAB_MODELS", raising=False)  # this fixture checks a real first conversion
         import torch
 
         torch.set_num_threads(1)

@@ -38,19 +38,29 @@ def rule_win_rate(before: list[str], after: list[str], answers: list[str]) -> di
 
 def judge_spec_from_dpo(run_id: str) -> dict:
     """The Evaluate tab's "judge" spec comparing a finished DPO run with the model it started from, on the
-    same prompts it answered before and after: contestants [reference, DPO run id], prompts."""
+    prompts it answered before and after. Those prompts (with their right answers when the data is
+    checkable) are written to the DPO run's artifacts/judge_prompts.jsonl, the judge's prompt set; a
+    checkable set is judged by the rule judge (a right answer beats a wrong one), any other by log-probability."""
+    import json
+
     run_files.check_run_id(run_id)
     folder = run_files.run_dir(run_id)
     spec = run_files.read_json(folder / "spec.json") or {}
     result = run_files.read_json(folder / "result.json") or {}
     if spec.get("kind") != "dpo" or result.get("status") != "succeeded":
         raise LabError("align_not_a_dpo_result", run_id=run_id)
-    prompts = [item["prompt"] for item in (result.get("outputs") or {}).get("outputs") or []]
-    if not prompts:
+    asked = [item for item in (result.get("outputs") or {}).get("outputs") or [] if item.get("prompt")]
+    if not asked:
         raise LabError("align_no_prompts", run_id=run_id)
+    rows = [{"prompt": item["prompt"], **({"answer": str(item["answer"])} if item.get("answer") else {})}
+            for item in asked]
+    prompt_file = folder / "artifacts" / "judge_prompts.jsonl"
+    run_files.write_atomic(prompt_file, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+    checkable = all("answer" in row for row in rows)
     reference = spec.get("start_from") or spec.get("model")
-    return {"kind": JUDGE_KIND, "contestants": [reference, run_id], "prompts": prompts,
-            "name": f"DPO {run_id} vs {reference}"}
+    return {"kind": JUDGE_KIND, "contestants": [reference, run_id], "prompt_set": str(prompt_file),
+            "n_prompts": len(rows), "judge": "rule" if checkable else "logprob",
+            "max_new_tokens": int(spec.get("max_new_tokens") or 48), "name": f"DPO {run_id} vs {reference}"}
 
 
 def judge_available() -> bool:
