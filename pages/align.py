@@ -26,7 +26,7 @@ SHARED = ("model", "dataset", "name")  # set by the page's own widgets
 
 
 def build(ui) -> None:
-    with ui.make(gr.Tab, label=K("tab.align"), id="align", elem_id="tab-align") as align_tab:
+    with ui.make(gr.Tab, label=K("tab.align"), id="align", elem_id="tab-align"):
         choices, default_model = model_choices()
         with gr.Row():
             with gr.Column(scale=3):
@@ -55,53 +55,53 @@ def build(ui) -> None:
                                       label=K("align.lesson_pick"), elem_id="align-lesson-pick")
                 picked_lesson = gr.Markdown(lesson("align_dpo", "en"), elem_classes=["lesson"], elem_id="align-lesson")
 
-    # -- shared: upload, preview, lessons ------------------------------------------------------------
-    def uploaded(file, lang, visitor):
-        from lab.finetune.view import save_upload
+        # the wiring stays inside the tab: a gr.State directly under gr.Tabs would count as a tab
+        # -- shared: upload, preview, lessons ------------------------------------------------------------
+        def uploaded(file, lang, visitor):
+            from lab.finetune.view import save_upload
 
-        if file is None:
-            return gr.skip()
-        try:
-            return gr.update(value=save_upload(file if isinstance(file, str) else file.name, visitor))
-        except LabError as error:
-            warn(error, session_lang(lang))
-            return gr.skip()
+            if file is None:
+                return gr.skip()
+            try:
+                return gr.update(value=save_upload(file if isinstance(file, str) else file.name, visitor))
+            except LabError as error:
+                warn(error, session_lang(lang))
+                return gr.skip()
 
-    upload.upload(uploaded, [upload, ui.lang, ui.visitor], [dataset])
+        upload.upload(uploaded, [upload, ui.lang, ui.visitor], [dataset])
 
-    def show_preview(lang, model_name, data, max_length):
-        from lab.align.data import preview
+        def show_preview(lang, model_name, data, max_length):
+            from lab.align.data import preview
 
-        lang = session_lang(lang)
-        try:
-            summary = preview((data or "").strip(), (model_name or "").strip(), int(max_length or 128))
-        except LabError as error:
-            return [gr.update(open=True), error.message(lang), view.preview_frame(None, lang), None]
-        return [gr.update(open=True), view.preview_markdown(summary, lang), view.preview_frame(summary, lang), summary]
+            lang = session_lang(lang)
+            try:
+                summary = preview((data or "").strip(), (model_name or "").strip(), int(max_length or 128))
+            except LabError as error:
+                return [gr.update(open=True), error.message(lang), view.preview_frame(None, lang), None]
+            return [gr.update(open=True), view.preview_markdown(summary, lang), view.preview_frame(summary, lang), summary]
 
-    preview_button.click(show_preview, [ui.lang, model, dataset, dpo["form"].widgets["max_length"]],
-                         [preview_box, preview_note, preview_table, preview_state])
-    ui.on_language(lambda lang, summary: [view.preview_markdown(summary, lang) if summary else gr.skip(),
-                                          view.preview_frame(summary, lang)], [preview_state],
-                   [preview_note, preview_table])
-    ui.on_language(lambda lang: gr.update(choices=view.lesson_choices(lang)), [], [lesson_pick])
-    ui.on_language(lambda lang, name: lesson(name or "align_dpo", lang), [lesson_pick], [picked_lesson])
-    lesson_pick.change(lambda name, lang: lesson(name or "align_dpo", session_lang(lang)), [lesson_pick, ui.lang],
-                       [picked_lesson])
-    dpo_tab.select(lambda: "align_dpo", None, [lesson_pick])  # the lesson beside follows the experiment shown
-    reward_tab.select(lambda: "align_reward", None, [lesson_pick])
+        preview_button.click(show_preview, [ui.lang, model, dataset, dpo["form"].widgets["max_length"]],
+                             [preview_box, preview_note, preview_table, preview_state])
+        ui.on_language(lambda lang, summary: [view.preview_markdown(summary, lang) if summary else gr.skip(),
+                                              view.preview_frame(summary, lang)], [preview_state],
+                       [preview_note, preview_table])
+        ui.on_language(lambda lang: gr.update(choices=view.lesson_choices(lang)), [], [lesson_pick])
+        ui.on_language(lambda lang, name: lesson(name or "align_dpo", lang), [lesson_pick], [picked_lesson])
+        lesson_pick.change(lambda name, lang: lesson(name or "align_dpo", session_lang(lang)), [lesson_pick, ui.lang],
+                           [picked_lesson])
+        dpo_tab.select(lambda: "align_dpo", None, [lesson_pick])  # the lesson beside follows the experiment shown
+        reward_tab.select(lambda: "align_reward", None, [lesson_pick])
 
-    with align_tab:  # the wiring's gr.State must sit inside the tab: one directly under gr.Tabs counts as a tab
         _wire_experiment(ui, dpo, model, dataset, "dpo", extra_inputs=[dpo["start"]],
                          extra_fields=lambda start: {"start_from": start or ""})
         _wire_experiment(ui, reward, model, dataset, "reward")
         _wire_judge(ui, dpo)
 
-    def refresh_starts(lang):
-        return gr.update(choices=view.starting_choices(session_lang(lang)))
+        def refresh_starts(lang):
+            return gr.update(choices=view.starting_choices(session_lang(lang)))
 
-    dpo["refresh"].click(refresh_starts, [ui.lang], [dpo["start"]])
-    ui.on_language(refresh_starts, [], [dpo["start"]])
+        dpo["refresh"].click(refresh_starts, [ui.lang], [dpo["start"]])
+        ui.on_language(refresh_starts, [], [dpo["start"]])
 
 
 def _dpo_section(ui) -> dict:

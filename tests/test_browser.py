@@ -103,8 +103,15 @@ def test_switch_language_generate_and_find_the_run(app_url, tmp_path):
         page.locator("#generate-prompts textarea").fill("Hello there\nThe cat sat")
         page.locator("#generate-settings").click()
         tokens = page.locator("#generate-max_new_tokens input")
-        tokens.fill("6")
-        tokens.press("Tab")  # commit the number before the click
+        expect(tokens).to_have_value("64", timeout=10000)  # the widget has mounted with its default
+        for _ in range(3):  # a tab's widgets mount lazily: typing into one that is still mounting is lost
+            tokens.fill("6")
+            tokens.press("Tab")  # commit the number before the click
+            try:
+                expect(tokens).to_have_value("6", timeout=3000)
+                break
+            except AssertionError:
+                page.wait_for_timeout(1000)
         expect(tokens).to_have_value("6")
         page.locator("#generate-run").click()
         expect(page.locator("#generate-status .job-succeeded")).to_be_visible(timeout=120000)
