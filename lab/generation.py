@@ -105,12 +105,11 @@ MIN_SHARED_PREFIX = 16  # tokens: a shorter common start is not worth a separate
 
 def _common_prefix(ids: list[list[int]]) -> int:
     """Tokens every prompt starts with, leaving each at least one token of its own (0 if under the minimum)."""
+    from lab.scoring import common_prefix
+
     if not ids:
         return 0
-    length = min(len(row) for row in ids) - 1
-    first = ids[0]
-    for row in ids[1:]:
-        length = next((i for i in range(length) if row[i] != first[i]), length)
+    length = min(common_prefix(ids), min(len(row) for row in ids) - 1)
     return length if length >= MIN_SHARED_PREFIX else 0
 
 

@@ -135,7 +135,8 @@ def _split_pair(tokenizer, context: str, choice: str, max_length: int):
     return whole, len(whole) - n_choice
 
 
-def _common_prefix(sequences: list[list[int]]) -> int:
+def common_prefix(sequences: list[list[int]]) -> int:
+    """How many leading tokens every sequence shares (what a shared KV cache can run once)."""
     common = min(len(s) for s in sequences)
     for k in range(common):
         if any(s[k] != sequences[0][k] for s in sequences):
@@ -161,8 +162,8 @@ def _shared_context_logprobs(model, groups: list[tuple[list, list]], pad_id: int
     for start in range(0, len(groups), batch_size):
         chunk = groups[start:start + batch_size]
         # tokens shared by a question's choices; >= 1 token of each choice's input is left to run with it
-        shared = [max(0, min(_common_prefix(seqs), min(firsts)) - 1) for seqs, firsts in chunk]
-        common = min(min(shared), _common_prefix([seqs[0] for seqs, _ in chunk]))
+        shared = [max(0, min(common_prefix(seqs), min(firsts)) - 1) for seqs, firsts in chunk]
+        common = min(min(shared), common_prefix([seqs[0] for seqs, _ in chunk]))
         cache, mask = None, torch.zeros((1, 0), dtype=torch.long)
 
         def extend(ids, step_mask, positions, rows_of):  # run one stage on top of the cache so far
