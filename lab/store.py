@@ -53,17 +53,25 @@ def db_path():
 
 
 @contextmanager
-def connect():
-    conn = sqlite3.connect(db_path(), timeout=30, isolation_level=None)
+def open_database(path, schema: str, migrate=None):
+    """A WAL-mode SQLite connection with `schema` applied (and `migrate(conn)` run), closed on exit."""
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
     conn.row_factory = sqlite3.Row
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA busy_timeout=30000")
-        conn.executescript(SCHEMA)
-        _migrate(conn)
+        conn.executescript(schema)
+        if migrate is not None:
+            migrate(conn)
         yield conn
     finally:
         conn.close()
+
+
+@contextmanager
+def connect():
+    with open_database(db_path(), SCHEMA, _migrate) as conn:
+        yield conn
 
 
 def _migrate(conn) -> None:

@@ -10,7 +10,6 @@ own file, LAB_HOME/arena.db, so it never touches the job table's schema (lab/sto
     games = games_from_votes(votes(run_id))            # -> lab.evaluate.bradley_terry.ratings(games)
 """
 import random
-import sqlite3
 import time
 from contextlib import contextmanager
 
@@ -39,15 +38,10 @@ def db_path():
 
 @contextmanager
 def connect():
-    conn = sqlite3.connect(db_path(), timeout=30, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA busy_timeout=30000")
-        conn.executescript(SCHEMA)
+    from lab.store import open_database
+
+    with open_database(db_path(), SCHEMA) as conn:  # its own file: votes never touch the runs database
         yield conn
-    finally:
-        conn.close()
 
 
 def load_answers(run_id: str) -> list[dict]:
