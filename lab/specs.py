@@ -21,6 +21,19 @@ def setting(default, en: str, zh: str, choices=None, minimum=None, maximum=None)
     return field(default=default, metadata=meta)
 
 
+
+def weights_dtype_setting():
+    """The `dtype` field of every kind that loads a model to run it (lab.models.load_model decides "auto")."""
+    return setting("auto", en="Number format of the weights: auto (bf16 where the processor has bf16 instructions, else fp32), fp32 (exact), bf16 (half the memory), fp16 (GPU).",
+                   zh="权重的数值格式:auto(处理器支持 bf16 指令时用 bf16,否则用 fp32)、fp32(精确)、bf16(内存减半)、fp16(用于 GPU)。",
+                   choices=["auto", "fp32", "bf16", "fp16"])
+
+
+def device_setting():
+    """The `device` field of every kind that runs a model."""
+    return setting("auto", en="Where the model runs: auto (a GPU if there is one, else the CPU), cpu, or cuda.",
+                   zh="模型运行的位置:auto(有 GPU 就用 GPU,否则用 CPU)、cpu 或 cuda。", choices=["auto", "cpu", "cuda"])
+
 @dataclass
 class Spec:
     """Fields every job has. Subclasses set `kind` and add their own fields."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from lab.errors import LabError
 from lab.evaluate.metrics import METRICS
 from lab.models import DEFAULT_MODEL
-from lab.specs import Spec, register_kind, setting
+from lab.specs import Spec, device_setting, register_kind, setting, weights_dtype_setting
 
 
 @dataclass
@@ -34,10 +34,8 @@ class EvaluateSpec(Spec):
                                   minimum=1, maximum=2048)
     use_chat_template: bool = setting(True, en="Generation only: wrap each question as a chat message.", zh="仅用于生成:把每道题包装成对话消息。")
     batch_size: int = setting(8, en="Questions processed together.", zh="同时处理的题目数。", minimum=1, maximum=256)
-    dtype: str = setting("auto", en="Number format of the weights: auto, fp32, bf16, fp16 (GPU).", zh="权重的数值格式:auto、fp32、bf16、fp16(GPU)。",
-                         choices=["auto", "fp32", "bf16", "fp16"])
-    device: str = setting("auto", en="Where the model runs: auto (a GPU if there is one), cpu or cuda.",
-                          zh="模型运行的位置:auto(有 GPU 就用 GPU)、cpu 或 cuda。", choices=["auto", "cpu", "cuda"])
+    dtype: str = weights_dtype_setting()
+    device: str = device_setting()
 
     def validate(self):
         from lab.evaluate.contestants import check_contestant, split

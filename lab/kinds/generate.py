@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from lab.errors import LabError
 from lab.models import DEFAULT_MODEL, check_model_name
-from lab.specs import Spec, register_kind, setting
+from lab.specs import Spec, device_setting, register_kind, setting, weights_dtype_setting
 
 
 @dataclass
@@ -42,11 +42,8 @@ class GenerateSpec(Spec):
                               zh="回答中一旦出现这些字符串之一就停止(该字符串会被截去)。")
     batch_size: int = setting(8, en="Prompts answered together. Larger batches give more tokens per second but use more memory.",
                               zh="同时回答的提示数。批越大,每秒生成的 token 越多,但占用内存也越多。", minimum=1, maximum=256)
-    dtype: str = setting("auto", en="Number format of the weights: auto (bf16 where the processor has bf16 instructions, else fp32), fp32 (exact), bf16 (half the memory), fp16 (GPU).",
-                         zh="权重的数值格式:auto(处理器支持 bf16 指令时用 bf16,否则用 fp32)、fp32(精确)、bf16(内存减半)、fp16(用于 GPU)。",
-                         choices=["auto", "fp32", "bf16", "fp16"])
-    device: str = setting("auto", en="Where the model runs: auto (a GPU if there is one, else the CPU), cpu, or cuda.",
-                          zh="模型运行的位置:auto(有 GPU 就用 GPU,否则用 CPU)、cpu 或 cuda。", choices=["auto", "cpu", "cuda"])
+    dtype: str = weights_dtype_setting()
+    device: str = device_setting()
     adapter: str = setting("", en="Run id of a fine-tune: answer with its tuned model (empty: the model above, untouched).",
                            zh="微调运行的编号:用微调后的模型回答(留空则使用上面的原始模型)。")
     compare_with_base: bool = setting(False, en="With a fine-tune: also answer every prompt with its base model, to compare side by side.",

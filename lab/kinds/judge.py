@@ -18,7 +18,7 @@ from lab.errors import LabError
 from lab.evaluate.judges import JUDGES, judge_names
 from lab.filters import FILTERS
 from lab.models import DEFAULT_MODEL
-from lab.specs import Spec, register_kind, setting
+from lab.specs import Spec, device_setting, register_kind, setting, weights_dtype_setting
 
 
 @dataclass
@@ -50,11 +50,8 @@ class JudgeSpec(Spec):
     bootstrap_rounds: int = setting(200, en="Bootstrap resamples for the 95% intervals of the ratings (0: no intervals).",
                                     zh="评分 95% 区间的自助法重抽样次数(0 表示不计算区间)。", minimum=0, maximum=5000)
     batch_size: int = setting(8, en="Prompts answered (or judged) together.", zh="同时回答(或评判)的提示数。", minimum=1, maximum=256)
-    dtype: str = setting("auto", en="Number format of the weights: auto (bf16 where the processor has bf16 instructions, else fp32), fp32, bf16, fp16 (GPU).",
-                         zh="权重的数值格式:auto(处理器支持 bf16 指令时用 bf16,否则 fp32)、fp32、bf16、fp16(GPU)。",
-                         choices=["auto", "fp32", "bf16", "fp16"])
-    device: str = setting("auto", en="Where the models run: auto (a GPU if there is one), cpu or cuda.",
-                          zh="模型运行的位置:auto(有 GPU 就用 GPU)、cpu 或 cuda。", choices=["auto", "cpu", "cuda"])
+    dtype: str = weights_dtype_setting()
+    device: str = device_setting()
 
     def validate(self):
         from lab.evaluate.contestants import check_contestant

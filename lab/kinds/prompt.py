@@ -33,7 +33,7 @@ from lab.filters import FILTERS
 from lab.models import DEFAULT_MODEL, check_model_name
 from lab.prompting.prompts import PLACEMENTS
 from lab.prompting.strategies import SELECTIONS, STRATEGIES, get_strategy
-from lab.specs import Spec, register_kind, setting
+from lab.specs import Spec, device_setting, register_kind, setting, weights_dtype_setting
 from lab.tasks import check_task_source, get_task
 
 MAX_K = 16
@@ -89,11 +89,8 @@ class PromptSpec(Spec):
                                       zh="先推理再作答的策略(思维链、自洽性)的回答长度上限(token 数)。", minimum=1, maximum=4096)
     batch_size: int = setting(8, en="Prompts answered together. Larger batches are faster per question but use more memory.",
                               zh="同时回答的提示数。批越大,每道题越快,但占用内存越多。", minimum=1, maximum=256)
-    dtype: str = setting("auto", en="Number format of the weights: auto (bf16 where the processor has bf16 instructions, else fp32), fp32, bf16, fp16 (GPU).",
-                         zh="权重的数值格式:auto(处理器支持 bf16 指令时用 bf16,否则用 fp32)、fp32、bf16、fp16(用于 GPU)。",
-                         choices=["auto", "fp32", "bf16", "fp16"])
-    device: str = setting("auto", en="Where the model runs: auto (a GPU if there is one, else the CPU), cpu, or cuda.",
-                          zh="模型运行的位置:auto(有 GPU 就用 GPU,否则用 CPU)、cpu 或 cuda。", choices=["auto", "cpu", "cuda"])
+    dtype: str = weights_dtype_setting()
+    device: str = device_setting()
     trust_remote_code: bool = setting(False, en="Allow a hub model to run its own Python code. Only for models whose authors you trust.",
                                       zh="允许 Hub 上的模型运行它自带的 Python 代码。仅对你信任其作者的模型开启。")
 

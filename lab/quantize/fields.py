@@ -4,7 +4,7 @@ lab/pretrain/fields.py), so help texts and limits are written once."""
 from dataclasses import dataclass
 
 from lab.errors import LabError
-from lab.specs import setting
+from lab.specs import device_setting, setting
 
 
 @dataclass
@@ -19,8 +19,7 @@ class MeasureFields:
                                    zh="同时打分的窗口数:越多越快,也越占内存。", minimum=1, maximum=256)
     questions: int = setting(40, en="Continuation-choice questions: pick the real next 16 characters among 4 by likelihood (chance 25%). 0 skips accuracy.",
                              zh="续写选择题数量:在 4 个候选中按似然选出真实的后 16 个字符(随机猜为 25%)。0 表示不测准确率。", minimum=0, maximum=5000)
-    device: str = setting("auto", en="Where to run: auto (a GPU if there is one), cpu or cuda.",
-                          zh="运行位置:auto(有 GPU 就用)、cpu 或 cuda。", choices=["auto", "cpu", "cuda"])
+    device: str = device_setting()
 
     def check_measure(self) -> None:
         from lab.system import gpus  # nvidia-smi, no torch: the app validates specs too
