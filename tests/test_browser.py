@@ -46,6 +46,16 @@ def wait_until_served(url: str, process, timeout: float = 90.0) -> None:
     raise AssertionError(f"{url} was not served within {timeout} s")
 
 
+def open_app(p, url: str):
+    """(browser, page) with the app loaded: the page-load event has run once the visitor key shows."""
+    browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+    page = browser.new_page(viewport={"width": 1366, "height": 900}, locale="en-US")
+    page.goto(url)
+    pytest.importorskip("playwright.sync_api").expect(page.locator("#visitor-note")).to_contain_text(
+        "Visitor key", timeout=30000)
+    return browser, page
+
+
 @pytest.fixture
 def app_url(lab_home, tmp_path):
     """The app on a free port with its own data folder; stopped (and its jobs) afterwards."""
@@ -177,10 +187,7 @@ def test_chinese_on_every_tab_and_the_guided_path(app_url, lab_home):
     wait_until_served(url, process)
     expect = playwright.expect
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1366, "height": 900}, locale="en-US")
-        page.goto(url)
-        expect(page.locator("#visitor-note")).to_contain_text("Visitor key", timeout=30000)
+        browser, page = open_app(p, url)
         page.locator("#lang-toggle label").filter(has_text="中文").click()
         expect(page.locator("#tab-home-button")).to_have_text("首页", timeout=10000)
         for tab in TABS:

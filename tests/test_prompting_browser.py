@@ -2,7 +2,7 @@
 refused naming its line, a run of two strategies ends with its table, traces, the exact prompt and the vote."""
 import pytest
 
-from test_browser import CHROMIUM, CHROMIUM_FLAGS, app_url, wait_until_served  # noqa: F401  (app_url: a fixture)
+from test_browser import app_url, open_app, wait_until_served  # noqa: F401  (app_url: a fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -18,10 +18,7 @@ def test_run_two_strategies_and_read_a_trace(app_url, tmp_path):  # noqa: F811
     wait_until_served(url, process)
     expect = playwright.expect
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1366, "height": 900}, locale="en-US")
-        page.goto(url)
-        expect(page.locator("#visitor-note")).to_contain_text("Visitor key", timeout=30000)
+        browser, page = open_app(p, url)
         page.locator("#tab-prompting-button").click()
 
         page.locator("#prompting-upload input[type=file]").set_input_files(str(bad))
