@@ -2,7 +2,7 @@
 
     python app.py                       # http://127.0.0.1:7860
     python app.py --host 0.0.0.0 --port 8080
-    python app.py --space               # one server for a class or a Space: private runs, limits (lab/space.py)
+    python app.py --space               # one server for a class or a Space: private runs, limits (lab/classroom/space_mode.py)
     GRADIO_SERVER_NAME=0.0.0.0 GRADIO_SERVER_PORT=8080 python app.py
 
 The app itself never imports torch, transformers, peft or bitsandbytes: jobs run in worker
@@ -17,7 +17,9 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: n
 
 import gradio as gr  # noqa: E402
 
-from lab import config, runner, space, visitors  # noqa: E402
+from lab import config  # noqa: E402
+from lab.classroom import space_mode, visitors  # noqa: E402
+from lab.runs import runner  # noqa: E402
 from pages import align, evaluate, finetune, generate, home, prompting, quantize, runs, scaling  # noqa: E402
 from pages.ui import UI, K, session_lang  # noqa: E402
 
@@ -58,7 +60,7 @@ def space_note_text(lang) -> str:
     """On a shared server: that runs are private, and whether they survive a restart ("" elsewhere)."""
     if not config.space_mode():
         return ""
-    return K("space.private_note").render(lang) + " " + space.storage_notice(lang)
+    return K("space.private_note").render(lang) + " " + space_mode.storage_notice(lang)
 
 
 def wire_language(demo: gr.Blocks, ui: UI, toggle: gr.Radio) -> None:

@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO))
 
 
 def run(kind: str, fields: dict, threads: int) -> dict:
-    from lab.context import JobContext
+    from lab.runs.job_context import JobContext
     from lab.specs import kinds, spec_from_dict
 
     folder = Path(tempfile.mkdtemp(prefix=f"bench-{kind}-"))

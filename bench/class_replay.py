@@ -27,7 +27,8 @@ variants: [{{name: a, seed: 0}}, {{name: b, seed: 1}}]
 
 def class_of(students: int, use_cache: bool, home: Path, step: float) -> dict:
     os.environ.update(LAB_HOME=str(home), LAB_IDLE_EXIT="10", LAB_LAUNCH="fork")
-    from lab import access, presets, runner, store
+    from lab.classroom import access, presets
+    from lab.runs import runner, store
 
     source = home.parent / f"bench-{home.name}.yaml"
     source.write_text(PRESET.format(step=step), encoding="utf-8")

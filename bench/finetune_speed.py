@@ -170,7 +170,7 @@ def best_threads(probe: dict) -> int:
 
 
 def cpu_fast_bf16() -> bool:
-    from lab.models import cpu_has_fast_bf16
+    from lab.modeling.models import cpu_has_fast_bf16
 
     return cpu_has_fast_bf16()
 
@@ -197,7 +197,7 @@ def find_model(convert: bool) -> Path:
         raise SystemExit(f"no converted {MODEL} found under {homes}; run without --no-convert")
     print(f"converting {MODEL} into {REPO / 'lab_data'} (once, ~30-60 s)", flush=True)
     env = dict(os.environ, LAB_HOME=str(REPO / "lab_data"))
-    subprocess.run([sys.executable, "-c", f"from lab.model_conversion import ensure_converted; ensure_converted({MODEL!r})"],
+    subprocess.run([sys.executable, "-c", f"from lab.modeling.conversion import ensure_converted; ensure_converted({MODEL!r})"],
                    cwd=REPO, env=env, check=True)
     return (REPO / "lab_data" / "models" / MODEL).resolve()
 

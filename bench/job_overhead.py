@@ -1,5 +1,5 @@
 """Per-job start-up overhead of the runner: fork from a pre-imported dispatcher vs spawning a fresh
-`python -m lab.worker` per job. Writes bench/out/job_overhead.json.
+`python -m lab.runs.worker` per job. Writes bench/out/job_overhead.json.
 
     .venv/bin/python bench/job_overhead.py [--jobs 5]
 
@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO))
 
 def measure(mode: str, jobs: int, model_dir: Path, home: Path) -> dict:
     os.environ.update(LAB_HOME=str(home), LAB_LAUNCH=mode, LAB_IDLE_EXIT="30")
-    from lab import runner, store
+    from lab.runs import runner, store
     from lab.specs import spec_from_dict
 
     latencies, walls = [], []

@@ -1,4 +1,4 @@
-"""Multiple-choice scoring by log-likelihood: batched (lab.scoring.score_choices) vs one choice at a time.
+"""Multiple-choice scoring by log-likelihood: batched (lab.modeling.scoring.score_choices) vs one choice at a time.
 Writes bench/out/mc_scoring_speed.json.
 
     .venv/bin/python bench/mc_scoring_speed.py [--questions 24] [--shots 2] [--threads 1] [--batch-size 16]
@@ -44,8 +44,8 @@ def main() -> None:
 
     import torch
 
-    from lab.models import DEFAULT_MODEL, load_model
-    from lab.scoring import score_choices
+    from lab.modeling.models import DEFAULT_MODEL, load_model
+    from lab.modeling.scoring import score_choices
 
     torch.set_num_threads(args.threads)
     model, tokenizer, info = load_model(DEFAULT_MODEL, dtype=args.dtype)

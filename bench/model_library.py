@@ -32,9 +32,9 @@ def main() -> None:
 
     import torch
 
-    from lab.generation import generate
-    from lab.models import DEFAULT_MODEL, load_model
-    from lab.scoring import perplexity
+    from lab.modeling.generation import generate
+    from lab.modeling.models import DEFAULT_MODEL, load_model
+    from lab.modeling.scoring import perplexity
 
     torch.set_num_threads(args.threads)
     figures = {"threads": args.threads, "model": DEFAULT_MODEL, "torch": torch.__version__}

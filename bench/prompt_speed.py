@@ -6,7 +6,7 @@ Writes bench/out/prompt_speed.json.
 Same model (the default, fp32), same prompts (few-shot, k = 4, arithmetic_1digit, through the chat
 template), same greedy decoding and answer budget, in the same process. The baseline is the loop a
 script would write: tokenizer(prompt) -> model.generate(...) per question, stopping at the end-of-turn
-token. The lab's path is lab.generation.generate as the prompt kind calls it: prompts sorted by length,
+token. The lab's path is lab.modeling.generation.generate as the prompt kind calls it: prompts sorted by length,
 left-padded batches, KV cache, each row stopping on its own, and the tokens all prompts share (the
 system prompt and the k exemplars) run once, their KV cache copied into every batch (share_prefix).
 "batched" is the same without the shared prefix, to show what each part gives. Rounds alternate (loop, batched, lab, loop, ...) so a change
@@ -36,8 +36,8 @@ def main() -> None:
 
     import torch
 
-    from lab.generation import generate
-    from lab.models import DEFAULT_MODEL, load_model
+    from lab.modeling.generation import generate
+    from lab.modeling.models import DEFAULT_MODEL, load_model
     from lab.prompting.prompts import PromptCraft, render
     from lab.prompting.scoring import extract
     from lab.prompting.strategies import choose_exemplars, get_strategy

@@ -41,7 +41,7 @@ def main() -> None:
     import torch
     import transformers  # noqa: F401
 
-    from lab.generation import generate
+    from lab.modeling.generation import generate
     from lab.quantize.default_model import DEFAULT_QUANTIZE_MODEL, ensure_default_model, resolve
     from lab.quantize.memory import weight_memory
     from lab.quantize.schemes import get_scheme

@@ -80,7 +80,7 @@ def stop_dispatcher(home: str) -> None:
     env_home = os.environ.get("LAB_HOME")
     os.environ["LAB_HOME"] = home
     try:
-        from lab import store
+        from lab.runs import store
 
         holder = store.lease_holder()
         if holder:

@@ -12,8 +12,7 @@ import argparse
 import json
 import sys
 import time
-
-from lab import runner, store
+from lab.runs import runner, store
 from lab.errors import LabError
 
 

@@ -4,11 +4,11 @@ LAB_HOME       data folder (runs/, lab.db, models/); default ./lab_data beside a
 LAB_MAX_JOBS   jobs that run at once (default 1: on a 2-core CPU a second job slows both).
 LAB_THREADS    torch threads per job (default 1: PLATFORM.md measured 2 threads 3-25x slower under load).
 LAB_LAUNCH     "fork" (a dispatcher that pre-imports torch forks each job: no import cost per job)
-               or "spawn" (each job is a fresh `python -m lab.worker RUN_DIR`).
+               or "spawn" (each job is a fresh `python -m lab.runs.worker RUN_DIR`).
 LAB_IDLE_EXIT  seconds a dispatcher with nothing to do waits before it exits (default 120).
 LAB_MODELS     folder of converted models (default LAB_HOME/models): several data folders (tests,
                worktrees) can share one conversion of the default model.
-LAB_SPACE      "1": Space mode (several visitors, private runs, limits; see lab/space.py). On by default
+LAB_SPACE      "1": Space mode (several visitors, private runs, limits; see lab/classroom/space_mode.py). On by default
                when SPACE_ID is set (a Hugging Face Space); "0" turns it off there.
 """
 import os

@@ -10,7 +10,7 @@ class LabError(Exception):
         super().__init__(key)
 
     def message(self, lang: str = "en") -> str:
-        from lab.i18n import t
+        from lab.present.i18n import t
 
         return t(f"error.{self.key}", lang, **self.params)
 

@@ -23,7 +23,7 @@ def setting(default, en: str, zh: str, choices=None, minimum=None, maximum=None)
 
 
 def weights_dtype_setting():
-    """The `dtype` field of every kind that loads a model to run it (lab.models.load_model decides "auto")."""
+    """The `dtype` field of every kind that loads a model to run it (lab.modeling.models.load_model decides "auto")."""
     return setting("auto", en="Number format of the weights: auto (bf16 where the processor has bf16 instructions, else fp32), fp32 (exact), bf16 (half the memory), fp16 (GPU).",
                    zh="权重的数值格式:auto(处理器支持 bf16 指令时用 bf16,否则用 fp32)、fp32(精确)、bf16(内存减半)、fp16(用于 GPU)。",
                    choices=["auto", "fp32", "bf16", "fp16"])

@@ -6,14 +6,13 @@ tab's judge) and "Reward model" (held-out pair accuracy, margin histogram, rewar
 The lessons sit beside them. Logic lives in lab/align/; this module only wires events.
 """
 import gradio as gr
-
-from lab import runner
+from lab.runs import runner
 from lab.align import judging, view
 from lab.align.data import BUILTIN
 from lab.errors import LabError
-from lab.home_view import model_choices
-from lab.i18n import lesson, t
-from lab.plots import empty_figure
+from lab.present.home_view import model_choices
+from lab.present.i18n import lesson, t
+from lab.present.plots import empty_figure
 from lab.specs import spec_from_dict
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel

@@ -4,10 +4,9 @@ reports of a run or a comparison, and the teacher's "lock settings as a class pr
 Logic lives in lab/ (access, bundles, report, presets); this only wires widgets to it.
 """
 import gradio as gr
-
-from lab import bundles, presets, report
+from lab.classroom import bundles, html_report, presets
 from lab.errors import LabError
-from lab.i18n import t
+from lab.present.i18n import t
 from pages.ui import K, session_lang, viewer, warn
 
 
@@ -56,13 +55,13 @@ class Classroom:
                 if action == "compare":
                     if not run_ids:
                         raise LabError("no_run_selected")
-                    html = report.comparison_report(list(run_ids), lang, seen)
-                    return gr.update(value=report.write(html, f"comparison-{run_ids[0]}.html"), visible=True)
+                    html = html_report.comparison_report(list(run_ids), lang, seen)
+                    return gr.update(value=html_report.write(html, f"comparison-{run_ids[0]}.html"), visible=True)
                 if not run_id:
                     raise LabError("no_run_selected")
                 if action == "bundle":
                     return gr.update(value=str(bundles.export_run(run_id, seen)), visible=True)
-                return gr.update(value=report.write_run_report(run_id, lang, seen), visible=True)
+                return gr.update(value=html_report.write_run_report(run_id, lang, seen), visible=True)
             except LabError as error:
                 warn(error, lang)
                 return gr.skip()

@@ -8,18 +8,17 @@ submits an evaluate run over a task. Logic lives in lab/evaluate/ (view.py build
 import random
 
 import gradio as gr
-
-from lab import runner
+from lab.runs import runner
 from lab.errors import LabError
 from lab.evaluate import arena, view
 from lab.evaluate.judges import judge_names
 from lab.evaluate.metrics import METRICS
 from lab.evaluate.prompt_sets import prompt_set_names
-from lab.home_view import model_choices
-from lab.i18n import lesson, t
-from lab.job_view import run_spec
+from lab.present.home_view import model_choices
+from lab.present.i18n import lesson, t
+from lab.runs.job_view import run_spec
 from lab.evaluate.plots import EMPTY
-from lab.plots import empty_figure
+from lab.present.plots import empty_figure
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
 from pages.ui import K, session_lang, warn

@@ -3,15 +3,14 @@
 One method gives one run; several give a comparison on equal budgets (same model, data, steps, seed).
 """
 import gradio as gr
-
-from lab import runner
+from lab.runs import runner
 from lab.errors import LabError
 from lab.finetune import compare, view
 from lab.finetune.datasets import BUILTIN
 from lab.finetune.methods import method_names
-from lab.home_view import model_choices
-from lab.i18n import lesson
-from lab.plots import empty_figure
+from lab.present.home_view import model_choices
+from lab.present.i18n import lesson
+from lab.present.plots import empty_figure
 from lab.specs import spec_from_dict
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
@@ -215,7 +214,7 @@ def _preset_choices(lang: str) -> list:
 
 
 def _export_text(result, lang: str) -> str:
-    from lab.i18n import t
+    from lab.present.i18n import t
 
     folder = ((result or {}).get("outputs") or {}).get("merged_folder")
     return t("finetune.exported", lang, folder=folder) if folder else ""

@@ -9,7 +9,7 @@ help metadata, both in the chosen language (registered with the page's language 
 """
 import gradio as gr
 
-from lab.spec_fields import FieldInfo, describe, field_label, to_spec, to_widget
+from lab.present.form_fields import FieldInfo, describe, field_label, to_spec, to_widget
 from lab.specs import Spec, spec_class
 
 

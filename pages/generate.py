@@ -1,11 +1,10 @@
 """The Generate tab: pick a model, write prompts, set decoding, run it as a job, read the outputs."""
 import gradio as gr
-
-from lab import runner
+from lab.runs import runner
 from lab.errors import LabError
-from lab.home_view import model_choices
-from lab.job_view import generation_frame as outputs_frame
-from lab.job_view import run_spec
+from lab.present.home_view import model_choices
+from lab.runs.job_view import generation_frame as outputs_frame
+from lab.runs.job_view import run_spec
 from lab.specs import kinds
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel

@@ -2,16 +2,15 @@
 locked settings and a "Predict, then run" question; ticked once this visitor has done it), the class
 board of the chosen step, the models the lab knows and the machine.
 
-Logic in lab/guided_path.py, lab/presets.py and lab/classboard.py; this file wires widgets.
+Logic in lab/classroom/guided_path.py, lab/classroom/presets.py and lab/classroom/classboard.py; this file wires widgets.
 """
 import gradio as gr
-
-from lab import classboard, guided_path, presets, report
+from lab.classroom import classboard, guided_path, html_report, presets
 from lab.errors import LabError
-from lab.home_view import models_markdown
-from lab.i18n import t
-from lab.plots import empty_figure
-from lab.system import status_markdown
+from lab.present.home_view import models_markdown
+from lab.present.i18n import t
+from lab.present.plots import empty_figure
+from lab.present.system_status import status_markdown
 from lab.finetune.view import parse_run_ids as parse_ids
 from pages.ui import K, session_lang, viewer, warn
 
@@ -100,8 +99,8 @@ def build(ui) -> None:
                     ("text", classboard.reveal(preset, seen, lang, rows).replace("**", "").replace("*", "")),
                     ("table", classboard.board_frame(preset, seen, lang, rows)),
                     ("figure", classboard.board_figure(preset, seen, lang, rows))]
-        html = report.html_report(t("report.board_title", lang, title=preset.text("title", lang)), sections, lang)
-        return gr.update(value=report.write(html, f"board-{step_id.replace('/', '-')}.html"), visible=True)
+        html = html_report.html_report(t("report.board_title", lang, title=preset.text("title", lang)), sections, lang)
+        return gr.update(value=html_report.write(html, f"board-{step_id.replace('/', '-')}.html"), visible=True)
 
     board_report.click(board_html, [ui.lang, ui.visitor, ui.token, step], board_file)
 
@@ -140,7 +139,7 @@ def _board(step_id: str, seen, lang: str):
 
 def _signature(step_id: str, run_ids: list[str]) -> str:
     """Changes when the board, the ticks or the step's runs would: the preset's runs and their states."""
-    from lab import store
+    from lab.runs import store
 
     if not step_id:
         return ""
@@ -151,6 +150,6 @@ def _signature(step_id: str, run_ids: list[str]) -> str:
 
 
 def _progress(row) -> str:
-    from lab import runner
+    from lab.runs import runner
 
     return str(runner.progress(row["id"]).get("done", "")) if row and row["status"] == "running" else ""

@@ -10,10 +10,9 @@ import html
 from typing import Callable
 
 import gradio as gr
-
-from lab import runner, store
+from lab.runs import runner, store
 from lab.errors import LabError
-from lab.job_view import job_status
+from lab.runs.job_view import job_status
 from pages.ui import K, session_lang, viewer, warn
 
 

@@ -1,13 +1,12 @@
 """The Prompting tab: pick a task and strategies, run them on the same questions, read accuracy with
 intervals, the curves (k, n, tokens) and every prompt and answer. Logic lives in lab/prompting/view.py."""
 import gradio as gr
-
-from lab import runner
+from lab.runs import runner
 from lab.errors import LabError
-from lab.home_view import model_choices
-from lab.i18n import lesson
-from lab.job_view import job_status, run_spec
-from lab.plots import empty_figure
+from lab.present.home_view import model_choices
+from lab.present.i18n import lesson
+from lab.runs.job_view import job_status, run_spec
+from lab.present.plots import empty_figure
 from lab.prompting import view
 from lab.prompting.strategies import STRATEGIES
 from lab.specs import spec_from_dict

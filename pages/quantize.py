@@ -6,10 +6,9 @@ The comparison and the sweep are jobs ("quantize", "prune"); the logic behind th
 lab/quantize/view.py.
 """
 import gradio as gr
-
-from lab import runner
+from lab.runs import runner
 from lab.errors import LabError
-from lab.i18n import lesson
+from lab.present.i18n import lesson
 from lab.prune.methods import method_names
 from lab.quantize import view
 from lab.quantize.default_model import DEFAULT_QUANTIZE_MODEL

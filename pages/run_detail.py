@@ -1,14 +1,13 @@
 """The detail view of one run in the Runs tab: summary, error, curves, live log, outputs, spec, files.
 
-render() reads the run's row and files (lab.runs_view.run_detail); the timer calls poll(), which
+render() reads the run's row and files (lab.runs.runs_view.run_detail); the timer calls poll(), which
 skips unless the run changed (status, or the size of its log, metrics or progress files).
 """
 import gradio as gr
-
-from lab import run_files, store
+from lab.runs import run_files, store
 from lab.errors import LabError
-from lab.plots import empty_figure, metric_curves
-from lab.runs_view import curve_names, metric_records, run_detail
+from lab.present.plots import empty_figure, metric_curves
+from lab.runs.runs_view import curve_names, metric_records, run_detail
 from pages.ui import K, session_lang, viewer
 
 

@@ -5,11 +5,11 @@ Everything is read from the job table and the run folders, so a page reload (or 
 shows the same runs; the app's timer refreshes the table while jobs run.
 """
 import gradio as gr
-
-from lab import access, runner, store
+from lab.classroom import access
+from lab.runs import runner, store
 from lab.errors import LabError
-from lab.plots import empty_figure, metric_curves
-from lab.runs_view import (TABLE_WIDTHS, compare_frame, curve_names, metric_records, run_choices, run_label,
+from lab.present.plots import empty_figure, metric_curves
+from lab.runs.runs_view import (TABLE_WIDTHS, compare_frame, curve_names, metric_records, run_choices, run_label,
                            runs_frame, table_signature)
 from pages.run_detail import RunDetail
 from pages.classroom import Classroom
@@ -98,7 +98,7 @@ def build(ui) -> None:
         if not run_id:
             warn(LabError("no_run_selected"), lang)
             return gr.skip()
-        who = viewer(visitor, token)  # the runner refuses others' runs (lab/access.py), not only this page
+        who = viewer(visitor, token)  # the runner refuses others' runs (lab/classroom/access.py), not only this page
         try:
             if action == "cancel":
                 runner.cancel(run_id, viewer=who)

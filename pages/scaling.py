@@ -9,7 +9,8 @@ import hashlib
 
 import gradio as gr
 
-from lab import config, runner
+from lab import config
+from lab.runs import runner
 from lab.errors import LabError
 from lab.kinds.scaling import EXAMPLE_CSV
 from lab.scaling import view

@@ -13,9 +13,9 @@ from typing import Callable
 
 import gradio as gr
 
-from lab.i18n import LANGUAGES, lesson, t
-from lab.runs_view import any_active_run
-from lab.spec_fields import error_text
+from lab.present.i18n import LANGUAGES, lesson, t
+from lab.runs.runs_view import any_active_run
+from lab.present.form_fields import error_text
 
 DEFAULT_LANG = "en"
 FAST_TICK = 1.5  # seconds between polls while a run is queued or running
@@ -62,7 +62,7 @@ class UI:
 
     lang: gr.BrowserState = None  # "en" | "zh"
     visitor: gr.BrowserState = None  # this browser's random key, the owner of its runs
-    token: gr.BrowserState = None  # a teacher's or admin's token, typed in Runs → Classroom (lab/access.py)
+    token: gr.BrowserState = None  # a teacher's or admin's token, typed in Runs → Classroom (lab/classroom/access.py)
     timer: gr.Timer = None  # one event per tick runs every page's poller (see wire_timer)
     interval: gr.State = None  # the timer's current interval (FAST_TICK or SLOW_TICK)
     secret: str = ""  # encrypts BrowserState values (stable per data folder)
@@ -194,8 +194,8 @@ def _merge(merged: dict, component, update) -> None:
 
 
 def viewer(visitor, token=""):
-    """Who is asking (lab.access.Viewer): the browser's visitor key and the role its token grants."""
-    from lab.access import Viewer
+    """Who is asking (lab.classroom.access.Viewer): the browser's visitor key and the role its token grants."""
+    from lab.classroom.access import Viewer
 
     return Viewer.of(visitor, token)
 

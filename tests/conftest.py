@@ -16,7 +16,7 @@ def pytest_configure(config):
 def _stop_lab_processes(home):
     """SIGTERM the dispatcher holding this data folder's lease, and kill any worker still running."""
     os.environ["LAB_HOME"] = str(home)
-    from lab import store
+    from lab.runs import store
 
     try:
         for run in store.list_runs(statuses=("running",)):

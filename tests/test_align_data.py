@@ -4,10 +4,11 @@ import json
 
 import pytest
 
-from lab import config, run_files
+from lab import config
+from lab.runs import run_files
 from lab.align import data, judging, view
 from lab.errors import LabError
-from lab.i18n import LANGUAGES
+from lab.present.i18n import LANGUAGES
 from lab.specs import spec_from_dict
 
 
@@ -171,7 +172,7 @@ def test_presets_exist_for_both_kinds():
 
 @pytest.mark.parametrize("name", ["align", *view.LESSONS])
 def test_every_align_lesson_exists_in_both_languages_with_a_prediction(name):
-    from lab.i18n import ASSETS
+    from lab.present.i18n import ASSETS
 
     for lang in LANGUAGES:
         path = ASSETS / "lessons" / lang / f"{name}.md"
@@ -183,7 +184,7 @@ def test_every_align_lesson_exists_in_both_languages_with_a_prediction(name):
 
 
 def test_the_example_upload_file_is_valid_preference_data():
-    from lab.i18n import ASSETS
+    from lab.present.i18n import ASSETS
 
     pairs, checkable = data.read_pairs(str(ASSETS / "data" / "align" / "example_upload.jsonl"))
     assert len(pairs) == 5 and not checkable  # three pairs carry no answer
@@ -192,7 +193,7 @@ def test_the_example_upload_file_is_valid_preference_data():
 
 def test_one_click_submits_a_valid_judge_spec_of_the_real_judge_kind(lab_home, monkeypatch):
     """The DPO run against its base with the Evaluate tab's judge: checkable prompts go to the rule judge."""
-    from lab import runner
+    from lab.runs import runner
 
     submitted = []
     monkeypatch.setattr(runner, "submit", lambda spec, owner="": submitted.append((spec, owner)) or "judge-run")

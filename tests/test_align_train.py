@@ -5,8 +5,9 @@ import json
 import pytest
 import torch
 
-from lab import config, runner
-from lab.context import JobContext
+from lab import config
+from lab.runs import runner
+from lab.runs.job_context import JobContext
 from lab.errors import LabError
 from lab.specs import kinds, spec_from_dict
 from tiny_models import trained_tiny_model_dir
@@ -149,7 +150,7 @@ def test_through_the_runner_a_bad_line_fails_the_run_naming_it_and_a_good_run_su
 def test_every_preference_loss_moves_the_held_out_margin_up(tmp_path, loss_type):
     from lab.align.dpo import LOSSES
     from lab.kinds.dpo import DpoSpec
-    from lab.spec_fields import describe
+    from lab.present.form_fields import describe
 
     assert set(LOSSES) == set(next(i for i in describe(DpoSpec) if i.name == "loss_type").choices)
     data = separable_pairs(tmp_path / "pairs.jsonl")

@@ -1,6 +1,7 @@
 """The Align tab's data views: curves, the margin histogram, before/after tables, starting points —
 pure functions over run folders, checked without a browser."""
-from lab import config, run_files, store
+from lab import config
+from lab.runs import run_files, store
 from lab.align import view
 
 

@@ -12,9 +12,10 @@ import time
 
 import pytest
 
-from lab import config, run_files, store
+from lab import config
+from lab.runs import run_files, store
 from lab.errors import LabError
-from lab.i18n import t
+from lab.present.i18n import t
 from lab.specs import example_spec
 
 gr = pytest.importorskip("gradio")
@@ -79,7 +80,7 @@ def test_pages_build_one_by_one_inside_blocks(tmp_path, monkeypatch):
 
 def test_spec_form_round_trip_and_translated_errors(tmp_path, monkeypatch):
     monkeypatch.setenv("LAB_HOME", str(tmp_path))
-    from lab.spec_fields import error_text
+    from lab.present.form_fields import error_text
     from pages.forms import SpecForm
     from pages.ui import UI
 
@@ -132,7 +133,7 @@ def _fake_run(run_id, kind="demo", status="succeeded", owner="", losses=(2.0, 1.
 
 
 def test_runs_view_tables_detail_and_comparison(lab_home):
-    from lab import runs_view
+    from lab.runs import runs_view
 
     _fake_run("run-a", owner="visitor-1")
     _fake_run("run-b", owner="someone-else", losses=(3.0, 2.0))
@@ -163,7 +164,7 @@ def test_runs_view_tables_detail_and_comparison(lab_home):
     frames = {r: runs_view.metric_records(r) for r in ("run-a", "run-b")}
     assert runs_view.curve_names(frames) == ["loss"]
 
-    from lab.job_view import job_status, run_spec
+    from lab.runs.job_view import job_status, run_spec
 
     status = job_status("run-c", "en")
     assert status["terminal"] and status["status"] == "failed" and "out of memory" in status["error"]
@@ -174,7 +175,7 @@ def test_runs_view_tables_detail_and_comparison(lab_home):
 def test_plots_overlay_runs_with_translated_titles():
     import pandas as pd
 
-    from lab.plots import empty_figure, metric_curves
+    from lab.present.plots import empty_figure, metric_curves
 
     frames = {"lora": pd.DataFrame({"step": [1, 2, 3], "loss": [2.0, 1.5, 1.2]}),
               "ia3": pd.DataFrame({"step": [1, 2], "loss": [2.2, 1.9]}),
@@ -190,7 +191,7 @@ def test_plots_overlay_runs_with_translated_titles():
 
 
 def test_generation_outputs_and_job_status_html():
-    from lab.job_view import generation_frame
+    from lab.runs.job_view import generation_frame
     from pages.job_panel import status_html
 
     result = {"outputs": {"outputs": [{"prompt": "Hi", "text": "<b>there</b>", "finish_reason": "length"}]}}
@@ -207,11 +208,11 @@ def test_generation_outputs_and_job_status_html():
 
 
 def test_system_status_reads_the_machine_without_torch():
-    from lab import system
+    from lab.present import system_status
 
-    status = system.system_status()
+    status = system_status.system_status()
     assert status["cpus"] >= 1 and status["memory"]["total"] > 0
-    text = system.status_markdown("zh", status)
+    text = system_status.status_markdown("zh", status)
     assert "CPU 核心数" in text and str(status["cpus"]) in text
 
 
@@ -230,7 +231,7 @@ def test_command_line_flags_and_environment(monkeypatch):
 
 
 def test_visitor_keys_and_the_browser_secret(lab_home):
-    from lab import visitors
+    from lab.classroom import visitors
 
     key = visitors.new_visitor_key()
     assert visitors.valid_visitor_key(key) and not visitors.valid_visitor_key("../x")

@@ -3,8 +3,7 @@ import json
 import random
 
 import pytest
-
-from lab import run_files
+from lab.runs import run_files
 from lab.errors import LabError
 from lab.evaluate import arena, bradley_terry
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from lab import config, runner, store
+from lab import config
+from lab.runs import runner, store
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -179,7 +180,7 @@ def test_chinese_on_every_tab_and_the_guided_path(app_url, lab_home):
     toast is Chinese; then run a teacher's class preset from the Home path: the run's status, the tick,
     the measured answer and the class board's plot title appear, in Chinese."""
     playwright = pytest.importorskip("playwright.sync_api")
-    from lab.i18n import t
+    from lab.present.i18n import t
 
     (lab_home / "presets").mkdir(parents=True, exist_ok=True)
     (lab_home / "presets" / "count.yaml").write_text(CLASS_PRESET, encoding="utf-8")

@@ -6,8 +6,8 @@ import json
 import zipfile
 
 import pytest
-
-from lab import access, bundles, classboard, guided_path, presets, report, run_files, runner, store
+from lab.classroom import access, bundles, classboard, guided_path, html_report, presets
+from lab.runs import run_files, runner, store
 from lab.errors import LabError
 
 ALICE, BOB = "alice-key-0001", "bob-key-00002"
@@ -206,15 +206,15 @@ def test_not_a_zip_and_a_good_minimal_bundle(lab_home, tmp_path):
 
 def test_html_reports_are_self_contained(lab_home):
     run_id = demo_run()
-    text = report.run_report(run_id, "zh")
+    text = html_report.run_report(run_id, "zh")
     assert text.startswith("<!DOCTYPE html>") and "Plotly" in text and len(text) > 1_000_000  # plotly.js inlined
     assert "<script src=" not in text and "cdn." not in text.split("</script>", 1)[1]  # nothing fetched
     body = text.split("</script>", 1)[1]  # after the inlined plotly.js
     assert "最终损失" in body and "e+0" not in body.split("<h2>", 2)[1]  # figures named and formatted as in the app
     other = demo_run(owner=BOB)
-    text = report.comparison_report([run_id, other], "en", viewer=access.Viewer(ALICE))
+    text = html_report.comparison_report([run_id, other], "en", viewer=access.Viewer(ALICE))
     assert run_id[-6:] in text and other[-6:] in text  # class runs are shared: both visible
-    assert report.write_run_report(run_id, "en").endswith(f"report-{run_id}.html")
+    assert html_report.write_run_report(run_id, "en").endswith(f"report-{run_id}.html")
 
 
 def test_the_finetune_tab_reveals_the_measured_answer(lab_home):

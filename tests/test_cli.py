@@ -45,7 +45,7 @@ def test_cancel_from_the_cli(lab_home):
     run_id = lab("run", "-", stdin='{"kind": "demo", "steps": 500, "step_seconds": 0.1}').stdout.strip()
     cancelled = lab("cancel", run_id)
     assert cancelled.returncode == 0 and "cancelled" in cancelled.stdout
-    from lab import runner
+    from lab.runs import runner
 
     assert runner.wait(run_id, timeout=20)["status"] == "cancelled"
     assert "already cancelled" in lab("cancel", run_id).stdout

@@ -5,7 +5,7 @@ import pytest
 
 from lab import config
 from lab.evaluate.judges import JUDGES
-from lab.i18n import LANGUAGES
+from lab.present.i18n import LANGUAGES
 from lab.specs import spec_from_dict
 
 PRESETS = sorted((config.REPO / "assets" / "presets" / "evaluate").glob("*.json"))

@@ -4,7 +4,7 @@ import json
 import pytest
 from tiny_models import trained_tiny_model_dir
 
-from lab.context import JobContext
+from lab.runs.job_context import JobContext
 from lab.errors import LabError
 from lab.evaluate.metrics import METRICS
 from lab.kinds.evaluate import EvaluateSpec, run

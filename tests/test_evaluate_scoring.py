@@ -2,7 +2,7 @@
 import pytest
 from tiny_models import load_tiny
 
-from lab.scoring import score_choices
+from lab.modeling.scoring import score_choices
 
 CONTEXTS = ["the cat sat on the", "Question: what is the capital of France? Answer:", "1 2 3", "A B C D E F"]
 CHOICES = [[" mat", " log", " dog sat"], [" Paris", " Rome", " the mat"], [" 4", " 5 6 7"], [" G", " H", " G H I J", " x"]]

@@ -2,7 +2,7 @@
 import pytest
 
 from lab.errors import LabError
-from lab.filters import FILTERS, apply_filter, canonical_number, exact_match, normalise_text
+from lab.modeling.filters import FILTERS, apply_filter, canonical_number, exact_match, normalise_text
 
 
 def test_every_filter_is_registered_with_a_description():
@@ -61,7 +61,7 @@ def test_bad_user_regexes_are_clear_errors(pattern):
 
 
 def test_regex_group_out_of_range_and_runaway_patterns(monkeypatch):
-    from lab import filters
+    from lab.modeling import filters
 
     monkeypatch.setattr(filters, "REGEX_SECONDS", 0.2)
     with pytest.raises(LabError, match="no group 2"):

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from lab.context import JobContext
+from lab.runs.job_context import JobContext
 from lab.errors import LabError
 from lab.finetune import train as recipe
 from lab.finetune.datasets import load_examples

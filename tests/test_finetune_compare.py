@@ -2,8 +2,7 @@
 import time
 
 import pytest
-
-from lab import runner, store
+from lab.runs import runner, store
 from lab.errors import LabError
 from lab.finetune import compare
 from lab.specs import spec_from_dict

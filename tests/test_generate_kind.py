@@ -6,7 +6,7 @@ import sys
 import pytest
 from tiny_models import trained_tiny_model_dir
 
-from lab.context import JobContext
+from lab.runs.job_context import JobContext
 from lab.errors import LabError
 from lab.kinds.generate import GenerateSpec, run
 from lab.specs import example_spec, spec_from_dict

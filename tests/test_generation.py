@@ -3,7 +3,7 @@ import pytest
 from tiny_models import load_tiny
 
 from lab.errors import LabError
-from lab.generation import format_prompt, generate
+from lab.modeling.generation import format_prompt, generate
 
 PROMPTS = ["the cat", "the dog sat on the", "Paris is the capital", "one"]  # different lengths: left padding
 

@@ -15,8 +15,8 @@ def tiny_dir(tmp_path_factory):
 
 
 def test_load_and_generate_on_cuda(tiny_dir):
-    from lab.generation import generate
-    from lab.models import load_model
+    from lab.modeling.generation import generate
+    from lab.modeling.models import load_model
 
     model, tokenizer, info = load_model(str(tiny_dir), device="cuda")
     assert info["device"].startswith("cuda") and info["dtype"] in ("bfloat16", "float16")
@@ -26,7 +26,7 @@ def test_load_and_generate_on_cuda(tiny_dir):
 
 @pytest.mark.parametrize("method", ["qlora", "lora", "full"])
 def test_finetune_on_cuda(method, tiny_dir, tmp_path, lab_home):
-    from lab.context import JobContext
+    from lab.runs.job_context import JobContext
     from lab.finetune import train as recipe
     from lab.specs import spec_from_dict
 

@@ -14,7 +14,7 @@ import string
 import pytest
 
 from lab import config
-from lab.i18n import LANGUAGES, lesson, messages
+from lab.present.i18n import LANGUAGES, lesson, messages
 from lab.specs import kinds
 
 I18N = config.REPO / "assets" / "i18n"
@@ -68,9 +68,9 @@ def test_every_key_named_in_the_code_exists_in_both_languages():
 
 
 def test_key_families_built_at_run_time_exist():
-    from lab.home_view import MODEL_COLUMNS
-    from lab.job_view import GENERATION_COLUMNS
-    from lab.runs_view import STATUSES, TABLE_COLUMNS
+    from lab.present.home_view import MODEL_COLUMNS
+    from lab.runs.job_view import GENERATION_COLUMNS
+    from lab.runs.runs_view import STATUSES, TABLE_COLUMNS
 
     families = ([f"runs.status.{s}" for s in STATUSES] + [f"tab.{name}" for name in TABS]
                 + [f"runs.col.{c}" for c in TABLE_COLUMNS] + [f"generate.col.{c}" for c in GENERATION_COLUMNS]

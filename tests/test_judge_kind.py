@@ -6,7 +6,7 @@ import sys
 import pytest
 from tiny_models import trained_tiny_model_dir
 
-from lab.context import JobContext
+from lab.runs.job_context import JobContext
 from lab.errors import LabError
 from lab.evaluate.judges import JUDGES
 from lab.evaluate.prompt_sets import PROMPT_SETS, load_prompts
@@ -114,7 +114,7 @@ def test_human_judge_only_prepares_answers(tmp_path, prompt_file):
 @pytest.mark.integration
 def test_judge_runs_through_the_runner_on_the_default_model(lab_home_default_model, monkeypatch):
     """A rule-judged comparison on the default model, end to end through the runner and a worker."""
-    from lab import runner
+    from lab.runs import runner
 
     monkeypatch.setenv("LAB_IDLE_EXIT", "60")
     spec = spec_from_dict({"kind": "judge", "contestants": ["smollm2-135m-instruct", "smollm2-135m-instruct@plain"],

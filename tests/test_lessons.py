@@ -1,12 +1,11 @@
-"""Lessons: every tab and every registered entry of every registry (lab/lessons.py) has its lesson in
+"""Lessons: every tab and every registered entry of every registry (lab/present/lessons.py) has its lesson in
 English and Chinese; entry lessons ask a "Predict, then run" question and point to a source; the
 lesson texts of the classroom state the cross-machine tolerance."""
 import re
 
 import pytest
-
-from lab import lessons
-from lab.i18n import lesson
+from lab.present import lessons
+from lab.present.i18n import lesson
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 

@@ -7,10 +7,9 @@ import time
 
 import pytest
 from tiny_models import make_config, make_tokenizer, tiny_model_dir
-
-from lab import models
+from lab.modeling import models
 from lab.errors import LabError
-from lab.models import DEFAULT_MODEL, available_models, load_model, resolve_model
+from lab.modeling.models import DEFAULT_MODEL, available_models, load_model, resolve_model
 
 
 @pytest.fixture
@@ -104,7 +103,7 @@ def test_bad_dtype_and_device():
 
 
 def test_available_models_imports_no_torch(home):
-    code = ("import json, sys; from lab.models import available_models; rows = available_models();"
+    code = ("import json, sys; from lab.modeling.models import available_models; rows = available_models();"
             "assert 'torch' not in sys.modules and 'transformers' not in sys.modules; print(json.dumps(rows))")
     rows = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     by_name = {row["name"]: row for row in rows}
@@ -139,14 +138,14 @@ def _fake_convert(calls):
 
 
 def test_conversion_happens_once_under_a_lock_and_appears_atomically(home, monkeypatch):
-    from lab import model_conversion
+    from lab.modeling import conversion
 
     calls, messages = [], []
-    monkeypatch.setattr(model_conversion, "_convert", _fake_convert(calls))
+    monkeypatch.setattr(conversion, "_convert", _fake_convert(calls))
     stale = home / "models" / f".{DEFAULT_MODEL}.partial"
     stale.mkdir(parents=True)  # as left by a crashed conversion
     (stale / "junk").write_text("half a model")
-    threads = [threading.Thread(target=model_conversion.ensure_converted,
+    threads = [threading.Thread(target=conversion.ensure_converted,
                                 args=(DEFAULT_MODEL, lambda d, t, m: messages.append(m))) for _ in range(2)]
     for thread in threads:
         thread.start()
@@ -161,15 +160,15 @@ def test_conversion_happens_once_under_a_lock_and_appears_atomically(home, monke
 
 
 def test_failed_conversion_leaves_nothing(home, monkeypatch):
-    from lab import model_conversion
+    from lab.modeling import conversion
 
     def broken(entry, out, progress):
         (out / "config.json").write_text("{}")
         raise LabError("model_conversion_failed", model=entry.name, detail="disk full")
 
-    monkeypatch.setattr(model_conversion, "_convert", broken)
+    monkeypatch.setattr(conversion, "_convert", broken)
     with pytest.raises(LabError, match="disk full"):
-        model_conversion.ensure_converted(DEFAULT_MODEL)
+        conversion.ensure_converted(DEFAULT_MODEL)
     assert [p.name for p in (home / "models").iterdir() if not p.name.endswith(".lock")] == []
 
 
@@ -192,7 +191,7 @@ def converted_default(tmp_path_factory):
 
 @pytest.mark.integration
 def test_default_model_converts_loads_and_knows_paris(converted_default):
-    from lab.generation import generate
+    from lab.modeling.generation import generate
 
     model, tokenizer, info, progress, home = converted_default
     assert info["converted_now"] and info["parameters"] > 100e6 and info["has_chat_template"]

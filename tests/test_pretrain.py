@@ -6,9 +6,8 @@ import sys
 
 import numpy as np
 import pytest
-
-from lab import run_files
-from lab.context import JobContext
+from lab.runs import run_files
+from lab.runs.job_context import JobContext
 from lab.errors import LabError
 from lab.pretrain.architecture import ARCHITECTURES, Shape, build_model, param_counts
 from lab.pretrain.data import DATA_DIR, WindowSampler, eval_windows, load_works, split_work

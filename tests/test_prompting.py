@@ -5,7 +5,7 @@ import json
 import pytest
 
 from lab import config
-from lab.context import JobContext
+from lab.runs.job_context import JobContext
 from lab.errors import LabError
 from lab.kinds.prompt import PromptSpec
 from lab.prompting.prompts import PromptCraft, build_messages, build_text, render
@@ -229,7 +229,7 @@ def test_every_strategy_has_a_lesson_in_both_languages(name):
 
 @pytest.mark.parametrize("arch", ["llama", "gpt2"])
 def test_a_shared_prefix_run_once_gives_the_same_answers(arch):
-    from lab.generation import generate
+    from lab.modeling.generation import generate
     from tiny_models import load_tiny
 
     model, tokenizer, _ = load_tiny(arch)
@@ -243,7 +243,7 @@ def test_a_shared_prefix_run_once_gives_the_same_answers(arch):
 
 
 def test_the_form_reads_k_values_as_whole_numbers():
-    from lab.spec_fields import to_spec
+    from lab.present.form_fields import to_spec
 
     assert to_spec("prompt", {"k_values": "0, 1\n2"}).k_values == [0, 1, 2]
     with pytest.raises(LabError) as caught:

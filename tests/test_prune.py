@@ -97,9 +97,9 @@ def prune_spec(model, **extra):
 def test_sparsity_sweep_on_a_tiny_model_and_export(tmp_path):
     from tiny_models import REPEATED_TEXT, trained_tiny_model_dir
 
-    from lab.context import JobContext
+    from lab.runs.job_context import JobContext
     from lab.kinds.prune import run
-    from lab.models import load_model
+    from lab.modeling.models import load_model
     from lab.quantize import view
     from lab.quantize.inside import linear_layers
 

@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from lab.errors import LabError  # noqa: E402
-from lab.i18n import ASSETS, LANGUAGES  # noqa: E402
+from lab.present.i18n import ASSETS, LANGUAGES  # noqa: E402
 from lab.quantize import inside, plots, rtn  # noqa: E402
 from lab.quantize.memory import weight_memory  # noqa: E402
 from lab.quantize.schemes import Variant, get_scheme, scheme_names  # noqa: E402
@@ -146,9 +146,9 @@ def test_int8_memory_counts_the_row_scales(tiny_dir):
 
 
 def _no_gpu(monkeypatch):
-    import lab.system
+    import lab.present.system_status
 
-    monkeypatch.setattr(lab.system, "gpus", lambda: ())
+    monkeypatch.setattr(lab.present.system_status, "gpus", lambda: ())
 
 
 def test_cuda_only_combinations_are_refused_when_the_spec_is_built(monkeypatch, tiny_dir):
@@ -239,7 +239,7 @@ def test_histogram_and_code_points_match_the_layer():
 
 
 def test_activation_outliers_find_a_planted_outlier_feature(tiny_dir):
-    from lab.models import load_model
+    from lab.modeling.models import load_model
 
     model, tokenizer, _ = load_model(str(tiny_dir), dtype="fp32")
     with torch.no_grad():
@@ -256,9 +256,9 @@ def test_activation_outliers_find_a_planted_outlier_feature(tiny_dir):
 
 
 def test_quantize_kind_end_to_end_exports_a_folder_other_tabs_load(tiny_dir, tmp_path):
-    from lab.context import JobContext
+    from lab.runs.job_context import JobContext
     from lab.kinds.quantize import run
-    from lab.models import load_model, resolve_model
+    from lab.modeling.models import load_model, resolve_model
 
     spec = quantize_spec(tiny_dir, schemes=["fp32", "int8", "nf4", "rtn"], double_quant="both",
                          export_variant="nf4+dq")
@@ -334,7 +334,7 @@ def test_minmax_rtn_reproduces_weights_already_on_a_q4_1_grid():
 def test_default_model_through_the_runner(lab_home_default_model):
     """The tab's default model (trained once into the models folder, ~3 minutes if missing) under fp32 and
     NF4 through the real runner: a full-precision model, so NF4 really changes its weights."""
-    from lab import runner
+    from lab.runs import runner
 
     spec = spec_from_dict({"kind": "quantize", "schemes": ["fp32", "nf4"], "double_quant": "on", "eval_chars": 2000,
                            "questions": 8, "max_new_tokens": 8, "prompts": ["ROMEO.\n"], "outlier_texts": 2,

@@ -35,7 +35,7 @@ def test_every_scheme_loads_quantized_on_cuda(tiny_dir):
 
 
 def test_quantize_kind_on_cuda_with_fp16(tiny_dir, tmp_path):
-    from lab.context import JobContext
+    from lab.runs.job_context import JobContext
     from lab.kinds.quantize import run
     from lab.specs import spec_from_dict
 
@@ -51,7 +51,7 @@ def test_quantize_kind_on_cuda_with_fp16(tiny_dir, tmp_path):
 
 
 def test_prune_sweep_on_cuda(tiny_dir, tmp_path):
-    from lab.context import JobContext
+    from lab.runs.job_context import JobContext
     from lab.kinds.prune import run
     from lab.specs import spec_from_dict
 

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from lab import config, run_files, runner, store
+from lab import config
+from lab.runs import run_files, runner, store
 from lab.specs import spec_from_dict
 
 REPO = config.REPO
@@ -85,7 +86,7 @@ def test_only_one_dispatcher_holds_the_lease(lab_home):
     runner.submit(demo(steps=20, step_seconds=0.1))
     holder = wait_for(store.lease_holder)
     assert runner.ensure_dispatcher() is False
-    second = subprocess.run([sys.executable, "-m", "lab.dispatcher"], cwd=REPO, env=os.environ, timeout=30,
+    second = subprocess.run([sys.executable, "-m", "lab.runs.dispatcher"], cwd=REPO, env=os.environ, timeout=30,
                             capture_output=True, text=True)
     assert second.returncode == 0 and "took the lease" not in second.stdout  # it left at once
     assert store.lease_holder()["holder_pid"] == holder["holder_pid"]

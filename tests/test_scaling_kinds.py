@@ -6,7 +6,8 @@ import json
 import plotly.graph_objects as go
 import pytest
 
-from lab import config, run_files, runner
+from lab import config
+from lab.runs import run_files, runner
 from lab.errors import LabError
 from lab.pretrain.recipe import counts
 from lab.scaling import plots, view

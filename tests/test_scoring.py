@@ -5,7 +5,7 @@ import pytest
 from tiny_models import REPEATED_TEXT, load_tiny
 
 from lab.errors import LabError
-from lab.scoring import _windows, perplexity, score_choices
+from lab.modeling.scoring import _windows, perplexity, score_choices
 
 
 @pytest.fixture(scope="module")

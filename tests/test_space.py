@@ -10,7 +10,9 @@ import time
 
 import pytest
 
-from lab import access, config, run_files, runner, runs_view, space, store
+from lab import config
+from lab.classroom import access, space_mode
+from lab.runs import run_files, runner, runs_view, store
 from lab.errors import LabError
 from lab.specs import spec_from_dict
 
@@ -112,14 +114,14 @@ def test_per_visitor_limits_name_the_limit(on_a_space, monkeypatch):
 
 
 def test_model_sizes_without_loading(tmp_path):
-    assert space.model_size_millions("smollm2-135m-instruct") == 135
-    assert space.model_size_millions("HuggingFaceTB/SmolLM2-135M-Instruct") == 135
-    assert space.model_size_millions("Qwen/Qwen2.5-0.5B-Instruct") == 500
-    assert space.model_size_millions("someone/mystery") is None
+    assert space_mode.model_size_millions("smollm2-135m-instruct") == 135
+    assert space_mode.model_size_millions("HuggingFaceTB/SmolLM2-135M-Instruct") == 135
+    assert space_mode.model_size_millions("Qwen/Qwen2.5-0.5B-Instruct") == 500
+    assert space_mode.model_size_millions("someone/mystery") is None
     from tiny_models import make_tiny_model_dir
 
     folder = make_tiny_model_dir(tmp_path / "tiny")
-    assert 0 < space.model_size_millions(str(folder)) < 5
+    assert 0 < space_mode.model_size_millions(str(folder)) < 5
 
 
 def test_retention_and_quota_delete_old_visitor_runs_first(on_a_space):
@@ -133,10 +135,10 @@ def test_retention_and_quota_delete_old_visitor_runs_first(on_a_space):
     (run_files.run_dir(new) / "artifacts").mkdir()
     (run_files.run_dir(new) / "artifacts" / "big.bin").write_bytes(b"x" * 200_000)
     assert runner_ids() == {old, new, demo_run, active}
-    assert space.config.space_mode()
-    deleted = __import__("lab.retention", fromlist=["clean"]).clean(now=now, days=7, quota=0)
+    assert space_mode.config.space_mode()
+    deleted = __import__("lab.runs.retention", fromlist=["clean"]).clean(now=now, days=7, quota=0)
     assert deleted == [old]  # a visitor's run past retention; the CLI's demo run is kept
-    from lab import retention
+    from lab.runs import retention
 
     deleted = retention.clean(now=now, days=0, quota=100_000)
     assert deleted == [new]  # over quota: the visitor's finished run goes first, the active one never
@@ -153,18 +155,18 @@ def test_data_folder_and_the_restart_notice(monkeypatch, tmp_path):
     monkeypatch.setattr(config, "SPACE_DATA", tmp_path / "data")
     assert config.default_home() == config.REPO / "lab_data"  # no /data: the app's own disk
     monkeypatch.setenv("LAB_HOME", str(tmp_path / "ephemeral"))
-    assert "restart" in space.storage_notice("en") and space.storage_notice("zh") != space.storage_notice("en")
+    assert "restart" in space_mode.storage_notice("en") and space_mode.storage_notice("zh") != space_mode.storage_notice("en")
     (tmp_path / "data").mkdir()
     monkeypatch.delenv("LAB_HOME")
     assert config.default_home() == tmp_path / "data" / "lab_data"
     monkeypatch.setenv("LAB_HOME", str(tmp_path / "data" / "lab_data"))
-    assert "restart" not in space.storage_notice("en")
+    assert "restart" not in space_mode.storage_notice("en")
     monkeypatch.setenv("LAB_SPACE", "0")
-    assert space.storage_notice("en") == ""
+    assert space_mode.storage_notice("en") == ""
 
 
 def test_on_a_space_the_default_model_comes_from_the_hub(monkeypatch):
-    from lab.models import DEFAULT_MODEL, resolve_model
+    from lab.modeling.models import DEFAULT_MODEL, resolve_model
 
     monkeypatch.setenv("SPACE_ID", "someone/llm-lab")
     ref = resolve_model(DEFAULT_MODEL)

@@ -3,8 +3,7 @@ import json
 import os
 
 import pytest
-
-from lab import run_files
+from lab.runs import run_files
 from lab.errors import LabError
 
 

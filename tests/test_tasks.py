@@ -5,8 +5,8 @@ import pytest
 
 from lab import tasks
 from lab.errors import LabError
-from lab.filters import FILTERS, apply_filter
-from lab.i18n import messages
+from lab.modeling.filters import FILTERS, apply_filter
+from lab.present.i18n import messages
 
 
 @pytest.mark.parametrize("name", tasks.task_names())

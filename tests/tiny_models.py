@@ -107,7 +107,7 @@ def load_tiny(arch: str = "llama", trained: bool = True):
     """(model, tokenizer, info) for a tiny model in fp32, through the lab's own loader."""
     import torch
 
-    from lab.models import load_model
+    from lab.modeling.models import load_model
 
     torch.set_num_threads(1)
     folder = trained_tiny_model_dir(arch) if trained else tiny_model_dir(arch)

@@ -10,8 +10,7 @@
 import shutil
 import time
 from dataclasses import dataclass
-
-from lab import run_files
+from lab.runs import run_files
 from lab.align import common
 from lab.align.data import check_lengths, load_pairs, prompt_text, trl_rows
 from lab.align.judging import rule_win_rate
@@ -43,7 +42,7 @@ class Start:
 def load_start(spec, ctx) -> Start:
     from lab.finetune.load import adapter_folder, describe, is_whole_model
     from lab.finetune.methods import get_method
-    from lab.models import load_model
+    from lab.modeling.models import load_model
 
     progress = lambda done, total, message: ctx.progress(0, 1, message=message, force=True)  # noqa: E731
 
@@ -71,7 +70,7 @@ def load_start(spec, ctx) -> Start:
 
 def pair_logps(model, tokenizer, pairs: list[dict]) -> list[tuple[float, float]]:
     """(log π(chosen | prompt), log π(rejected | prompt)) per pair, answers ending in the end-of-sequence token."""
-    from lab.scoring import score_choices
+    from lab.modeling.scoring import score_choices
 
     eos = tokenizer.eos_token or ""
     scores = score_choices(model, tokenizer, [prompt_text(tokenizer, p) for p in pairs],
@@ -81,7 +80,7 @@ def pair_logps(model, tokenizer, pairs: list[dict]) -> list[tuple[float, float]]
 
 def answer(model, tokenizer, pairs: list[dict], max_new_tokens: int, ctx=None, stage: str = "") -> list[str]:
     """Greedy answers to the pairs' prompts (the same template as training), reporting each batch."""
-    from lab.generation import generate
+    from lab.modeling.generation import generate
 
     def batch_done(done, total):
         if ctx is not None:

@@ -1,5 +1,5 @@
 """Spec fields the "reward" and "dpo" kinds share (data, budget, LoRA), declared once with their help."""
-from lab.models import DEFAULT_MODEL
+from lab.modeling.models import DEFAULT_MODEL
 from lab.specs import setting
 
 
@@ -58,7 +58,7 @@ def check_model_and_data(spec) -> None:
 
     from lab.align.data import BUILTIN
     from lab.errors import LabError
-    from lab.models import check_model_name
+    from lab.modeling.models import check_model_name
 
     check_model_name(spec.model)
     if spec.dataset not in BUILTIN and not Path(spec.dataset).is_file():

@@ -4,9 +4,9 @@ Evaluate tab's win-rate judge.
 The rule judge needs no model: on a checkable task (arithmetic) an answer is right or wrong, so for
 each prompt the model that answered right wins, and two right (or two wrong) answers are a tie.
 """
-from lab import run_files
+from lab.runs import run_files
 from lab.errors import LabError
-from lab.filters import apply_filter, exact_match
+from lab.modeling.filters import apply_filter, exact_match
 
 JUDGE_KIND = "judge"
 
@@ -71,7 +71,7 @@ def judge_available() -> bool:
 
 def submit_judge(run_id: str, owner: str = "") -> str:
     """Queue the Evaluate tab's judge on a DPO run and its reference; a clear error while no judge exists."""
-    from lab import runner
+    from lab.runs import runner
     from lab.specs import spec_from_dict
 
     if not judge_available():

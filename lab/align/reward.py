@@ -5,8 +5,7 @@ Setup (data, model with a fresh head), measure held-out pairs with the untrained
 again, score the sample answers, save. Used by the "reward" job kind.
 """
 import time
-
-from lab import run_files
+from lab.runs import run_files
 from lab.align import common
 from lab.align.data import check_lengths, load_pairs, prompt_text, trl_rows
 
@@ -51,7 +50,7 @@ def load_reward_model(spec, ctx):
     """The language model with a fresh one-number head (seeded, so a run is reproducible)."""
     from transformers import AutoModelForSequenceClassification, set_seed
 
-    from lab.models import load_model
+    from lab.modeling.models import load_model
 
     set_seed(spec.seed)
     progress = lambda done, total, message: ctx.progress(0, 1, message=message, force=True)  # noqa: E731

@@ -5,12 +5,11 @@ import json
 from pathlib import Path
 
 import pandas as pd
-
-from lab import run_files, runner, store
+from lab.runs import run_files, runner, store
 from lab.errors import LabError
-from lab.i18n import t
-from lab.plots import COLORS, axis_title, empty_figure, layout, metric_curves
-from lab.runs_view import format_number, kind_text
+from lab.present.i18n import t
+from lab.present.plots import COLORS, axis_title, empty_figure, layout, metric_curves
+from lab.runs.runs_view import format_number, kind_text
 
 PRESETS = Path(__file__).resolve().parent.parent.parent / "assets" / "presets" / "align"
 LESSONS = ("align_reward", "align_dpo", "align_ppo")  # the lessons beside the tab, besides align.md

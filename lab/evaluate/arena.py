@@ -3,7 +3,7 @@
 Battles are drawn from the answers a "judge" run wrote (artifacts/answers.jsonl): one prompt, two
 contestants, shown in random order without their names. A vote is "left", "right", "tie" or
 "both_bad" (both bad is a tie for the ratings, and counted apart). The votes table is this module's
-own file, LAB_HOME/arena.db, so it never touches the job table's schema (lab/store.py).
+own file, LAB_HOME/arena.db, so it never touches the job table's schema (lab/runs/store.py).
 
     battle = next_battle(answers, rng)                 # what the page shows (names kept server-side)
     record_vote(run_id, battle, "left", voter)
@@ -13,7 +13,8 @@ import random
 import time
 from contextlib import contextmanager
 
-from lab import config, run_files
+from lab import config
+from lab.runs import run_files
 from lab.errors import LabError
 
 VOTES = ("left", "right", "tie", "both_bad")
@@ -38,7 +39,7 @@ def db_path():
 
 @contextmanager
 def connect():
-    from lab.store import open_database
+    from lab.runs.store import open_database
 
     with open_database(db_path(), SCHEMA) as conn:  # its own file: votes never touch the runs database
         yield conn

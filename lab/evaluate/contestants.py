@@ -5,12 +5,12 @@
     "smollm2-135m-instruct@plain"      the same model with a variant: prompted without its chat template
 
 A run id is recognised by its run folder holding a fine-tune result (lab/finetune/load.py); anything
-else is a model name and goes through lab/models.py. Variants are registered data (VARIANTS), so
+else is a model name and goes through lab/modeling/models.py. Variants are registered data (VARIANTS), so
 one model alone can make a comparison: does the chat template matter? does sampling help?
 """
-from lab import run_files
+from lab.runs import run_files
 from lab.errors import LabError
-from lab.models import check_model_name
+from lab.modeling.models import check_model_name
 
 VARIANTS = {  # variant -> generation settings it changes
     "plain": {"use_chat_template": False},
@@ -52,7 +52,7 @@ def load(name: str, dtype: str = "auto", device: str = "auto", progress=None):
         from lab.finetune.load import load_finetuned
 
         return load_finetuned(base, dtype=dtype, device=device, progress=progress)
-    from lab.models import load_model
+    from lab.modeling.models import load_model
 
     return load_model(base, dtype=dtype, device=device, progress=progress)
 

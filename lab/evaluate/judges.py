@@ -8,7 +8,7 @@ the two verdicts (lab/evaluate/outcomes.py), so a judge never needs to know abou
     llm        a model writes a verdict; parsed strictly (lab/evaluate/verdicts.py), else "invalid"
     logprob    a model's probability of answering "A" vs "B" (small models rarely write a parseable verdict)
     reference  closeness to the prompt's reference answer (word-overlap F1, as SQuAD scores answers)
-    rule       checkable tasks: a correct answer beats an incorrect one (lab/filters.py exact match)
+    rule       checkable tasks: a correct answer beats an incorrect one (lab/modeling/filters.py exact match)
     human      no automatic verdict: the answers go to the Arena, where the class votes
 
 Adding a judge is one function here with @register_judge; nothing else branches on judge names.
@@ -83,7 +83,7 @@ LOGPROB_INSTRUCTION = "Reply with A or B."
 
 @register_judge("llm", needs_model=True)
 def llm_judge(cases: list[Case], setup: JudgeSetup) -> list[Verdict]:
-    from lab.generation import generate
+    from lab.modeling.generation import generate
 
     prompts = [judge_prompt(case, LLM_INSTRUCTION) for case in cases]
     replies = generate(setup.model, setup.tokenizer, prompts, max_new_tokens=setup.max_new_tokens,
@@ -95,8 +95,8 @@ def llm_judge(cases: list[Case], setup: JudgeSetup) -> list[Verdict]:
 def logprob_judge(cases: list[Case], setup: JudgeSetup) -> list[Verdict]:
     import math
 
-    from lab.generation import format_prompt
-    from lab.scoring import score_choices
+    from lab.modeling.generation import format_prompt
+    from lab.modeling.scoring import score_choices
 
     verdicts = []
     for start in range(0, len(cases), setup.batch_size):  # in batches, so progress moves
@@ -140,7 +140,7 @@ def reference_judge(cases: list[Case], setup: JudgeSetup) -> list[Verdict]:
 
 @register_judge("rule", needs="answer")
 def rule_judge(cases: list[Case], setup: JudgeSetup) -> list[Verdict]:
-    from lab.filters import apply_filter, exact_match
+    from lab.modeling.filters import apply_filter, exact_match
 
     verdicts = []
     for case in cases:

@@ -2,12 +2,12 @@
 
 Registered entries, each metric(task, items, model, tokenizer, options, progress) -> (figures, rows):
 
-    multiple_choice  score every option's log-likelihood after the question (lab/scoring.py, the context
+    multiple_choice  score every option's log-likelihood after the question (lab/modeling/scoring.py, the context
                      run once per question); accuracy by the raw sum, per token and per character
                      (lm-eval's acc / acc_norm): the raw sum favours short options
     generation       the model answers freely, prompted as the Prompting tab prompts (lab/prompting); the
-                     task's filter extracts the answer (lab/filters.py)
-    perplexity       exp(mean loss per token) of "question + worked answer" texts (lab/scoring.py)
+                     task's filter extracts the answer (lab/modeling/filters.py)
+    perplexity       exp(mean loss per token) of "question + worked answer" texts (lab/modeling/scoring.py)
 """
 from dataclasses import dataclass
 from typing import Callable
@@ -40,7 +40,7 @@ def few_shot_prefix(task, shots: int) -> str:
 
 @register_metric("multiple_choice", task_types=("multiple_choice", "classification"))
 def multiple_choice(task, items, model, tokenizer, options, progress):
-    from lab.scoring import score_choices
+    from lab.modeling.scoring import score_choices
 
     prefix = few_shot_prefix(task, options["shots"])
     rows = []
@@ -71,7 +71,7 @@ def multiple_choice(task, items, model, tokenizer, options, progress):
 @register_metric("generation")
 def generation(task, items, model, tokenizer, options, progress):
     """Zero- or few-shot prompts built exactly as the Prompting tab builds them (lab/prompting), scored the same way."""
-    from lab.generation import generate
+    from lab.modeling.generation import generate
     from lab.prompting.prompts import STOP_PLAIN, PromptCraft, render
     from lab.prompting.scoring import extract, gold_answer, wilson_interval
     from lab.prompting.strategies import get_strategy
@@ -99,7 +99,7 @@ def generation(task, items, model, tokenizer, options, progress):
 
 @register_metric("perplexity")
 def perplexity_metric(task, items, model, tokenizer, options, progress):
-    from lab.scoring import perplexity
+    from lab.modeling.scoring import perplexity
 
     texts = [f"Question: {task.prompt_text(item)}\nAnswer: {item.solution or item.answer_text}" for item in items]
     result = perplexity(model, tokenizer, texts, batch_size=options["batch_size"])

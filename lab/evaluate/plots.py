@@ -2,8 +2,8 @@
 answer length vs win rate. Titles and axes are looked up by key in the chosen language."""
 import pandas as pd
 
-from lab.i18n import t
-from lab.plots import COLORS, FONT_SIZE, empty_figure, layout
+from lab.present.i18n import t
+from lab.present.plots import COLORS, FONT_SIZE, empty_figure, layout
 
 EMPTY = "evaluate.plot.empty"
 

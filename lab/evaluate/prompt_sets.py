@@ -26,7 +26,7 @@ REFERENCE_FIELDS = ("reference", "output")
 class PromptSet:
     name: str
     load: Callable[[], list[dict]]
-    answer_filter: str  # lab.filters name used by the rule judge on this set
+    answer_filter: str  # lab.modeling.filters name used by the rule judge on this set
 
 
 PROMPT_SETS: dict[str, PromptSet] = {}

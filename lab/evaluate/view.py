@@ -1,11 +1,10 @@
 """What the Evaluate tab shows, as data: tables and figures from a judge or evaluate run's result,
 and the arena's live leaderboard. Pure reads of result.json and arena.db, in a language."""
 import pandas as pd
-
-from lab import run_files, store
+from lab.runs import run_files, store
 from lab.errors import LabError
 from lab.evaluate import arena, bradley_terry, plots
-from lab.i18n import t
+from lab.present.i18n import t
 
 LEADERBOARD_COLUMNS = ("rank", "label", "rating", "interval", "wins", "ties", "losses", "invalid", "mean_chars")
 PAIR_COLUMNS = ("a", "b", "wins", "ties", "losses", "invalid", "win_rate", "interval")
@@ -165,7 +164,7 @@ def examples_frame(result: dict | None, lang: str) -> pd.DataFrame:
 def contestant_choices() -> list[tuple[str, str]]:
     """(label, value) for the contestant picker: offline models, their variants, finished fine-tune and DPO runs."""
     from lab.evaluate.contestants import VARIANTS, is_run
-    from lab.home_view import model_choices
+    from lab.present.home_view import model_choices
 
     models, default = model_choices()
     choices = [(name, name) for name in models]

@@ -9,11 +9,10 @@ import secrets
 from pathlib import Path
 
 import pandas as pd
-
-from lab import run_files, runner, store
+from lab.runs import run_files, runner, store
 from lab.errors import LabError
-from lab.i18n import t
-from lab.plots import axis_title
+from lab.present.i18n import t
+from lab.present.plots import axis_title
 from lab.specs import spec_from_dict
 
 FIGURES = ("trainable_params", "trainable_percent", "train_loss_first", "train_loss_last", "eval_loss",
@@ -73,7 +72,7 @@ def translated(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
 
 def loss_curves(run_ids: list[str], lang: str, metric: str = "loss"):
     """Training (or eval) loss against step, one line per method."""
-    from lab.plots import metric_curves
+    from lab.present.plots import metric_curves
 
     frames = {}
     for run_id in run_ids:
@@ -86,7 +85,7 @@ def quality_vs_parameters(frame: pd.DataFrame, lang: str, quality: str = "eval_l
     """Each finished method as a point: trainable parameters (log x) against eval loss or accuracy."""
     import plotly.graph_objects as go
 
-    from lab.plots import COLORS, empty_figure, layout
+    from lab.present.plots import COLORS, empty_figure, layout
 
     data = frame.dropna(subset=["trainable_params", quality]) if quality in frame else frame.iloc[0:0]
     if data.empty:
@@ -104,7 +103,7 @@ def cost_bars(frame: pd.DataFrame, lang: str):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from lab.plots import COLORS, empty_figure, layout
+    from lab.present.plots import COLORS, empty_figure, layout
 
     data = frame.dropna(subset=["peak_memory_mb", "tokens_per_second"], how="all")
     if data.empty:

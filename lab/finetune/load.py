@@ -5,8 +5,7 @@ and either a peft adapter (adapter_config.json), a method's own files (bottlenec
 whole model folder (full fine-tuning).
 """
 from pathlib import Path
-
-from lab import run_files
+from lab.runs import run_files
 from lab.errors import LabError
 from lab.finetune.methods import get_method
 
@@ -41,7 +40,7 @@ def apply_adapter(model, run_id: str):
 
 def load_finetuned(run_id: str, dtype: str = "auto", device: str = "cpu", progress=None):
     """(model, tokenizer, info) of a fine-tune's result, ready for generation."""
-    from lab.models import load_model
+    from lab.modeling.models import load_model
 
     folder = adapter_folder(run_id)
     about = describe(run_id)

@@ -56,7 +56,7 @@ def _token_text(token) -> str | None:
 
 
 def model_folder(model: str) -> Path:
-    from lab.models import resolve_model
+    from lab.modeling.models import resolve_model
 
     ref = resolve_model(model)
     if ref.kind == "hub":

@@ -8,8 +8,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
-from lab import run_files
+from lab.runs import run_files
 from lab.errors import JobCancelled, LabError
 from lab.finetune import encode
 from lab.finetune.datasets import load_examples
@@ -21,7 +20,7 @@ def use_bf16(dtype: str, cuda: bool) -> bool:
     (on CPUs without AVX512-BF16/AMX it is emulated and ~10x slower than fp32)."""
     import torch
 
-    from lab.models import cpu_has_fast_bf16
+    from lab.modeling.models import cpu_has_fast_bf16
 
     if dtype != "auto":
         return dtype == "bf16"
@@ -29,7 +28,7 @@ def use_bf16(dtype: str, cuda: bool) -> bool:
 
 
 def _load_base(spec, method, ctx):
-    from lab.models import load_model
+    from lab.modeling.models import load_model
 
     extra = {}
     if method.quantized_base:
@@ -106,8 +105,8 @@ def make_callback(ctx, spec, started):
 
 def task_accuracy(model, tokenizer, examples, limit: int) -> float | None:
     """Greedy answers to held-out questions, scored by exact match after the "The answer is X" filter."""
-    from lab.filters import apply_filter, exact_match
-    from lab.generation import generate
+    from lab.modeling.filters import apply_filter, exact_match
+    from lab.modeling.generation import generate
 
     scored = [e for e in examples if e.get("answer")][:limit]
     if not scored:

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from lab import config, run_files, runner, store
+from lab import config
+from lab.runs import run_files, runner, store
 from lab.errors import LabError
 from lab.finetune.compare import comparison_frame
 from lab.finetune.methods import get_method, method_names
-from lab.i18n import t
-from lab.runs_view import format_duration, format_number, status_text
+from lab.present.i18n import t
+from lab.runs.runs_view import format_duration, format_number, status_text
 
 MAX_UPLOAD_MB = 50
 SHOWN = ("method", "status", "trainable_percent", "train_loss_first", "train_loss_last", "eval_loss",

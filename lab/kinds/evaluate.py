@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from lab.errors import LabError
 from lab.evaluate.metrics import METRICS
-from lab.models import DEFAULT_MODEL
+from lab.modeling.models import DEFAULT_MODEL
 from lab.specs import Spec, device_setting, register_kind, setting, weights_dtype_setting
 
 
@@ -55,7 +55,7 @@ def run(spec: EvaluateSpec, ctx) -> dict:
 
     from lab.evaluate import contestants
     from lab.evaluate.metrics import check_metric
-    from lab.run_files import write_atomic
+    from lab.runs.run_files import write_atomic
     from lab.tasks import get_task
 
     torch.set_num_threads(ctx.threads)

@@ -27,7 +27,7 @@ class ExportSpec(Spec):
         return cls(run_id="RUN_ID_OF_A_FINISHED_FINETUNE")
 
     def validate(self):
-        from lab.run_files import check_run_id
+        from lab.runs.run_files import check_run_id
 
         if not self.run_id:
             raise LabError("export_needs_run")
@@ -39,7 +39,7 @@ def run(spec: ExportSpec, ctx) -> dict:
 
     from lab.finetune.load import adapter_folder, apply_adapter, describe, is_whole_model
     from lab.finetune.methods import get_method
-    from lab.models import load_model
+    from lab.modeling.models import load_model
 
     started = time.time()
     about = describe(spec.run_id)

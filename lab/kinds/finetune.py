@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from lab.errors import LabError
 from lab.finetune.datasets import BUILTIN
 from lab.finetune.methods import get_method, method_names
-from lab.models import DEFAULT_MODEL
+from lab.modeling.models import DEFAULT_MODEL
 from lab.specs import Spec, register_kind, setting
 
 
@@ -93,7 +93,7 @@ class FinetuneSpec(Spec):
         if not self.dataset.strip():
             raise LabError("data_not_found", dataset=self.dataset, builtin=", ".join(BUILTIN))
         if self.resume_from:
-            from lab.run_files import check_run_id
+            from lab.runs.run_files import check_run_id
 
             check_run_id(self.resume_from)
         method = get_method(self.method)

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 
 from lab.errors import LabError
-from lab.models import DEFAULT_MODEL, check_model_name
+from lab.modeling.models import DEFAULT_MODEL, check_model_name
 from lab.specs import Spec, device_setting, register_kind, setting, weights_dtype_setting
 
 
@@ -62,7 +62,7 @@ class GenerateSpec(Spec):
             if not text:
                 raise LabError("empty_stop", index=index)
         if self.adapter:
-            from lab.run_files import check_run_id
+            from lab.runs.run_files import check_run_id
 
             check_run_id(self.adapter)
         if self.compare_with_base and not self.adapter:
@@ -85,8 +85,8 @@ def peak_memory_mb(device: str) -> float:
 def run(spec: GenerateSpec, ctx) -> dict:
     import torch  # imported here: the app imports this module to build the form and must stay light
 
-    from lab.models import load_model
-    from lab.run_files import write_atomic
+    from lab.modeling.models import load_model
+    from lab.runs.run_files import write_atomic
 
     torch.set_num_threads(ctx.threads)
     started = time.time()
@@ -147,7 +147,7 @@ def run(spec: GenerateSpec, ctx) -> dict:
 
 
 def _generate(spec, model, tokenizer, ctx, label: str):
-    from lab.generation import generate
+    from lab.modeling.generation import generate
 
     def batch_done(done, total):
         ctx.progress(done, total, message=f"{label + ': ' if label else ''}generated {done}/{total} answers")

@@ -16,8 +16,8 @@ from itertools import combinations
 
 from lab.errors import LabError
 from lab.evaluate.judges import JUDGES, judge_names
-from lab.filters import FILTERS
-from lab.models import DEFAULT_MODEL
+from lab.modeling.filters import FILTERS
+from lab.modeling.models import DEFAULT_MODEL
 from lab.specs import Spec, device_setting, register_kind, setting, weights_dtype_setting
 
 
@@ -94,8 +94,8 @@ def run(spec: JudgeSpec, ctx) -> dict:
     from lab.evaluate.outcomes import combine
     from lab.evaluate.prompt_sets import load_prompts
     from lab.evaluate.report import summarise
-    from lab.generation import generate
-    from lab.run_files import write_atomic
+    from lab.modeling.generation import generate
+    from lab.runs.run_files import write_atomic
 
     torch.set_num_threads(ctx.threads)
     started = time.time()

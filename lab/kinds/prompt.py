@@ -4,8 +4,8 @@
     python -m lab run '{"kind": "prompt", "task": "arithmetic_1digit", "strategies": ["zero_shot", "few_shot"]}'
 
 Recipe: load the task (lab.tasks) and the model, then for each condition (strategy, k, n) build every
-question's prompt, generate in batches (lab.generation), extract answers with the task's filter
-(lab.filters), vote for self-consistency, score with a Wilson interval (lab/prompting/run.py).
+question's prompt, generate in batches (lab.modeling.generation), extract answers with the task's filter
+(lab.modeling.filters), vote for self-consistency, score with a Wilson interval (lab/prompting/run.py).
 
 What the run writes (other tabs read these; the names are stable):
   artifacts/traces.jsonl, one line per (condition, question):
@@ -29,8 +29,8 @@ What the run writes (other tabs read these; the names are stable):
 from dataclasses import dataclass
 
 from lab.errors import LabError
-from lab.filters import FILTERS
-from lab.models import DEFAULT_MODEL, check_model_name
+from lab.modeling.filters import FILTERS
+from lab.modeling.models import DEFAULT_MODEL, check_model_name
 from lab.prompting.prompts import PLACEMENTS
 from lab.prompting.strategies import SELECTIONS, STRATEGIES, get_strategy
 from lab.specs import Spec, device_setting, register_kind, setting, weights_dtype_setting
@@ -113,7 +113,7 @@ class PromptSpec(Spec):
             raise LabError("no_worked_solutions", task=task.name,
                            strategies=", ".join(s.name for s in chosen if s.worked))
         if self.answer_filter == "regex":
-            from lab.filters import compile_user_regex
+            from lab.modeling.filters import compile_user_regex
 
             compile_user_regex(self.regex_pattern)  # a bad pattern is refused now, not after loading the model
 

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 
 from lab.errors import LabError
-from lab.models import check_model_name
+from lab.modeling.models import check_model_name
 from lab.prune.methods import method_names
 from lab.quantize.default_model import DEFAULT_QUANTIZE_MODEL
 from lab.quantize.fields import MeasureFields
@@ -62,10 +62,10 @@ class PruneSpec(MeasureFields, Spec):
 def run(spec: PruneSpec, ctx) -> dict:
     import torch
 
-    from lab.models import load_model
+    from lab.modeling.models import load_model
     from lab.prune.sweep import point_label, prune_model, restore, run_sweep
     from lab.quantize import evaldata, export, guard
-    from lab.run_files import write_json
+    from lab.runs.run_files import write_json
 
     torch.set_num_threads(ctx.threads)
     started = time.time()

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from lab.errors import LabError
-from lab.models import check_model_name
+from lab.modeling.models import check_model_name
 from lab.quantize.default_model import DEFAULT_QUANTIZE_MODEL
 from lab.quantize.fields import MeasureFields
 from lab.quantize.rtn import GRANULARITIES, MODES
@@ -112,7 +112,7 @@ def run(spec: QuantizeSpec, ctx) -> dict:
     import torch
 
     from lab.quantize import compare, evaldata, export, guard
-    from lab.run_files import write_json
+    from lab.runs.run_files import write_json
 
     torch.set_num_threads(ctx.threads)
     started = time.time()

@@ -70,7 +70,7 @@ def resolve_csv(path: str) -> Path:
 
 
 def load_points(spec: ScalingSpec):
-    from lab import run_files, runner
+    from lab.runs import run_files, runner
     from lab.scaling.data import read_points_file
 
     if spec.source == "csv":
@@ -85,7 +85,7 @@ def load_points(spec: ScalingSpec):
 
 
 def run(spec: ScalingSpec, ctx) -> dict:
-    from lab import run_files
+    from lab.runs import run_files
     from lab.scaling.data import points_to_csv
     from lab.scaling.report import fit_report
 

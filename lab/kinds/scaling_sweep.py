@@ -58,7 +58,7 @@ class ScalingSweepSpec(TinyModelFields, Spec):
 
 
 def run(spec: ScalingSweepSpec, ctx) -> dict:
-    from lab import run_files
+    from lab.runs import run_files
     from lab.pretrain import recipe
     from lab.scaling.data import points_from_records, points_to_csv
     from lab.scaling.report import fit_report

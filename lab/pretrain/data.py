@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lab.i18n import ASSETS
+from lab.present.i18n import ASSETS
 
 DATA_DIR = ASSETS / "data" / "shakespeare"
 HELD_OUT_SHARE = 0.05

@@ -6,7 +6,7 @@ curve; self-consistency's would cost n times as much). The
 accuracy-vs-n curve needs no extra generation: the vote over the first m of self-consistency's n paths,
 for m = 1..n. Every condition asks the same questions, so the table compares like with like.
 
-All generation goes through lab.generation.generate (batched, KV cache, left padding, per-row stop,
+All generation goes through lab.modeling.generation.generate (batched, KV cache, left padding, per-row stop,
 per-row seeded sampling). Prompts longer than the model's context minus the answer budget keep their
 last tokens (the question stays) and are flagged: a warning in the log, in result["warnings"] and on
 the trace line (truncated: true), never silently.
@@ -81,7 +81,7 @@ def build_prompts(spec, task, questions, condition, tokenizer, context: int, bud
 
 def run_condition(spec, task, questions, condition, model, tokenizer, context, on_batch) -> tuple[dict, list[dict], list]:
     """Generate, extract and score one condition: (summary row, trace lines, per-question path answers)."""
-    from lab.generation import generate
+    from lab.modeling.generation import generate
 
     strategy = get_strategy(condition.strategy)
     budget = spec.cot_max_new_tokens if strategy.reasons else spec.max_new_tokens
@@ -143,8 +143,8 @@ def n_curve(path_answers: list, strategy: str, k: int) -> list[dict]:
 def run_prompting(spec, ctx) -> dict:
     import torch
 
-    from lab.models import load_model
-    from lab.run_files import append_jsonl
+    from lab.modeling.models import load_model
+    from lab.runs.run_files import append_jsonl
     from lab.tasks import get_task
 
     torch.set_num_threads(ctx.threads)
@@ -196,7 +196,7 @@ def run_prompting(spec, ctx) -> dict:
     k_curve = sorted([r for r in rows if r["strategy"] in shots and spec.k_values] + k_curve,
                      key=lambda r: (r["strategy"], r["k"]))
     filter_name, params = answer_filter(spec, task)
-    from lab.filters import get_filter
+    from lab.modeling.filters import get_filter
 
     return {
         **{f"accuracy_{row['strategy']}": row["accuracy"] for row in rows},

@@ -6,8 +6,8 @@
 
 Extraction is two steps, both shown in the traces: the answer span is the text after the last
 "answer is" when the output has one (a chain of thought mentions other numbers and letters first),
-else the whole output; then the task's filter from lab/filters.py picks the answer from the span and
-normalises it (numbers by value, text lowercased; see lab.filters). No answer found counts as wrong.
+else the whole output; then the task's filter from lab/modeling/filters.py picks the answer from the span and
+normalises it (numbers by value, text lowercased; see lab.modeling.filters). No answer found counts as wrong.
 
 Tie rule of the vote: paths without an answer do not vote; among answers with the most votes the one
 reached first (the lowest path number) wins, so the result never depends on dictionary order.
@@ -16,7 +16,7 @@ import math
 import re
 from typing import Optional
 
-from lab.filters import apply_filter, get_filter
+from lab.modeling.filters import apply_filter, get_filter
 
 ANSWER_TRIGGER = re.compile(r"answer\s+is", re.IGNORECASE)
 

@@ -6,11 +6,12 @@ import json
 
 import pandas as pd
 
-from lab import config, run_files
-from lab.i18n import t
-from lab.plots import COLORS, empty_figure, layout
+from lab import config
+from lab.runs import run_files
+from lab.present.i18n import t
+from lab.present.plots import COLORS, empty_figure, layout
 from lab.prompting.strategies import STRATEGIES
-from lab.runs_view import finish_text
+from lab.runs.runs_view import finish_text
 from lab.tasks import TASKS
 
 PRESETS_DIR = config.REPO / "assets" / "presets" / "prompting"

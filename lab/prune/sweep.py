@@ -1,7 +1,7 @@
 """The sparsity sweep: every method at every sparsity on the same model, calibration and eval text.
 
 The dense fp32 weights are kept once; each point restores them, prunes every linear layer (not the
-output layer), checks the sparsity reached, and measures perplexity and accuracy (lab/scoring.py).
+output layer), checks the sparsity reached, and measures perplexity and accuracy (lab/modeling/scoring.py).
 Sparsity 0 is the dense model: measured once and shared by every method.
 """
 import time
@@ -37,8 +37,8 @@ def run_sweep(model, tokenizer, spec, data, progress=None, log=print, on_point=N
     from lab.prune.calibrate import input_norms
     from lab.quantize.evaldata import accuracy
     from lab.quantize.inside import linear_layers
-    from lab.scoring import perplexity
-    from lab.models import context_length
+    from lab.modeling.scoring import perplexity
+    from lab.modeling.models import context_length
 
     window = min(spec.eval_window, context_length(model) or spec.eval_window)
     layers = linear_layers(model)

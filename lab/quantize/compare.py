@@ -2,8 +2,8 @@
 
 For each variant: load (timed), count weight memory honestly (lab/quantize/memory.py), measure the
 process memory it added (RSS on CPU, peak allocated on CUDA), perplexity on held-out text and accuracy
-on the continuation task (lab/scoring.py), generation tokens/s at batch 1 and batched with the same
-greedy prompts (lab/generation.py), and keep the answers for the side-by-side view. The fp32 model,
+on the continuation task (lab/modeling/scoring.py), generation tokens/s at batch 1 and batched with the same
+greedy prompts (lab/modeling/generation.py), and keep the answers for the side-by-side view. The fp32 model,
 loaded first, also feeds the look-inside views (per-layer error of every variant, a weight histogram,
 activation outliers). Figures and frames go to the run's artifacts; rows come back as the result.
 """
@@ -42,9 +42,9 @@ def measure(model_path: str, variant, device: str, data, spec, log=print) -> tup
     """(row, answers, model, tokenizer) for one variant; the caller drops the model when done with it."""
     import torch
 
-    from lab.generation import generate
-    from lab.models import context_length
-    from lab.scoring import perplexity
+    from lab.modeling.generation import generate
+    from lab.modeling.models import context_length
+    from lab.modeling.scoring import perplexity
     from lab.quantize.evaldata import accuracy
 
     scheme = get_scheme(variant.scheme)
@@ -124,7 +124,7 @@ def look_inside(model, tokenizer, variants, data, spec) -> dict:
         raise LabError("quantize_unknown_layer", layer=layer, layers=", ".join(list(layers)[:12]))
     weight = layers[layer].weight.detach().float().cpu().numpy()
     histograms = {n: inside.weight_histogram(weight, n) for n in inside.NORMALIZATIONS}
-    from lab.models import context_length
+    from lab.modeling.models import context_length
 
     outliers = inside.activation_outliers(model, tokenizer, data.calibration_texts[:spec.outlier_texts],
                                           max_length=min(spec.eval_window, context_length(model) or spec.eval_window))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lab import config
 from lab.errors import LabError
-from lab.i18n import ASSETS
+from lab.present.i18n import ASSETS
 
 DEFAULT_QUANTIZE_MODEL = "lab-shakespeare-3m"
 PRESET = ASSETS / "presets" / "quantize" / "default_model_pretrain.json"

@@ -5,7 +5,7 @@
 - calibration text: a slice of the training part, for Wanda's activation norms and the outlier view;
 - a continuation-choice task: a passage of held-out text and four candidate continuations of the
   same length (16 characters: longer ones drown the signal of the first few in noise), one of them the
-  real one; the model "answers" by log-likelihood (lab/scoring.py).
+  real one; the model "answers" by log-likelihood (lab/modeling/scoring.py).
   Chance is 25 %; it works for any language model, including the byte-level default.
 """
 import random
@@ -69,7 +69,7 @@ def build(eval_chars: int, calibration_chars: int, questions: int, seed: int, us
 
 def accuracy(model, tokenizer, data: EvalData, batch_size: int = 8):
     """Share of questions whose real continuation is the likeliest (per character), or None without questions."""
-    from lab.scoring import score_choices
+    from lab.modeling.scoring import score_choices
 
     if not data.contexts:
         return None

@@ -4,12 +4,12 @@ bitsandbytes models are saved in their own serialisation (transformers writes th
 and their quant state, and config.json's quantization_config makes from_pretrained load them quantized
 again); fake-quant and pruned models are saved as ordinary fp32 weights (on the grid, or with zeros).
 lab_model_info.json records what was done, so a tab that loads the folder can warn that its weights
-were quantized (lab.models reads quantized_source from it).
+were quantized (lab.modeling.models reads quantized_source from it).
 """
 import json
 from pathlib import Path
 
-from lab.models import INFO_FILE
+from lab.modeling.models import INFO_FILE
 
 
 def save_model(model, tokenizer, folder: Path, source_model: str, quantized_source: str | None = None,

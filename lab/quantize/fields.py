@@ -22,7 +22,7 @@ class MeasureFields:
     device: str = device_setting()
 
     def check_measure(self) -> None:
-        from lab.system import gpus  # nvidia-smi, no torch: the app validates specs too
+        from lab.present.system_status import gpus  # nvidia-smi, no torch: the app validates specs too
 
         if self.eval_text and len(self.eval_text.strip()) < 200:
             raise LabError("quantize_eval_text_short", chars=len(self.eval_text.strip()))
@@ -32,7 +32,7 @@ class MeasureFields:
     def model_path(self, ctx) -> tuple:
         """(folder or hub id to load, quantized_source or None): the default model is trained on first use
         (the first 20 % of the progress bar); a model from a quantized file is logged with a warning."""
-        from lab.models import resolve_model
+        from lab.modeling.models import resolve_model
         from lab.quantize.default_model import DEFAULT_QUANTIZE_MODEL, ensure_default_model, resolve
 
         if self.model == DEFAULT_QUANTIZE_MODEL:
@@ -44,6 +44,6 @@ class MeasureFields:
         return path, source
 
     def resolved_device(self) -> str:
-        from lab.system import gpus
+        from lab.present.system_status import gpus
 
         return ("cuda" if gpus() else "cpu") if self.device == "auto" else self.device

@@ -26,7 +26,7 @@ def fp32_bytes(model_path: str):
 
 
 def check_memory(model_path: str, variants: int, copies: int = COPIES, available_mb: float = None) -> None:
-    from lab.system import memory_mb
+    from lab.present.system_status import memory_mb
 
     size = fp32_bytes(model_path)
     available = memory_mb()["available"] if available_mb is None else available_mb

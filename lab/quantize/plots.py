@@ -1,4 +1,4 @@
-"""The Quantize tab's figures: pure functions from data frames to plotly figures (lab/plots.py styling).
+"""The Quantize tab's figures: pure functions from data frames to plotly figures (lab/present/plots.py styling).
 
     memory_vs_quality(table, lang)      speed_vs_quality(table, lang)      rtn_curve(table, lang)
     error_heatmap(errors, lang)         weight_histogram(hist, points, layer, lang)
@@ -10,8 +10,8 @@ import math
 
 import pandas as pd
 
-from lab.i18n import t
-from lab.plots import COLORS, empty_figure, layout
+from lab.present.i18n import t
+from lab.present.plots import COLORS, empty_figure, layout
 
 SCHEME_COLORS = {"fp32": COLORS[0], "bf16": COLORS[2], "fp16": COLORS[7], "int8": COLORS[3], "nf4": COLORS[1],
                  "fp4": COLORS[4], "rtn": COLORS[5]}

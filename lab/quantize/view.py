@@ -7,8 +7,9 @@ import math
 
 import pandas as pd
 
-from lab import config, run_files, store
-from lab.i18n import t
+from lab import config
+from lab.runs import run_files, store
+from lab.present.i18n import t
 from lab.quantize import plots
 from lab.quantize.default_model import DEFAULT_QUANTIZE_MODEL
 
@@ -24,7 +25,7 @@ NORMALIZATIONS = ("absmax64", "minmax32", "none")
 def model_choices(visitor: str = "") -> list[tuple[str, str]]:
     """The default full-precision model, the models of finished runs this visitor may use (pre-trained,
     exported quantized or pruned), then the offline ones."""
-    from lab.models import available_models
+    from lab.modeling.models import available_models
 
     choices = [(f"{DEFAULT_QUANTIZE_MODEL} (fp32, Shakespeare)", DEFAULT_QUANTIZE_MODEL)]
     for row in store.list_runs(statuses=("succeeded",)):
@@ -42,7 +43,7 @@ def model_choices(visitor: str = "") -> list[tuple[str, str]]:
 def model_warning(name: str, lang: str) -> str:
     """Markdown warning for a model whose weights came from a quantized file; a note for the default."""
     from lab.errors import LabError
-    from lab.models import resolve_model
+    from lab.modeling.models import resolve_model
     from lab.quantize import default_model
 
     if not name:

@@ -63,7 +63,7 @@ class LawFit:
         return self.describe("en")
 
     def describe(self, lang: str = "en") -> str:
-        from lab.i18n import t
+        from lab.present.i18n import t
 
         key = "scaling.fit.converged" if self.converged else "scaling.fit.not_converged"
         return t(key, lang, iterations=self.iterations, starts=self.n_starts)

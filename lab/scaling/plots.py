@@ -1,7 +1,7 @@
 """Plotly figures for the Scaling-laws tab, built by pure functions from points and fits.
 
 Every figure has large fonts (readable when projected), log axes where the law is a power law,
-and texts looked up by key (lab.i18n.t) so they follow the chosen language.
+and texts looked up by key (lab.present.i18n.t) so they follow the chosen language.
 
     loss_vs_n(points, fit)       loss against N, one colour per token budget, fitted curves
     loss_vs_d(points, fit)       the same against D
@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from lab.i18n import t
+from lab.present.i18n import t
 from lab.scaling import allocation, references
 from lab.scaling.bootstrap import predict_interval
 

@@ -8,8 +8,9 @@ import re
 
 import pandas as pd
 
-from lab import config, run_files, store
-from lab.i18n import t
+from lab import config
+from lab.runs import run_files, store
+from lab.present.i18n import t
 from lab.scaling import plots
 from lab.scaling.data import frontier_points, points_from_records
 from lab.scaling.report import bootstrap_from_outputs, fit_from_outputs, kaplan_fits_from_outputs, prediction

@@ -3,7 +3,7 @@
     from lab.tasks import TASKS, get_task, load_jsonl, task_names
     task = get_task("arithmetic_2digit")        # a built-in name, or the path of an uploaded .jsonl
     task.type                                   # "numeric" | "multiple_choice" | "classification"
-    task.filter                                 # key of lab.filters.FILTERS that extracts the answer
+    task.filter                                 # key of lab.modeling.filters.FILTERS that extracts the answer
     task.exemplars, task.questions              # the few-shot pool and the evaluation questions (disjoint)
     item = task.questions[0]
     item.question, item.answer, item.choices, item.solution, item.answer_index, item.answer_text
@@ -36,7 +36,7 @@ from typing import Optional
 
 from lab import config
 from lab.errors import LabError
-from lab.filters import FILTERS, canonical_number
+from lab.modeling.filters import FILTERS, canonical_number
 
 ASSETS = config.REPO / "assets" / "tasks"
 TYPES = ("numeric", "multiple_choice", "classification")

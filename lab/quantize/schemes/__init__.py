@@ -79,7 +79,7 @@ def expand_variants(spec) -> list[Variant]:
 
 
 def load_plain(model_path: str, dtype: str, device: str, quantization_config=None):
-    from lab.models import load_model
+    from lab.modeling.models import load_model
 
     return load_model(model_path, dtype=dtype, device=device, quantization_config=quantization_config)
 

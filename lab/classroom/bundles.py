@@ -18,11 +18,12 @@ import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from lab import config, run_files, runner, store
+from lab import config
+from lab.runs import run_files, runner, store
 from lab.errors import LabError
-from lab.presets import PRESET_ID
+from lab.classroom.presets import PRESET_ID
 from lab.specs import spec_from_dict
-from lab.versioning import code_version
+from lab.runs.versioning import code_version
 
 FORMAT = 1
 RUN_FILES = ("spec.json", "result.json", "metrics.jsonl", "log.txt", "progress.json")
@@ -126,7 +127,7 @@ def check_bundle(path: Path) -> tuple[dict, dict, dict, list]:
 
 def import_bundle(path, owner: str = "", private: bool | None = None) -> str:
     """Check a bundle, then unpack it as a new run owned by `owner`; returns the new run id."""
-    from lab import space
+    from lab.classroom import space_mode
 
     path = Path(path)
     meta, spec_data, result, _ = check_bundle(path)
@@ -147,7 +148,7 @@ def import_bundle(path, owner: str = "", private: bool | None = None) -> str:
     result["imported_from"] = meta.get("run_id")
     run_files.write_json(folder / "result.json", result)
     if private is None:
-        private = space.private_by_default() and space.is_visitor(owner)
+        private = space_mode.private_by_default() and space_mode.is_visitor(owner)
     metrics = {k: v for k, v in (result.get("metrics") or {}).items() if isinstance(v, (int, float))}
     store.insert_run(run_id, spec.kind, spec.name, owner, private, spec.spec_hash(),
                      str(meta.get("code_version") or code_version()), status=result["status"], metrics=metrics,

@@ -2,11 +2,10 @@
 runs) the outputs as a table. Pure reads of the job table and the run folder, in a language.
 """
 import pandas as pd
-
-from lab import run_files, store
+from lab.runs import run_files, store
 from lab.errors import LabError
-from lab.i18n import t
-from lab.runs_view import duration, error_message, eta_text, finish_text, format_duration, status_text
+from lab.present.i18n import t
+from lab.runs.runs_view import duration, error_message, eta_text, finish_text, format_duration, status_text
 
 
 def job_status(run_id: str, lang: str) -> dict:

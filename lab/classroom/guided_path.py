@@ -11,10 +11,9 @@ import json
 from dataclasses import dataclass
 
 import yaml
-
-from lab import presets
+from lab.classroom import presets
 from lab.errors import LabError
-from lab.i18n import t
+from lab.present.i18n import t
 
 PATH_FILE = presets.ASSETS / "path.yaml"
 
@@ -101,8 +100,8 @@ def _short(value) -> str:
 
 def runs_markdown(run_ids: list[str], lang: str) -> str:
     """This visitor's runs of the step: status, queue position or progress, one line each."""
-    from lab.job_view import job_status
-    from lab.store import get_run
+    from lab.runs.job_view import job_status
+    from lab.runs.store import get_run
 
     lines = []
     for run_id in run_ids:

@@ -1,11 +1,11 @@
 """Space mode: one server, many visitors (a Hugging Face Space, or `python app.py --space`).
 
 On by default where SPACE_ID is set (config.space_mode). What changes:
-- visitors' runs are private (others cannot see, cancel or delete them; lab/access.py);
+- visitors' runs are private (others cannot see, cancel or delete them; lab/classroom/access.py);
 - each visitor has limits, checked when a run is submitted (queued jobs, steps, tokens, model size),
   with a message naming the limit; the admin and teacher tokens, the CLI and presets' shared runs
   are not limited;
-- old runs are cleaned by a retention rule and a disk quota (lab/retention.py);
+- old runs are cleaned by a retention rule and a disk quota (lab/runs/retention.py);
 - the data folder goes to /data when the Space has persistent storage; otherwise the app says that
   runs will not survive a restart;
 - on a Hugging Face Space the default model loads from the hub (models.resolve_model), since it installs only
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from lab import config
 from lab.errors import LabError
-from lab.i18n import t
+from lab.present.i18n import t
 
 STEP_FIELDS = ("max_steps", "steps")  # training or counting steps a kind runs
 TOKEN_FIELDS = ("tokens", "token_budgets")  # pre-training tokens (a number, or a list of budgets)
@@ -79,7 +79,7 @@ def check_submission(spec, owner: str) -> None:
     """Raise LabError naming the limit when a visitor's run would exceed it (Space mode only)."""
     if not config.space_mode() or not is_visitor(owner):
         return
-    from lab import store
+    from lab.runs import store
 
     limit = limits()
     if limit["queued"] and store.active_count(owner) >= limit["queued"]:

@@ -125,8 +125,8 @@ def get_run(run_id: str) -> dict | None:
 
 
 def list_runs(limit: int = 500, statuses=None, viewer=None, preset: str | None = None) -> list[dict]:
-    """Newest first. viewer (lab.access.Viewer): only the runs they may see; None: every run."""
-    from lab.access import sql_filter
+    """Newest first. viewer (lab.classroom.access.Viewer): only the runs they may see; None: every run."""
+    from lab.classroom.access import sql_filter
 
     clauses, params = [], []
     if statuses:

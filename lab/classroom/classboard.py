@@ -3,13 +3,12 @@ bundle — in one comparison table and one plot, and the measured answer to the 
 "Predict, then run" question. Pure functions of the job table and the run folders.
 """
 import pandas as pd
-
-from lab import run_files, store
-from lab.access import Viewer
-from lab.i18n import t
-from lab.plots import COLORS, axis_title, empty_figure, layout
-from lab.presets import Preset
-from lab.runs_view import format_number, status_text
+from lab.runs import run_files, store
+from lab.classroom.access import Viewer
+from lab.present.i18n import t
+from lab.present.plots import COLORS, axis_title, empty_figure, layout
+from lab.classroom.presets import Preset
+from lab.runs.runs_view import format_number, status_text
 
 BOARD_COLUMNS = ("who", "variant", "status", "source", "run")
 

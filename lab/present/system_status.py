@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from lab import config
-from lab.i18n import t
+from lab.present.i18n import t
 
 
 def cpu_count() -> int:

@@ -1,20 +1,20 @@
 """What the Home tab shows as data: the models the lab knows, in the chosen language."""
 import pandas as pd
 
-from lab.i18n import t
+from lab.present.i18n import t
 
 MODEL_COLUMNS = ("name", "description", "installed", "converted")
 
 
 def model_choices() -> tuple[list[str], str]:
     """Names for the model picker, and the default; the picker also takes a folder or a hub id."""
-    from lab.models import DEFAULT_MODEL, available_models  # no torch: models.py imports it lazily
+    from lab.modeling.models import DEFAULT_MODEL, available_models  # no torch: models.py imports it lazily
 
     return [m["name"] for m in available_models()], DEFAULT_MODEL
 
 
 def models_frame(lang: str) -> pd.DataFrame:
-    from lab.models import available_models
+    from lab.modeling.models import available_models
 
     def yes_no(flag) -> str:
         return t("common.yes", lang) if flag else t("common.no", lang)

@@ -1,12 +1,12 @@
 """The one dispatcher: starts queued runs up to the concurrency limit, watches them, records how they end.
 
-`python -m lab.dispatcher` is started by whoever submits a run (the app or the CLI) when no live
+`python -m lab.runs.dispatcher` is started by whoever submits a run (the app or the CLI) when no live
 dispatcher holds the lease in SQLite, so the limit holds however many submitters there are. It
 exits after LAB_IDLE_EXIT seconds with nothing to do. On start it recovers: runs left "running"
 by a dead dispatcher are adopted if their worker lives, or finalized as failed with the log tail.
 
 Launch modes (LAB_LAUNCH): "fork" pre-imports the ML stack once, then forks a worker per job, so
-a job pays no 8-35 s import; "spawn" runs `python -m lab.worker RUN_DIR` from an argument list.
+a job pays no 8-35 s import; "spawn" runs `python -m lab.runs.worker RUN_DIR` from an argument list.
 With LAB_ACCELERATE_CONFIG set, jobs are spawned through `accelerate launch` (several GPUs).
 """
 import os
@@ -15,8 +15,9 @@ import subprocess
 import sys
 import time
 
-from lab import config, run_files, store
-from lab.versioning import code_version
+from lab import config
+from lab.runs import run_files, store
+from lab.runs.versioning import code_version
 
 LEASE_TTL = 120.0  # long enough to cover the ML-stack import, which blocks this loop once
 POLL = 0.25
@@ -87,7 +88,7 @@ class Dispatcher:
 
     def prewarm(self) -> None:
         started = time.time()
-        import lab.warm  # noqa: F401  (torch, transformers, peft: imported once, shared by every fork)
+        import lab.runs.preload  # noqa: F401  (torch, transformers, peft: imported once, shared by every fork)
 
         self.warm = True
         print(f"[dispatcher] ML stack imported in {time.time() - started:.1f} s", flush=True)
@@ -110,7 +111,7 @@ class Dispatcher:
             os.dup2(log, 2)
             devnull = os.open(os.devnull, os.O_RDONLY)
             os.dup2(devnull, 0)
-            from lab.worker import run_job
+            from lab.runs.worker import run_job
 
             code = run_job(folder, threads)
         finally:
@@ -121,11 +122,11 @@ class Dispatcher:
     def _spawn(self, folder) -> subprocess.Popen:
         env = dict(os.environ, LAB_HOME=str(config.lab_home()), LAB_THREADS=str(config.worker_threads()),
                    OMP_NUM_THREADS=str(config.worker_threads()), PYTHONUNBUFFERED="1")
-        command = [sys.executable, "-m", "lab.worker", str(folder)]
+        command = [sys.executable, "-m", "lab.runs.worker", str(folder)]
         accelerate_config = os.environ.get("LAB_ACCELERATE_CONFIG")
         if accelerate_config:
             command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", accelerate_config,
-                       "--module", "lab.worker", str(folder)]
+                       "--module", "lab.runs.worker", str(folder)]
         with open(folder / "log.txt", "ab") as log:
             return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     cwd=config.REPO, env=env, start_new_session=True)

@@ -105,7 +105,7 @@ MIN_SHARED_PREFIX = 16  # tokens: a shorter common start is not worth a separate
 
 def _common_prefix(ids: list[list[int]]) -> int:
     """Tokens every prompt starts with, leaving each at least one token of its own (0 if under the minimum)."""
-    from lab.scoring import common_prefix
+    from lab.modeling.scoring import common_prefix
 
     if not ids:
         return 0
@@ -167,7 +167,7 @@ def _generate_batch(model, tokenizer, encoded, rows, max_new_tokens, do_sample, 
     import torch
     from transformers import LogitsProcessorList, StoppingCriteriaList
 
-    from lab.sampling import SeededSampler, StopStrings
+    from lab.modeling.sampling import SeededSampler, StopStrings
 
     prompt_length = encoded["input_ids"].shape[1]
     config = copy.deepcopy(model.generation_config)

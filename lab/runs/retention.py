@@ -14,8 +14,9 @@ import shutil
 import time
 from pathlib import Path
 
-from lab import config, run_files, store
-from lab.space import is_visitor
+from lab import config
+from lab.runs import run_files, store
+from lab.classroom.space_mode import is_visitor
 
 CLEAN_EVERY = 600.0  # seconds between automatic clean-ups
 STAMP = "last_clean"

@@ -10,10 +10,12 @@ import subprocess
 import sys
 import time
 
-from lab import access, config, run_files, store
+from lab import config
+from lab.classroom import access
+from lab.runs import run_files, store
 from lab.errors import LabError
 from lab.specs import Spec, spec_from_dict
-from lab.versioning import code_version
+from lab.runs.versioning import code_version
 
 
 def new_run_id(kind: str) -> str:
@@ -27,13 +29,14 @@ def submit(spec: Spec, owner: str = "", private: bool | None = None, use_cache: 
     under the same code is replayed from its stored result instead of recomputed.
     private=None: private in Space mode (a visitor's runs are theirs), shared otherwise.
     In Space mode a visitor's run is refused (LabError naming the limit) beyond the per-visitor limits
-    (checked=True: the caller checked them for a group of runs, e.g. lab.presets)."""
-    from lab import retention, space
+    (checked=True: the caller checked them for a group of runs, e.g. lab.classroom.presets)."""
+    from lab.classroom import space_mode
+    from lab.runs import retention
 
     if private is None:
-        private = space.private_by_default() and space.is_visitor(owner)
+        private = space_mode.private_by_default() and space_mode.is_visitor(owner)
     if not checked:
-        space.check_submission(spec, owner)
+        space_mode.check_submission(spec, owner)
     retention.maybe_clean()
     run_id = new_run_id(spec.kind)
     folder = config.runs_dir() / run_id
@@ -87,7 +90,7 @@ def ensure_dispatcher() -> bool:
         return False
     env = dict(os.environ, LAB_HOME=str(config.lab_home()), PYTHONUNBUFFERED="1")
     with open(config.lab_home() / "dispatcher.log", "ab") as log:
-        subprocess.Popen([sys.executable, "-m", "lab.dispatcher"], stdout=log, stderr=subprocess.STDOUT,
+        subprocess.Popen([sys.executable, "-m", "lab.runs.dispatcher"], stdout=log, stderr=subprocess.STDOUT,
                          stdin=subprocess.DEVNULL, cwd=config.REPO, env=env, start_new_session=True)
     return True
 
@@ -114,7 +117,7 @@ def cancel(run_id: str, owner: str | None = None, viewer: access.Viewer | None =
             "metrics": {}, "spec": run_files.read_json(run_files.run_dir(run_id) / "spec.json", {}),
             "seed": None, "spec_hash": row["spec_hash"], "versions": {}})
     elif prior == "running":
-        from lab.dispatcher import kill_tree
+        from lab.runs.dispatcher import kill_tree
         import signal
 
         if row["pid"] and store.process_alive(row["pid"], row["pid_start"]):

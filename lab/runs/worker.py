@@ -1,4 +1,4 @@
-"""Runs one job in its own process: `python -m lab.worker RUN_DIR` (or a fork of the dispatcher).
+"""Runs one job in its own process: `python -m lab.runs.worker RUN_DIR` (or a fork of the dispatcher).
 
 Reads spec.json, runs the kind's recipe, and always leaves result.json: status, error (plain
 language), metrics (flat named figures), spec, seed, versions, spec_hash. stdout/stderr are log.txt.
@@ -12,9 +12,8 @@ import sys
 import time
 import traceback
 from pathlib import Path
-
-from lab import run_files
-from lab.context import JobContext
+from lab.runs import run_files
+from lab.runs.job_context import JobContext
 from lab.errors import JobCancelled, LabError
 
 VERSION_PACKAGES = ("torch", "transformers", "peft", "bitsandbytes", "accelerate", "trl", "datasets", "gradio")
@@ -108,7 +107,7 @@ def main(argv=None) -> int:
 
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: python -m lab.worker RUN_DIR", file=sys.stderr)
+        print("usage: python -m lab.runs.worker RUN_DIR", file=sys.stderr)
         return 2
     return run_job(Path(argv[0]), threads=int(os.environ.get("LAB_THREADS", "1") or 1))
 

@@ -1,5 +1,5 @@
 """What the Runs tab shows, as data: the runs table, one run's details, and the comparison table.
-(A tab's view of the one job it started is in lab/job_view.py.)
+(A tab's view of the one job it started is in lab/runs/job_view.py.)
 
 Pure reads of the job table (SQLite) and the small files of a run folder, rendered in a language;
 the page only puts these values into widgets. Everything here is cheap enough for a 1-2 s timer.
@@ -9,11 +9,11 @@ import math
 import time
 
 import pandas as pd
-
-from lab import access, run_files, store
+from lab.classroom import access
+from lab.runs import run_files, store
 from lab.errors import LabError
-from lab.i18n import t
-from lab.plots import axis_title as figure_name
+from lab.present.i18n import t
+from lab.present.plots import axis_title as figure_name
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 TABLE_COLUMNS = ("id", "kind", "name", "status", "queue", "progress", "started", "duration", "figures", "owner")

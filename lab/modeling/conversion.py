@@ -2,7 +2,7 @@
 
 models_dir()/<name>/ holds bf16 safetensors, the tokenizer, and lab_model_info.json, which says
 honestly that the weights were expanded from a quantized file (which one, from which package).
-Runs in a job worker (it imports torch); `lab.models.load_model` calls it on first use.
+Runs in a job worker (it imports torch); `lab.modeling.models.load_model` calls it on first use.
 """
 import json
 import shutil
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from lab import config
 from lab.errors import LabError
-from lab.models import INFO_FILE, OFFLINE_MODELS, OfflineModel, Progress, _package_version, _report
+from lab.modeling.catalog import INFO_FILE, OFFLINE_MODELS, OfflineModel, Progress, _package_version, _report
 
 
 def ensure_converted(name: str, progress: Progress = None) -> Path:

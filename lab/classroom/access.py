@@ -1,6 +1,6 @@
 """Who may see and stop which runs: visitors, the teacher and the admin of one server.
 
-A visitor is the random key their browser keeps (lab/visitors.py). A run is *private* when a
+A visitor is the random key their browser keeps (lab/classroom/visitors.py). A run is *private* when a
 visitor submitted it on a Space (see space.private_by_default); everything else — the CLI's runs,
 demo runs the Space owner made, class-preset runs — is shared. The rules, enforced here and used by
 runner, store and runs_view (not only by the UI):

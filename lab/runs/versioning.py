@@ -6,7 +6,7 @@ from pathlib import Path
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parent.parent  # the whole lab/ package
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
         digest.update(str(path.relative_to(root)).encode())

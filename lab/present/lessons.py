@@ -11,7 +11,7 @@ Adding a registry is one line here.
 import importlib
 from dataclasses import dataclass
 
-from lab.i18n import ASSETS, LANGUAGES
+from lab.present.i18n import ASSETS, LANGUAGES
 
 TABS = ("home", "generate", "finetune", "quantize", "prompting", "scaling", "evaluate", "align", "runs")
 

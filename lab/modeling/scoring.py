@@ -72,7 +72,7 @@ def perplexity(model, tokenizer, texts: list[str], max_length: int = None, strid
     stride: how far the window moves; default max_length // 2, so every scored token keeps at least
     half a window of context. stride == max_length gives non-overlapping windows (faster, a bit higher).
     """
-    from lab.models import context_length
+    from lab.modeling.models import context_length
 
     max_length = max_length or min(context_length(model) or DEFAULT_WINDOW_CAP, DEFAULT_WINDOW_CAP)
     stride = stride or max(1, max_length // 2)
@@ -216,7 +216,7 @@ def score_choices(model, tokenizer, contexts: list[str], choices: list[list[str]
     share_context: run each context once and score its choices from the KV cache (batch_size then
     counts questions): k times fewer context tokens for k choices, the same scores up to rounding.
     """
-    from lab.models import context_length
+    from lab.modeling.models import context_length
 
     if len(contexts) != len(choices):
         raise LabError("choices_mismatch", contexts=len(contexts), choices=len(choices))

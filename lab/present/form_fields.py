@@ -10,7 +10,7 @@ import typing
 from dataclasses import dataclass
 
 from lab.errors import LabError
-from lab.i18n import t
+from lab.present.i18n import t
 from lab.specs import Spec, spec_class, spec_from_dict
 
 

@@ -5,7 +5,7 @@ figure in the other language. Tests check the figures' data without a browser.
 """
 import pandas as pd
 
-from lab.i18n import t
+from lab.present.i18n import t
 
 FONT_SIZE = 16  # large enough for the back row of a classroom
 TITLE_SIZE = 22

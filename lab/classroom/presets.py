@@ -30,7 +30,9 @@ from pathlib import Path
 
 import yaml
 
-from lab import config, run_files, runner, space, store
+from lab import config
+from lab.classroom import space_mode
+from lab.runs import run_files, runner, store
 from lab.errors import LabError
 from lab.specs import Spec, spec_from_dict
 
@@ -182,7 +184,7 @@ def submit(preset_id: str, owner: str = "", overrides: dict | None = None, use_c
     preset = load(preset_id)
     specs = preset.build(overrides)
     for spec in specs:
-        space.check_submission(spec, owner)
+        space_mode.check_submission(spec, owner)
     group = f"preset-{secrets.token_hex(4)}"
     run_ids = [runner.submit(spec, owner=owner, private=False, use_cache=use_cache, group_id=group,
                              preset=preset.id, checked=True) for spec in specs]

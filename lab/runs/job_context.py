@@ -5,8 +5,7 @@ ctx.log_metrics(step=..., loss=...) for curves; both land in the run folder, whi
 """
 import time
 from pathlib import Path
-
-from lab import run_files
+from lab.runs import run_files
 
 
 class JobContext:

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 LANGUAGES = ("en", "zh")
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
 
 @lru_cache(maxsize=None)
