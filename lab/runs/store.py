@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS runs (
     error TEXT NOT NULL DEFAULT '',
     cached_from TEXT,
     group_id TEXT,                     -- runs submitted together (a method comparison, a sweep)
-    metrics TEXT NOT NULL DEFAULT '{}', -- the key figures of result.json, for the runs table
+    metrics TEXT NOT NULL DEFAULT '{}', -- the key figures of the run's result, for the runs table
     preset TEXT,                       -- the class preset it ran (the Home path's check marks, the class board)
     imported_from TEXT                 -- a run bundle's original run id: never replayed as a cached result
 );
