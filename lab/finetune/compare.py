@@ -64,9 +64,8 @@ _FRAMES_LOCK = threading.Lock()  # Gradio runs handlers in threads
 def comparison_frame(run_ids: list[str], lang: str = "en") -> pd.DataFrame:
     """One row per run: method, status, then the comparison figures (blank until a run has them).
     The same frame (a copy) while no run's row or files changed since it was built."""
-    rows = [(run_id, store.get_run(run_id)) for run_id in run_ids]
-    rows = [(run_id, row) for run_id, row in rows if row is not None]
-    key = tuple((run_id, row["status"], json.dumps(row.get("metrics"), sort_keys=True, default=str),
+    rows = [(row["id"], row) for row in store.get_runs(run_ids)]
+    key = tuple((str(RunFolder(run_id).path), row["status"], json.dumps(row.get("metrics"), sort_keys=True, default=str),
                  RunFolder(run_id).signature(log=False)) for run_id, row in rows)
     with _FRAMES_LOCK:
         if key in _FRAMES:

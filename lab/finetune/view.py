@@ -68,13 +68,7 @@ def group_frame(run_ids: list[str], lang: str) -> pd.DataFrame:
 
 def group_signature(run_ids: list[str]) -> str:
     """Changes whenever the table or the curves would: statuses, and the runs' files (not their logs)."""
-    parts = []
-    for run_id in run_ids:
-        row = store.get_run(run_id)
-        if row is None:
-            continue
-        parts.append(f"{row['status']}:{RunFolder(run_id).signature(log=False)}")
-    return "|".join(parts)
+    return "|".join(f"{row['status']}:{RunFolder(row['id']).signature(log=False)}" for row in store.get_runs(run_ids))
 
 
 def parse_run_ids(text: str) -> list[str]:
