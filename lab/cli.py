@@ -153,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(func=cmd_list)
     show = sub.add_parser("show", help="show one run")
     show.add_argument("run_id")
-    show.add_argument("--json", action="store_true", help="print the run's result.json")
+    show.add_argument("--json", action="store_true", help="print the run's result as JSON")
     show.set_defaults(func=cmd_show)
     cancel = sub.add_parser("cancel", help="cancel a queued or running run")
     cancel.add_argument("run_id")

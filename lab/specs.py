@@ -136,7 +136,7 @@ KINDS: dict[str, "KindEntry"] = {}
 @dataclass
 class KindEntry:
     spec_class: type
-    run: typing.Callable  # run(spec, ctx) -> dict of figures (merged into result.json "metrics")
+    run: typing.Callable  # run(spec, ctx) -> dict of figures (merged into the result's "metrics")
     module: str
 
 

@@ -1,10 +1,11 @@
 """The detail view of one run in the Runs tab: summary, error, curves, live log, outputs, spec, files.
 
 render() reads the run's row and files (lab.runs.runs_view.run_detail); the timer calls poll(), which
-skips unless the run changed (status, or the size of its log, metrics or progress files).
+skips unless the run changed (status, or any of its files: RunFolder.signature).
 """
 import gradio as gr
-from lab.runs import run_files, store
+from lab.runs import store
+from lab.runs.folder import RunFolder
 from lab.errors import LabError
 from lab.present.plots import empty_figure, metric_curves
 from lab.runs.runs_view import curve_names, metric_records, run_detail
@@ -15,16 +16,8 @@ def _signature(run_id: str, lang: str) -> str:
     row = store.get_run(run_id)
     if row is None:
         return f"{run_id}|gone|{lang}"
-    sizes = []
-    if row["status"] in store.ACTIVE:
-        folder = run_files.run_dir(run_id)
-        for name in ("log.txt", "metrics.jsonl", "progress.json"):
-            try:
-                stat = (folder / name).stat()
-                sizes.append(f"{stat.st_size}:{stat.st_mtime_ns}")
-            except FileNotFoundError:
-                sizes.append("-")
-    return f"{run_id}|{row['status']}|{lang}|{'|'.join(sizes)}"
+    files = RunFolder(run_id).signature() if row["status"] in store.ACTIVE else ""
+    return f"{run_id}|{row['status']}|{lang}|{files}"
 
 
 def _shown(markdown: str):

@@ -3,7 +3,7 @@ import json
 import random
 
 import pytest
-from lab.runs import run_files
+from lab.runs.folder import RunFolder
 from lab.errors import LabError
 from lab.evaluate import arena, bradley_terry
 
@@ -66,7 +66,7 @@ def test_agreement_with_the_judge_matches_by_prompt_and_pair():
 def test_arena_view_shows_the_live_board_and_agreement(lab_home):
     from lab.evaluate import view
 
-    folder = run_files.run_dir("run-3")
+    folder = RunFolder("run-3").path
     (folder / "artifacts").mkdir(parents=True)
     (folder / "artifacts" / "judgments.jsonl").write_text(
         json.dumps({"prompt_index": 0, "a": "x", "b": "y", "outcome": "win"}) + "\n")

@@ -7,7 +7,8 @@ import zipfile
 
 import pytest
 from lab.classroom import access, bundles, classboard, guided_path, html_report, presets
-from lab.runs import run_files, runner, store
+from lab import config
+from lab.runs import runner, store
 from lab.errors import LabError
 
 ALICE, BOB = "alice-key-0001", "bob-key-00002"
@@ -186,11 +187,11 @@ def test_a_bad_bundle_is_refused_naming_the_problem(lab_home, tmp_path, change, 
     path = tmp_path / "bundle.zip"
     path.write_bytes(zip_with(entries).getvalue())
     # a zip of mostly zeros is an honest small file; the ratio check is what refuses it
-    before = set(p.name for p in run_files.config.runs_dir().iterdir())
+    before = set(p.name for p in config.runs_dir().iterdir())
     with pytest.raises(LabError) as error:
         bundles.import_bundle(path, owner=ALICE)
     assert error.value.key == key
-    assert set(p.name for p in run_files.config.runs_dir().iterdir()) == before  # nothing was unpacked
+    assert set(p.name for p in config.runs_dir().iterdir()) == before  # nothing was unpacked
     assert not (tmp_path / "escape.txt").exists() and not (lab_home / "up.txt").exists()
 
 

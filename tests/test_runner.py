@@ -9,6 +9,7 @@ import pytest
 
 from lab import config
 from lab.runs import run_files, runner, store
+from lab.runs.folder import RunFolder
 from lab.specs import spec_from_dict
 
 REPO = config.REPO
@@ -39,7 +40,7 @@ def test_a_run_succeeds_and_leaves_a_complete_run_folder(lab_home):
     run_id = runner.submit(demo(steps=5, step_seconds=0.01, name="first"))
     row = runner.wait(run_id, timeout=30)
     assert row["status"] == "succeeded" and row["name"] == "first"
-    folder = run_files.run_dir(run_id)
+    folder = RunFolder(run_id).path
     result = run_files.read_json(folder / "result.json")
     for key in ("status", "error", "metrics", "spec", "seed", "versions", "spec_hash"):
         assert key in result
@@ -96,7 +97,7 @@ def test_cancel_a_queued_run_and_a_running_one_with_its_process_tree(lab_home):
     first = runner.submit(demo(steps=300, step_seconds=0.1, child_process=True))
     queued = runner.submit(demo(steps=2))
     pid = running_pid(first)
-    child_line = wait_for(lambda: [l for l in run_files.tail(run_files.run_dir(first) / "log.txt").splitlines()
+    child_line = wait_for(lambda: [l for l in run_files.tail(RunFolder(first).path / "log.txt").splitlines()
                                    if l.startswith("child process")])
     child_pid = int(child_line[0].split()[-1])
     assert runner.cancel(queued) == "queued"
@@ -180,6 +181,6 @@ def test_rerun_delete_and_ownership(lab_home):
     with pytest.raises(LabError, match="another visitor"):
         runner.delete(run_id, owner="bob")
     runner.delete(run_id, owner="alice")
-    assert store.get_run(run_id) is None and not run_files.run_dir(run_id).exists()
+    assert store.get_run(run_id) is None and not RunFolder(run_id).path.exists()
     with pytest.raises(LabError, match="no run"):
         runner.get(run_id)

@@ -7,7 +7,8 @@ import plotly.graph_objects as go
 import pytest
 
 from lab import config
-from lab.runs import run_files, runner
+from lab.runs import runner
+from lab.runs.folder import RunFolder
 from lab.errors import LabError
 from lab.pretrain.recipe import counts
 from lab.scaling import plots, view
@@ -61,7 +62,7 @@ def test_scaling_through_the_runner_on_the_shipped_csv(lab_home):
     assert abs(metrics["E"] - 1.8172) < 0.15
     assert metrics["prediction_ci_low"] < metrics["prediction"] < metrics["prediction_ci_high"]
     assert outputs["converged"] is True and len(outputs["points"]) == 56
-    assert (run_files.run_dir(run_id) / "artifacts" / "points.csv").exists()
+    assert (RunFolder(run_id).path / "artifacts" / "points.csv").exists()
     assert row["metrics"]["alpha"] == metrics["alpha"]  # the key figures reach the runs table
 
 
@@ -109,7 +110,7 @@ def test_tiny_sweep_through_the_runner_then_refit_from_its_run(lab_home, monkeyp
     records = [r for r in runner.metrics(sweep_id) if "N" in r]
     assert len(records) == 6 and len({r["N"] for r in records}) == 3 and len({r["D"] for r in records}) == 2
     assert all(r["C"] == 6 * r["N"] * r["D"] for r in records)
-    points = read_points_file(run_files.run_dir(sweep_id) / "artifacts" / "points.csv")
+    points = read_points_file(RunFolder(sweep_id).path / "artifacts" / "points.csv")
     assert len(points) == 6 and result["metrics"]["n_points"] == 6
     for name in ("A", "B", "E", "alpha", "beta", "objective", "alpha_ci_low", "alpha_ci_high"):
         assert name in result["metrics"]

@@ -12,7 +12,8 @@ import pytest
 
 from lab import config
 from lab.classroom import access, space_mode
-from lab.runs import run_files, runner, runs_view, store
+from lab.runs import runner, runs_view, store
+from lab.runs.folder import RunFolder
 from lab.errors import LabError
 from lab.specs import spec_from_dict
 
@@ -59,7 +60,7 @@ def test_two_visitors_cannot_see_or_cancel_each_others_private_runs(on_a_space):
     assert runner.cancel(a_run, viewer=alice) == "queued"
     assert store.get_run(a_run)["status"] == "cancelled"
     runner.delete(a_run, viewer=alice)
-    assert store.get_run(a_run) is None and not run_files.run_dir(a_run).exists()
+    assert store.get_run(a_run) is None and not RunFolder(a_run).path.exists()
 
 
 def test_teacher_and_admin_see_and_cancel_everything(on_a_space):
@@ -132,8 +133,8 @@ def test_retention_and_quota_delete_old_visitor_runs_first(on_a_space):
     now = time.time()
     for run_id, age_days in ((old, 10), (new, 1), (demo_run, 30)):
         store.update_run(run_id, status="succeeded", finished_at=now - age_days * 86400)
-    (run_files.run_dir(new) / "artifacts").mkdir()
-    (run_files.run_dir(new) / "artifacts" / "big.bin").write_bytes(b"x" * 200_000)
+    (RunFolder(new).path / "artifacts").mkdir()
+    (RunFolder(new).path / "artifacts" / "big.bin").write_bytes(b"x" * 200_000)
     assert runner_ids() == {old, new, demo_run, active}
     assert space_mode.config.space_mode()
     deleted = __import__("lab.runs.retention", fromlist=["clean"]).clean(now=now, days=7, quota=0)

@@ -4,6 +4,7 @@ import os
 
 import pytest
 from lab.runs import run_files
+from lab.runs.folder import RunFolder
 from lab.errors import LabError
 
 
@@ -34,7 +35,7 @@ def test_jsonl_reader_skips_a_line_still_being_written(tmp_path):
 @pytest.mark.parametrize("bad", ["../etc", "..", "a/b", "/abs", "", "x" * 100, "a b", ".hidden", "run\n"])
 def test_run_ids_that_could_escape_are_refused(bad, lab_home):
     with pytest.raises(LabError) as info:
-        run_files.run_dir(bad)
+        RunFolder(bad).path
     assert info.value.key == "bad_run_id"
 
 

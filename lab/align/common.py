@@ -1,5 +1,5 @@
 """What the reward-model and DPO recipes share: TRL's config on this hardware, LoRA settings, and a
-callback that streams TRL's logged figures into the run folder (metrics.jsonl and progress.json)."""
+callback that streams TRL's logged figures into the run folder (its metrics records and progress)."""
 import time
 
 from lab.errors import LabError
@@ -16,7 +16,7 @@ def trl_config(config_class, spec, ctx, **extra):
 
     cuda = torch.cuda.is_available()
     return config_class(
-        output_dir=str(ctx.run_dir / "checkpoints"), max_steps=spec.max_steps,
+        output_dir=str(ctx.folder.checkpoint_dir), max_steps=spec.max_steps,
         per_device_train_batch_size=spec.batch_size, learning_rate=spec.learning_rate,
         lr_scheduler_type="cosine", warmup_steps=max(1, spec.max_steps // 10), weight_decay=0.0,
         logging_steps=1, save_strategy="no", eval_strategy="no", bf16=use_bf16(spec.dtype, cuda), use_cpu=not cuda,

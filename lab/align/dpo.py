@@ -10,7 +10,7 @@
 import shutil
 import time
 from dataclasses import dataclass
-from lab.runs import run_files
+from lab.runs.folder import write_json
 from lab.align import common
 from lab.align.data import check_lengths, load_pairs, prompt_text, trl_rows
 from lab.align.judging import rule_win_rate
@@ -117,11 +117,11 @@ def save_policy(start: Start, model, ctx) -> dict:
         model.delete_adapter("ref")  # TRL's frozen reference copy: not part of the result
     folder = ctx.artifact_dir / "adapter"
     save_result_model(model, start.tokenizer, get_method(start.method), folder)
-    run_files.write_json(folder / "lab_finetune.json", {"method": start.method, "base_model": start.base_model,
+    write_json(folder / "lab_finetune.json", {"method": start.method, "base_model": start.base_model,
                                                         "base_location": start.info["location"], "run_id": ctx.run_id,
                                                         "trained_by": "dpo"})
     shutil.make_archive(str(ctx.artifact_dir / "adapter"), "zip", folder)
-    shutil.rmtree(ctx.run_dir / "checkpoints", ignore_errors=True)
+    shutil.rmtree(ctx.folder.checkpoint_dir, ignore_errors=True)
     return {"adapter_mb": folder_mb(folder)}
 
 
@@ -165,7 +165,7 @@ def train_dpo(spec, ctx) -> dict:
     ctx.progress(1, 1, message="after: scoring held-out pairs and answering the same prompts", force=True)
     logps_after = pair_logps(policy, tokenizer, evaluated)
     answers_after = answer(policy, tokenizer, asked, spec.max_new_tokens, ctx, "after") if asked else []
-    run_files.write_json(ctx.artifact_dir / "held_out_logps.json", {"before": logps_before, "after": logps_after})
+    write_json(ctx.artifact_dir / "held_out_logps.json", {"before": logps_before, "after": logps_after})
 
     figures = held_out_figures(logps_before, logps_after, spec.beta)
     figures["kl_final"] = round(kl_to_reference(policy) or 0.0, 6)

@@ -4,7 +4,7 @@ Evaluate tab's win-rate judge.
 The rule judge needs no model: on a checkable task (arithmetic) an answer is right or wrong, so for
 each prompt the model that answered right wins, and two right (or two wrong) answers are a tie.
 """
-from lab.runs import run_files
+from lab.runs.folder import RunFolder
 from lab.errors import LabError
 from lab.modeling.filters import apply_filter, exact_match
 
@@ -43,10 +43,9 @@ def judge_spec_from_dpo(run_id: str) -> dict:
     checkable set is judged by the rule judge (a right answer beats a wrong one), any other by log-probability."""
     import json
 
-    run_files.check_run_id(run_id)
-    folder = run_files.run_dir(run_id)
-    spec = run_files.read_json(folder / "spec.json") or {}
-    result = run_files.read_json(folder / "result.json") or {}
+    folder = RunFolder(run_id)
+    spec = folder.read_spec()
+    result = folder.read_result()
     if spec.get("kind") != "dpo" or result.get("status") != "succeeded":
         raise LabError("align_not_a_dpo_result", run_id=run_id)
     asked = [item for item in (result.get("outputs") or {}).get("outputs") or [] if item.get("prompt")]
@@ -54,8 +53,8 @@ def judge_spec_from_dpo(run_id: str) -> dict:
         raise LabError("align_no_prompts", run_id=run_id)
     rows = [{"prompt": item["prompt"], **({"answer": str(item["answer"])} if item.get("answer") else {})}
             for item in asked]
-    prompt_file = folder / "artifacts" / "judge_prompts.jsonl"
-    run_files.write_atomic(prompt_file, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+    prompt_file = folder.write_artifact_text("judge_prompts.jsonl",
+                                             "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
     checkable = all("answer" in row for row in rows)
     reference = spec.get("start_from") or spec.get("model")
     return {"kind": JUDGE_KIND, "contestants": [reference, run_id], "prompt_set": str(prompt_file),

@@ -5,7 +5,7 @@ Setup (data, model with a fresh head), measure held-out pairs with the untrained
 again, score the sample answers, save. Used by the "reward" job kind.
 """
 import time
-from lab.runs import run_files
+from lab.runs.folder import write_json
 from lab.align import common
 from lab.align.data import check_lengths, load_pairs, prompt_text, trl_rows
 
@@ -87,14 +87,14 @@ def train_reward_model(spec, ctx) -> dict:
     model = trainer.model.eval()
     ctx.progress(1, 1, message="scoring held-out pairs and sample answers", force=True)
     margins_after = pair_margins(model, tokenizer, evaluated)
-    run_files.write_json(ctx.artifact_dir / "margins.json", {"before": margins_before, "after": margins_after})
+    write_json(ctx.artifact_dir / "margins.json", {"before": margins_before, "after": margins_after})
     sample_prompt = prompt_text(tokenizer, {"prompt": spec.sample_prompt})
     sample_rewards = score(model, tokenizer, [sample_prompt] * len(spec.sample_answers), spec.sample_answers)
 
     folder = ctx.artifact_dir / "reward_model"
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    run_files.write_json(folder / "lab_reward.json", {"base_model": spec.model, "base_location": info["location"],
+    write_json(folder / "lab_reward.json", {"base_model": spec.model, "base_location": info["location"],
                                                       "lora": spec.use_lora, "run_id": ctx.run_id})
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     after = summary(margins_after)

@@ -5,7 +5,8 @@ import json
 from pathlib import Path
 
 import pandas as pd
-from lab.runs import run_files, runner, store
+from lab.runs import runner, store
+from lab.runs.folder import RunFolder
 from lab.errors import LabError
 from lab.present.i18n import t
 from lab.present.plots import COLORS, axis_title, empty_figure, layout, metric_curves
@@ -42,22 +43,23 @@ def starting_choices(lang: str) -> list[tuple[str, str]]:
     for row in store.list_runs(statuses=("succeeded",)):
         if row["kind"] not in STARTING_KINDS:
             continue
-        if not (run_files.run_dir(row["id"]) / "artifacts" / "adapter" / "lab_finetune.json").is_file():
+        folder = RunFolder(row["id"])
+        if not folder.artifact_path("adapter/lab_finetune.json").is_file():
             continue
-        spec = run_files.read_json(run_files.run_dir(row["id"]) / "spec.json", {}) or {}
+        spec = folder.read_spec()
         parts = [kind_text(row["kind"], lang), spec.get("method") or spec.get("name") or "", row["id"]]
         choices.append((" · ".join(part for part in parts if part), row["id"]))
     return choices
 
 
 def run_signature(run_id: str, lang: str) -> str:
-    """Changes whenever the curves would: status and the number of metric records."""
+    """Changes whenever the curves would: status and the run's files (not its log)."""
     if not run_id:
         return f"{lang}|"
     row = store.get_run(run_id)
     if row is None:
         return f"{lang}|{run_id}|missing"
-    return f"{lang}|{run_id}|{row['status']}|{len(runner.metrics(run_id))}"
+    return f"{lang}|{row['status']}|{RunFolder(run_id).signature(log=False)}"
 
 
 def metrics_frame(run_id: str) -> pd.DataFrame:
@@ -113,12 +115,12 @@ def margin_histogram(margins: dict[str, list], lang: str, title_key: str):
 def reward_margins(run_id: str) -> dict:
     if not run_id:
         return {}
-    return run_files.read_json(run_files.run_dir(run_id) / "artifacts" / "margins.json", {}) or {}
+    return RunFolder(run_id).read_artifact_json("margins.json", {}) or {}
 
 
 def dpo_margins(run_id: str) -> dict:
     """log π(chosen) − log π(rejected) per held-out pair, before and after DPO."""
-    logps = run_files.read_json(run_files.run_dir(run_id) / "artifacts" / "held_out_logps.json", {}) if run_id else {}
+    logps = RunFolder(run_id).read_artifact_json("held_out_logps.json", {}) if run_id else {}
     return {stage: [c - r for c, r in pairs] for stage, pairs in (logps or {}).items()}
 
 

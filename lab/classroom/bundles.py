@@ -1,14 +1,14 @@
 """Run bundles: a run folder as one zip, to hand in from a laptop and gather on the class board.
 
-export_run(run_id) writes exports/<run_id>.zip: bundle.json (what it is), spec.json, result.json,
-metrics.jsonl, log.txt, progress.json and the artifacts up to a size limit (bigger files are listed
-in bundle.json as left out). import_bundle(path, owner) checks the zip before anything is written:
+export_run(run_id) writes exports/<run_id>.zip: bundle.json (what it is), the run folder's own files
+(lab.runs.folder.RUN_FILES, under their names in the folder) and the artifacts up to a size limit
+(bigger files are listed in bundle.json as left out). import_bundle(path, owner) checks the zip before anything is written:
 
 - it is a zip, at most MAX_BUNDLE_MB, at most MAX_MEMBERS entries, at most MAX_UNPACKED_MB unpacked,
   and no entry compresses suspiciously well (a zip bomb);
 - every name is relative, without "..", backslashes, drive letters or links, and is one of the run
   folder's own files or under artifacts/;
-- bundle.json says it is a lab bundle; spec.json is a valid spec of a kind this lab has; result.json
+- bundle.json says it is a lab bundle; the spec is a valid spec of a kind this lab has; the result
   is a finished run's result with numeric figures.
 Then it becomes a new run (a new id) owned by the importer, remembering the original id. Imported
 results are never replayed as cached results for others (store.find_succeeded skips them).
@@ -19,14 +19,14 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from lab import config
-from lab.runs import run_files, runner, store
+from lab.runs import runner, store
+from lab.runs.folder import ARTIFACTS, RESULT, RUN_FILES, SPEC, RunFolder
 from lab.errors import LabError
 from lab.classroom.presets import PRESET_ID
 from lab.specs import spec_from_dict
 from lab.runs.versioning import code_version
 
 FORMAT = 1
-RUN_FILES = ("spec.json", "result.json", "metrics.jsonl", "log.txt", "progress.json")
 MAX_BUNDLE_MB = 100
 MAX_UNPACKED_MB = 400
 MAX_MEMBERS = 2000
@@ -39,7 +39,7 @@ def export_run(run_id: str, viewer=None) -> Path:
     row = runner.get(run_id, viewer)
     if row["status"] not in store.TERMINAL:
         raise LabError("bundle_run_active", run_id=run_id)
-    folder = run_files.run_dir(run_id)
+    folder = runner.read(run_id, viewer).path
     left_out = []
     meta = {"lab_bundle": FORMAT, "run_id": run_id, "kind": row["kind"], "name": row["name"],
             "preset": row.get("preset"), "status": row["status"], "spec_hash": row["spec_hash"],
@@ -52,7 +52,7 @@ def export_run(run_id: str, viewer=None) -> Path:
         for name in RUN_FILES:
             if (folder / name).is_file():
                 archive.write(folder / name, name)
-        for path in sorted(p for p in (folder / "artifacts").rglob("*") if p.is_file() and not p.is_symlink()):
+        for path in sorted(p for p in (folder / ARTIFACTS).rglob("*") if p.is_file() and not p.is_symlink()):
             relative = path.relative_to(folder).as_posix()
             if path.stat().st_size > MAX_ARTIFACT_MB * 2**20:
                 left_out.append(relative)
@@ -69,7 +69,7 @@ def _check_name(name: str) -> str:
            or any(part in ("", ".") for part in path.parts))
     if bad:
         raise LabError("bundle_bad_path", name=name[:200])
-    if name not in (*RUN_FILES, "bundle.json") and path.parts[0] != "artifacts":
+    if name not in (*RUN_FILES, "bundle.json") and path.parts[0] != ARTIFACTS:
         raise LabError("bundle_bad_path", name=name[:200])
     return name
 
@@ -110,15 +110,15 @@ def check_bundle(path: Path) -> tuple[dict, dict, dict, list]:
         meta = _read_json_member(archive, "bundle.json", bundle)
         if not isinstance(meta, dict) or meta.get("lab_bundle") != FORMAT:
             raise LabError("bundle_bad_file", bundle=bundle, name="bundle.json", detail="not an LLM Lab run bundle")
-        spec_data = _read_json_member(archive, "spec.json", bundle)
+        spec_data = _read_json_member(archive, SPEC, bundle)
         spec = spec_from_dict(spec_data)  # a LabError here names the bad field
-        result = _read_json_member(archive, "result.json", bundle)
+        result = _read_json_member(archive, RESULT, bundle)
         if not isinstance(result, dict) or result.get("status") not in store.TERMINAL:
-            raise LabError("bundle_bad_file", bundle=bundle, name="result.json", detail="not a finished run")
+            raise LabError("bundle_bad_file", bundle=bundle, name=RESULT, detail="not a finished run")
         metrics = result.get("metrics") or {}
         if not isinstance(metrics, dict) or not all(isinstance(v, (int, float, str, bool)) or v is None
                                                     for v in metrics.values()):
-            raise LabError("bundle_bad_file", bundle=bundle, name="result.json", detail="figures must be numbers")
+            raise LabError("bundle_bad_file", bundle=bundle, name=RESULT, detail="figures must be numbers")
         preset = meta.get("preset")
         if preset is not None and not (isinstance(preset, str) and PRESET_ID.match(preset)):
             raise LabError("bundle_bad_file", bundle=bundle, name="bundle.json", detail="bad preset id")
@@ -133,8 +133,8 @@ def import_bundle(path, owner: str = "", private: bool | None = None) -> str:
     meta, spec_data, result, _ = check_bundle(path)
     spec = spec_from_dict(spec_data)
     run_id = runner.new_run_id(spec.kind)
-    folder = run_files.run_dir(run_id)
-    folder.mkdir(parents=True)
+    run_folder = RunFolder(run_id).create()
+    folder = run_folder.path
     with zipfile.ZipFile(path) as archive:
         for member in archive.infolist():
             if member.is_dir() or member.filename == "bundle.json":
@@ -145,8 +145,7 @@ def import_bundle(path, owner: str = "", private: bool | None = None) -> str:
             target.parent.mkdir(parents=True, exist_ok=True)
             with archive.open(member) as source, open(target, "wb") as handle:
                 handle.write(source.read(MAX_UNPACKED_MB * 2**20 + 1)[:MAX_UNPACKED_MB * 2**20])
-    result["imported_from"] = meta.get("run_id")
-    run_files.write_json(folder / "result.json", result)
+    result = run_folder.write_result(**{**result, "imported_from": meta.get("run_id")})
     if private is None:
         private = space_mode.private_by_default() and space_mode.is_visitor(owner)
     metrics = {k: v for k, v in (result.get("metrics") or {}).items() if isinstance(v, (int, float))}

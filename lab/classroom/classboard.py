@@ -3,7 +3,8 @@ bundle — in one comparison table and one plot, and the measured answer to the 
 "Predict, then run" question. Pure functions of the job table and the run folders.
 """
 import pandas as pd
-from lab.runs import run_files, store
+from lab.runs import store
+from lab.runs.folder import RunFolder
 from lab.classroom.access import Viewer
 from lab.present.i18n import t
 from lab.present.plots import COLORS, axis_title, empty_figure, layout
@@ -14,7 +15,7 @@ BOARD_COLUMNS = ("who", "variant", "status", "source", "run")
 
 
 def figures_of(row: dict) -> dict:
-    result = run_files.read_json(run_files.run_dir(row["id"]) / "result.json") or {}
+    result = RunFolder(row["id"]).read_result()
     return {**(row.get("metrics") or {}), **(result.get("metrics") or {})}
 
 

@@ -12,7 +12,8 @@ import time
 import pandas as pd
 
 from lab import config
-from lab.runs import run_files, runner
+from lab.runs import runner
+from lab.runs.folder import write_atomic
 from lab.present.i18n import t
 from lab.present.plots import axis_title, metric_curves
 from lab.runs.runs_view import (compare_frame, curve_names, format_number, kind_text, metric_records, run_label,
@@ -53,8 +54,8 @@ def _curves(run_ids: list[str], lang: str, limit: int = 4) -> list:
 
 def run_report(run_id: str, lang: str, viewer=None) -> str:
     row = runner.get(run_id, viewer)
-    folder = run_files.run_dir(run_id)
-    result = run_files.read_json(folder / "result.json") or {}
+    folder = runner.read(run_id, viewer)
+    result = folder.read_result()
     figures = {**(row.get("metrics") or {}), **(result.get("metrics") or {})}
     table = pd.DataFrame([[axis_title(k, lang), format_number(v)] for k, v in figures.items()],
                          columns=[t("runs.col.figure", lang), t("report.value", lang)], dtype=object)
@@ -63,7 +64,7 @@ def run_report(run_id: str, lang: str, viewer=None) -> str:
                            status=status_text(row["status"], lang)).replace("**", "")),
                 ("heading", t("report.figures", lang)), ("table", table), *_curves([run_id], lang),
                 ("heading", t("runs.detail.spec", lang)),
-                ("code", json.dumps(run_files.read_json(folder / "spec.json", {}), indent=2, ensure_ascii=False))]
+                ("code", json.dumps(folder.read_spec(), indent=2, ensure_ascii=False))]
     outputs = result.get("outputs") or {}
     if outputs:
         sections += [("heading", t("report.outputs", lang)),
@@ -89,7 +90,7 @@ def write(text: str, name: str) -> str:
     folder = config.lab_home() / "exports"
     folder.mkdir(exist_ok=True)
     path = folder / name
-    run_files.write_atomic(path, text)
+    write_atomic(path, text)
     return str(path)
 
 

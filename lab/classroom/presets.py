@@ -13,7 +13,7 @@ folder (LAB_HOME/presets/, id "class/<name>"):
     unlocked: [name]                # what a student may change; everything else is locked
     predict:                        # "Predict, then run": asked before, answered from the runs after
       question: {en: ..., zh: ...}
-      metric: distinct_outputs      # a figure of result.json
+      metric: distinct_outputs      # a figure of the run's result
       pick: max                     # the answer is the variant with the max (or min) of it
     board: [final_loss, wall_seconds]   # the class board's columns (the first one is plotted)
 
@@ -32,7 +32,8 @@ import yaml
 
 from lab import config
 from lab.classroom import space_mode
-from lab.runs import run_files, runner, store
+from lab.runs import runner, store
+from lab.runs.folder import write_atomic
 from lab.errors import LabError
 from lab.specs import Spec, spec_from_dict
 
@@ -173,7 +174,7 @@ def save_class_preset(source: str | Path, viewer) -> str:
     preset_id = f"class/{stem}"
     read_file(source, preset_id, "class")
     target = class_dir() / f"{stem}{source.suffix.lower()}"
-    run_files.write_atomic(target, source.read_text(encoding="utf-8"))
+    write_atomic(target, source.read_text(encoding="utf-8"))
     return preset_id
 
 

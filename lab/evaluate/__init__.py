@@ -8,7 +8,7 @@
     prompt_sets.py    built-in prompt sets and uploaded JSONL, with line-numbered errors
     contestants.py    what a contestant name means (a model, a folder, a hub id or a fine-tune run id)
     arena.py          class votes in SQLite (its own file, arena.db), feeding the same Bradley–Terry fit
-    report.py         from answers and judgments to the figures result.json keeps
+    report.py         from answers and judgments to the figures the run's result keeps
     metrics.py        the metrics registry of the evaluate kind (multiple choice, generation, perplexity)
     view.py           the tab's tables, texts and figures from a run's result or the arena's votes
     plots.py          win-rate heatmap, ratings with intervals, length vs win

@@ -14,7 +14,7 @@ import time
 from contextlib import contextmanager
 
 from lab import config
-from lab.runs import run_files
+from lab.runs.folder import RunFolder, check_run_id
 from lab.errors import LabError
 
 VOTES = ("left", "right", "tie", "both_bad")
@@ -47,10 +47,10 @@ def connect():
 
 def load_answers(run_id: str) -> list[dict]:
     """The answers a judge run wrote: {"prompt_index", "prompt", "contestant", "text"} per line."""
-    path = run_files.run_dir(run_id) / "artifacts" / "answers.jsonl"
-    if not path.is_file():
+    folder = RunFolder(run_id)
+    if not folder.artifact_path("answers.jsonl").is_file():
         raise LabError("arena_no_answers", run_id=run_id)
-    return run_files.read_jsonl(path)
+    return folder.read_artifact_jsonl("answers.jsonl")
 
 
 def next_battle(answers: list[dict], rng: random.Random) -> dict | None:
@@ -70,7 +70,7 @@ def next_battle(answers: list[dict], rng: random.Random) -> dict | None:
 def record_vote(source_run: str, battle: dict, vote: str, voter: str = "") -> None:
     if vote not in VOTES:
         raise LabError("bad_choice", field="vote", value=vote, choices=", ".join(VOTES))
-    run_files.check_run_id(source_run)
+    check_run_id(source_run)
     if battle["left"] == battle["right"]:
         raise LabError("arena_same_contestant", contestant=battle["left"])
     with connect() as conn:

@@ -8,7 +8,7 @@ A run id is recognised by its run folder holding a fine-tune result (lab/finetun
 else is a model name and goes through lab/modeling/models.py. Variants are registered data (VARIANTS), so
 one model alone can make a comparison: does the chat template matter? does sampling help?
 """
-from lab.runs import run_files
+from lab.runs.folder import RUN_ID_PATTERN, RunFolder
 from lab.errors import LabError
 from lab.modeling.models import check_model_name
 
@@ -25,9 +25,9 @@ def split(name: str) -> tuple[str, str]:
 
 
 def is_run(base: str) -> bool:
-    if not run_files.RUN_ID_PATTERN.fullmatch(base):
+    if not RUN_ID_PATTERN.fullmatch(base):
         return False
-    return (run_files.run_dir(base) / "artifacts" / "adapter" / "lab_finetune.json").is_file()
+    return RunFolder(base).artifact_path("adapter/lab_finetune.json").is_file()
 
 
 def check_contestant(name: str) -> None:
@@ -36,7 +36,7 @@ def check_contestant(name: str) -> None:
     if variant and variant not in VARIANTS:
         raise LabError("unknown_variant", contestant=name, variant=variant, variants=", ".join(VARIANTS))
     if not is_run(base):
-        if run_files.RUN_ID_PATTERN.fullmatch(base) and (run_files.run_dir(base)).is_dir():
+        if RUN_ID_PATTERN.fullmatch(base) and RunFolder(base).exists():
             raise LabError("not_a_finetune_result", run_id=base)
         check_model_name(base)
 
@@ -61,7 +61,7 @@ def label(name: str) -> str:
     """A short display name: a run's own name where it has one."""
     base, variant = split(name)
     if is_run(base):
-        spec = run_files.read_json(run_files.run_dir(base) / "spec.json", default={}) or {}
+        spec = RunFolder(base).read_spec()
         shown = f"{spec.get('name') or spec.get('method', 'run')} [{base[-6:]}]"
         return f"{shown}@{variant}" if variant else shown
     return name

@@ -1,4 +1,4 @@
-"""From a judge run's answers and verdicts to the figures the tab and result.json show.
+"""From a judge run's answers and verdicts to the figures the tab and the run's result show.
 
     figures = summarise(contestants, answers, judgments, baseline=contestants[0], rounds=200, seed=0)
 
@@ -10,7 +10,7 @@ from itertools import combinations
 from lab.evaluate import bradley_terry, length_control
 from lab.evaluate.outcomes import SCORE, consistency, position_bias, tally
 
-MAX_POINTS = 2000  # length-vs-win points kept in result.json
+MAX_POINTS = 2000  # length-vs-win points kept in the run's result
 
 
 def pair_rows(contestants: list[str], games: list[dict]) -> list[dict]:

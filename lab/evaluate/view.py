@@ -1,7 +1,8 @@
 """What the Evaluate tab shows, as data: tables and figures from a judge or evaluate run's result,
-and the arena's live leaderboard. Pure reads of result.json and arena.db, in a language."""
+and the arena's live leaderboard. Pure reads of the runs' results and arena.db, in a language."""
 import pandas as pd
-from lab.runs import run_files, store
+from lab.runs import store
+from lab.runs.folder import RunFolder
 from lab.errors import LabError
 from lab.evaluate import arena, bradley_terry, plots
 from lab.present.i18n import t
@@ -113,7 +114,8 @@ def arena_state(source_run: str, lang: str) -> dict:
         return {"frame": _frame([], ARENA_COLUMNS, lang, "arena"), "figure": plots.ratings_figure(None, lang),
                 "text": "", "signature": ""}
     rows = arena.votes(source_run)
-    result = run_files.read_json(run_files.run_dir(source_run) / "result.json", {}) or {}
+    folder = RunFolder(source_run)
+    result = folder.read_result()
     names = labels(result)
     games = arena.games_from_votes(rows)
     board = bradley_terry.ratings(games, rounds=100, seed=0) if games else []
@@ -122,9 +124,8 @@ def arena_state(source_run: str, lang: str) -> dict:
     plot_frame = pd.DataFrame([{"label": names.get(r["name"], r["name"]), "rating": r["rating"], "low": r["low"],
                                 "high": r["high"]} for r in board])
     text = t("evaluate.arena_votes", lang, votes=len(rows), both_bad=sum(r["vote"] == "both_bad" for r in rows))
-    judgments_path = run_files.run_dir(source_run) / "artifacts" / "judgments.jsonl"
-    if rows and judgments_path.is_file():
-        agreement = arena.agreement(games, run_files.read_jsonl(judgments_path))
+    if rows and folder.artifact_path("judgments.jsonl").is_file():
+        agreement = arena.agreement(games, folder.read_artifact_jsonl("judgments.jsonl"))
         if agreement["compared"]:
             text += " " + t("evaluate.agreement", lang, judge=_outputs(result).get("judge", ""),
                             agree=agreement["agree"], compared=agreement["compared"], rate=f"{agreement['rate']:.0%}")

@@ -3,13 +3,20 @@
 submit_comparison() queues the runs under one group id; comparison_frame() collects their figures
 (one row per method) and the plot builders draw loss curves, quality vs trainable parameters, and
 cost bars. Pure functions over the run store, tested without a browser.
+
+The Fine-tune tab's timer asks for the same comparison up to four times a tick (table, plots, chat
+choices, measured answer): comparison_frame() keeps the last few frames keyed by every run's row and
+folder signature, so a tick reads each run's files once, and not at all while nothing changed.
 """
 import json
 import secrets
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import pandas as pd
-from lab.runs import run_files, runner, store
+from lab.runs import runner, store
+from lab.runs.folder import RunFolder
 from lab.errors import LabError
 from lab.present.i18n import t
 from lab.present.plots import axis_title
@@ -49,15 +56,34 @@ def submit_preset(name: str, owner: str = "", private: bool | None = None, use_c
     return submit_comparison(preset["spec"], preset["methods"], owner=owner, private=private, use_cache=use_cache)
 
 
+_FRAMES: OrderedDict = OrderedDict()  # signature key -> frame; a few, for several open tabs
+_FRAMES_KEPT = 16
+_FRAMES_LOCK = threading.Lock()  # Gradio runs handlers in threads
+
+
 def comparison_frame(run_ids: list[str], lang: str = "en") -> pd.DataFrame:
-    """One row per run: method, status, then the comparison figures (blank until a run has them)."""
+    """One row per run: method, status, then the comparison figures (blank until a run has them).
+    The same frame (a copy) while no run's row or files changed since it was built."""
+    rows = [(row["id"], row) for row in store.get_runs(run_ids)]
+    key = tuple((str(RunFolder(run_id).path), row["status"], json.dumps(row.get("metrics"), sort_keys=True, default=str),
+                 RunFolder(run_id).signature(log=False)) for run_id, row in rows)
+    with _FRAMES_LOCK:
+        if key in _FRAMES:
+            _FRAMES.move_to_end(key)
+            return _FRAMES[key].copy()
+    frame = _build_frame(rows)
+    with _FRAMES_LOCK:
+        _FRAMES[key] = frame
+        while len(_FRAMES) > _FRAMES_KEPT:
+            _FRAMES.popitem(last=False)
+    return frame.copy()
+
+
+def _build_frame(rows: list[tuple[str, dict]]) -> pd.DataFrame:
     records = []
-    for run_id in run_ids:
-        row = store.get_run(run_id)
-        if row is None:
-            continue
-        spec = run_files.read_json(run_files.run_dir(run_id) / "spec.json", {}) or {}
-        result = run_files.read_json(run_files.run_dir(run_id) / "result.json") or {}
+    for run_id, row in rows:
+        folder = RunFolder(run_id)
+        spec, result = folder.read_spec(), folder.read_result()
         metrics = {**(row.get("metrics") or {}), **(result.get("metrics") or {})}
         record = {"run_id": run_id, "method": spec.get("method", ""), "status": row["status"]}
         record.update({name: metrics.get(name) for name in FIGURES})
@@ -76,8 +102,8 @@ def loss_curves(run_ids: list[str], lang: str, metric: str = "loss"):
 
     frames = {}
     for run_id in run_ids:
-        spec = run_files.read_json(run_files.run_dir(run_id) / "spec.json", {}) or {}
-        frames[spec.get("method", run_id)] = pd.DataFrame(runner.metrics(run_id))
+        folder = RunFolder(run_id)
+        frames[folder.read_spec().get("method", run_id)] = pd.DataFrame(folder.read_metrics())
     return metric_curves(frames, metric, lang)
 
 

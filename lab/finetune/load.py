@@ -5,14 +5,13 @@ and either a peft adapter (adapter_config.json), a method's own files (bottlenec
 whole model folder (full fine-tuning).
 """
 from pathlib import Path
-from lab.runs import run_files
+from lab.runs.folder import RunFolder, read_json
 from lab.errors import LabError
 from lab.finetune.methods import get_method
 
 
 def adapter_folder(run_id: str) -> Path:
-    run_files.check_run_id(run_id)
-    folder = run_files.run_dir(run_id) / "artifacts" / "adapter"
+    folder = RunFolder(run_id).artifact_path("adapter")
     if not (folder / "lab_finetune.json").is_file():
         raise LabError("not_a_finetune_result", run_id=run_id)
     return folder
@@ -20,7 +19,7 @@ def adapter_folder(run_id: str) -> Path:
 
 def describe(run_id: str) -> dict:
     """{"method", "base_model", "base_location", "run_id"} of a finished fine-tune."""
-    return run_files.read_json(adapter_folder(run_id) / "lab_finetune.json")
+    return read_json(adapter_folder(run_id) / "lab_finetune.json")
 
 
 def is_whole_model(folder: Path) -> bool:

@@ -8,7 +8,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from lab.runs import run_files
+from lab.runs.folder import RunFolder, write_json
 from lab.errors import JobCancelled, LabError
 from lab.finetune import encode
 from lab.finetune.datasets import load_examples
@@ -56,7 +56,7 @@ def folder_mb(folder: Path) -> float:
 
 
 def last_checkpoint(run_id: str) -> Path:
-    folder = run_files.run_dir(run_id) / "checkpoints"
+    folder = RunFolder(run_id).checkpoint_dir
     checkpoints = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1])) if folder.is_dir() else []
     if not checkpoints:
         raise LabError("no_checkpoint", run_id=run_id)
@@ -65,8 +65,8 @@ def last_checkpoint(run_id: str) -> Path:
 
 def check_resume(spec) -> None:
     """A run resumes only a run of the same model, method and data (its checkpoint must fit)."""
-    theirs = run_files.read_json(run_files.run_dir(spec.resume_from) / "spec.json")
-    if theirs is None or theirs.get("kind") != "finetune":
+    theirs = RunFolder(spec.resume_from).read_spec()
+    if theirs.get("kind") != "finetune":
         raise LabError("no_checkpoint", run_id=spec.resume_from)
     for field in ("model", "method", "dataset"):
         if theirs.get(field) != getattr(spec, field):
@@ -79,7 +79,7 @@ def make_callback(ctx, spec, started):
     from transformers import TrainerCallback
 
     class StreamMetrics(TrainerCallback):
-        """Every logged step -> metrics.jsonl and progress.json; a cancel request -> save and stop."""
+        """Every logged step -> the run's metrics records and progress; a cancel request -> save and stop."""
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             logs = dict(logs or {})
@@ -209,7 +209,7 @@ def train(setup: Setup, ctx) -> dict:
     cuda = torch.cuda.is_available()
     bf16 = use_bf16(spec.dtype, cuda)
     args = TrainingArguments(
-        output_dir=str(ctx.run_dir / "checkpoints"), max_steps=spec.max_steps,
+        output_dir=str(ctx.folder.checkpoint_dir), max_steps=spec.max_steps,
         per_device_train_batch_size=spec.batch_size, per_device_eval_batch_size=spec.batch_size,
         gradient_accumulation_steps=spec.gradient_accumulation_steps,
         learning_rate=spec.learning_rate or method.learning_rate, lr_scheduler_type=spec.lr_scheduler,
@@ -250,10 +250,10 @@ def save(setup: Setup, ctx) -> dict:
     """The adapter (or model) folder, its zip, and where it came from."""
     adapter = ctx.artifact_dir / "adapter"
     save_result_model(setup.model, setup.tokenizer, setup.method, adapter)
-    run_files.write_json(adapter / "lab_finetune.json", {"method": setup.spec.method, "base_model": setup.spec.model,
+    write_json(adapter / "lab_finetune.json", {"method": setup.spec.method, "base_model": setup.spec.model,
                                                          "base_location": setup.info["location"], "run_id": ctx.run_id})
     shutil.make_archive(str(ctx.artifact_dir / "adapter"), "zip", adapter)
-    shutil.rmtree(ctx.run_dir / "checkpoints", ignore_errors=True)  # finished: the adapter is the result
+    shutil.rmtree(ctx.folder.checkpoint_dir, ignore_errors=True)  # finished: the adapter is the result
     return {"adapter_mb": folder_mb(adapter)}
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from lab import config
-from lab.runs import run_files, runner, store
+from lab.runs import runner, store
+from lab.runs.folder import RUN_ID_PATTERN, RunFolder, write_atomic
 from lab.errors import LabError
 from lab.finetune.compare import comparison_frame
 from lab.finetune.methods import get_method, method_names
@@ -66,21 +67,13 @@ def group_frame(run_ids: list[str], lang: str) -> pd.DataFrame:
 
 
 def group_signature(run_ids: list[str]) -> str:
-    """Changes whenever the table or the curves would: statuses, progress and metric line counts."""
-    parts = []
-    for run_id in run_ids:
-        row = store.get_run(run_id)
-        if row is None:
-            continue
-        progress = runner.progress(run_id).get("done", "") if row["status"] == "running" else ""
-        lines = len(runner.metrics(run_id)) if row["status"] == "running" else ""
-        parts.append(f"{run_id}:{row['status']}:{progress}:{lines}")
-    return "|".join(parts)
+    """Changes whenever the table or the curves would: statuses, and the runs' files (not their logs)."""
+    return "|".join(f"{row['status']}:{RunFolder(row['id']).signature(log=False)}" for row in store.get_runs(run_ids))
 
 
 def parse_run_ids(text: str) -> list[str]:
     ids = [part for part in (text or "").split(",") if part]
-    return [run_id for run_id in ids if run_files.RUN_ID_PATTERN.fullmatch(run_id)]
+    return [run_id for run_id in ids if RUN_ID_PATTERN.fullmatch(run_id)]
 
 
 def finished_choices(run_ids: list[str], lang: str) -> list[tuple[str, str]]:
@@ -94,8 +87,7 @@ def export_state(run_id: str, lang: str) -> tuple[bool, str]:
     """(can export, note): methods that add inputs or layers cannot be merged into the weights."""
     if not run_id:
         return False, ""
-    spec = run_files.read_json(run_files.run_dir(run_id) / "spec.json", {}) or {}
-    method = spec.get("method", "")
+    method = RunFolder(run_id).read_spec().get("method", "")
     try:
         mergeable = get_method(method).can_merge
     except LabError:
@@ -108,7 +100,7 @@ def export_state(run_id: str, lang: str) -> tuple[bool, str]:
 def adapter_zip(run_id: str) -> str | None:
     if not run_id:
         return None
-    path = run_files.run_dir(run_id) / "artifacts" / "adapter.zip"
+    path = RunFolder(run_id).artifact_path("adapter.zip")
     return str(path) if path.is_file() else None
 
 
@@ -117,7 +109,7 @@ def export_csv(frame: pd.DataFrame, run_ids: list[str]) -> str:
     folder = config.lab_home() / "exports"
     folder.mkdir(exist_ok=True)
     path = folder / f"comparison-{run_ids[0]}.csv"
-    run_files.write_atomic(path, frame.to_csv(index=False))
+    write_atomic(path, frame.to_csv(index=False))
     return str(path)
 
 

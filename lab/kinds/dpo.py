@@ -47,7 +47,7 @@ class DpoSpec(Spec):
     def validate(self):
         fields.check_model_and_data(self)
         if self.start_from:
-            from lab.runs.run_files import check_run_id
+            from lab.runs.folder import check_run_id
 
             check_run_id(self.start_from)
 

@@ -55,7 +55,7 @@ def run(spec: EvaluateSpec, ctx) -> dict:
 
     from lab.evaluate import contestants
     from lab.evaluate.metrics import check_metric
-    from lab.runs.run_files import write_atomic
+    from lab.runs.folder import write_atomic
     from lab.tasks import get_task
 
     torch.set_num_threads(ctx.threads)

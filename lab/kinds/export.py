@@ -27,7 +27,7 @@ class ExportSpec(Spec):
         return cls(run_id="RUN_ID_OF_A_FINISHED_FINETUNE")
 
     def validate(self):
-        from lab.runs.run_files import check_run_id
+        from lab.runs.folder import check_run_id
 
         if not self.run_id:
             raise LabError("export_needs_run")

@@ -93,7 +93,7 @@ class FinetuneSpec(Spec):
         if not self.dataset.strip():
             raise LabError("data_not_found", dataset=self.dataset, builtin=", ".join(BUILTIN))
         if self.resume_from:
-            from lab.runs.run_files import check_run_id
+            from lab.runs.folder import check_run_id
 
             check_run_id(self.resume_from)
         method = get_method(self.method)

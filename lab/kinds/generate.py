@@ -62,7 +62,7 @@ class GenerateSpec(Spec):
             if not text:
                 raise LabError("empty_stop", index=index)
         if self.adapter:
-            from lab.runs.run_files import check_run_id
+            from lab.runs.folder import check_run_id
 
             check_run_id(self.adapter)
         if self.compare_with_base and not self.adapter:
@@ -86,7 +86,7 @@ def run(spec: GenerateSpec, ctx) -> dict:
     import torch  # imported here: the app imports this module to build the form and must stay light
 
     from lab.modeling.models import load_model
-    from lab.runs.run_files import write_atomic
+    from lab.runs.folder import write_atomic
 
     torch.set_num_threads(ctx.threads)
     started = time.time()

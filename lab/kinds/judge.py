@@ -95,7 +95,7 @@ def run(spec: JudgeSpec, ctx) -> dict:
     from lab.evaluate.prompt_sets import load_prompts
     from lab.evaluate.report import summarise
     from lab.modeling.generation import generate
-    from lab.runs.run_files import write_atomic
+    from lab.runs.folder import write_atomic
 
     torch.set_num_threads(ctx.threads)
     started = time.time()

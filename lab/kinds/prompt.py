@@ -15,7 +15,7 @@ What the run writes (other tabs read these; the names are stable):
     filter read), extracted (normalised answer or null), gold (normalised), correct, new_tokens (all
     paths), finish_reason; self-consistency adds paths [{output, extracted, new_tokens, finish_reason}]
     and votes {answer: count} (in order of first appearance; ties go to the answer reached first).
-  result.json (the worker puts plain numbers under "metrics", everything else under "outputs"):
+  the result (the worker puts plain numbers under "metrics", everything else under "outputs"):
     metrics: accuracy_<strategy> (one per chosen strategy, for the Runs tab's comparison), n_questions,
     context_length, load_seconds, wall_seconds, parameters;
     outputs: run_id, task, task_type, model, answer_filter, filter_params, filter_description,
@@ -24,7 +24,7 @@ What the run writes (other tabs read these; the names are stable):
     prompt_tokens_mean}], k_curve (the same rows, one per k of
     strategies with exemplars), n_curve [{strategy, k, n, accuracy, ci_low, ci_high, tokens_per_question}],
     warnings (["no_chat_template", "truncated:<condition>:<count>"]).
-  metrics.jsonl: one record per finished condition (condition, strategy, k, n, accuracy, tokens_per_question).
+  metrics records: one per finished condition (condition, strategy, k, n, accuracy, tokens_per_question).
 """
 from dataclasses import dataclass
 

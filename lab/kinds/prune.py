@@ -65,7 +65,7 @@ def run(spec: PruneSpec, ctx) -> dict:
     from lab.modeling.models import load_model
     from lab.prune.sweep import point_label, prune_model, restore, run_sweep
     from lab.quantize import evaldata, export, guard
-    from lab.runs.run_files import write_json
+    from lab.runs.folder import write_json
 
     torch.set_num_threads(ctx.threads)
     started = time.time()

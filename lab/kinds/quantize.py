@@ -112,7 +112,7 @@ def run(spec: QuantizeSpec, ctx) -> dict:
     import torch
 
     from lab.quantize import compare, evaldata, export, guard
-    from lab.runs.run_files import write_json
+    from lab.runs.folder import write_json
 
     torch.set_num_threads(ctx.threads)
     started = time.time()

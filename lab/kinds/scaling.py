@@ -3,7 +3,7 @@
 from a CSV file or from a finished "scaling_sweep" run, with bootstrap intervals and the
 compute-optimal allocation. No torch: it runs in seconds.
 
-result.json "metrics": A, B, E, alpha, beta, objective, each with <name>_se, <name>_ci_low,
+the result's "metrics": A, B, E, alpha, beta, objective, each with <name>_se, <name>_ci_low,
 <name>_ci_high; n_opt_exponent, d_opt_exponent, G, tokens_per_parameter (at compute_budget), ...
 "outputs": points, fit (residuals, raw parameters), bootstrap refits, Kaplan fits, converged.
 
@@ -70,7 +70,7 @@ def resolve_csv(path: str) -> Path:
 
 
 def load_points(spec: ScalingSpec):
-    from lab.runs import run_files, runner
+    from lab.runs import runner
     from lab.scaling.data import read_points_file
 
     if spec.source == "csv":
@@ -78,19 +78,19 @@ def load_points(spec: ScalingSpec):
     row = runner.get(spec.sweep_run.strip())
     if row["kind"] != "scaling_sweep":
         raise LabError("scaling_not_a_sweep", run_id=spec.sweep_run, kind=row["kind"])
-    path = run_files.run_dir(row["id"]) / "artifacts" / "points.csv"
+    path = runner.read(row["id"]).artifact_path("points.csv")
     if not path.exists():
         raise LabError("scaling_sweep_no_points", run_id=spec.sweep_run, status=row["status"])
     return read_points_file(path)
 
 
 def run(spec: ScalingSpec, ctx) -> dict:
-    from lab.runs import run_files
+    from lab.runs.folder import write_atomic
     from lab.scaling.data import points_to_csv
     from lab.scaling.report import fit_report
 
     points = load_points(spec)
-    run_files.write_atomic(ctx.artifact_dir / "points.csv", points_to_csv(points))  # the data this fit saw
+    write_atomic(ctx.artifact_dir / "points.csv", points_to_csv(points))  # the data this fit saw
     ctx.progress(0, 1, message=f"fitting {len(points)} points", force=True)
     metrics, outputs = fit_report(points, delta=spec.huber_delta, bootstrap_samples=spec.bootstrap_samples,
                                   seed=spec.seed, max_iter=spec.max_iterations, compute_budget=spec.compute_budget,

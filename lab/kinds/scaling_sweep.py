@@ -2,7 +2,7 @@
 in this one worker process, record (N, D, C, held-out loss) per point, then fit the scaling laws.
 
 Each point is its own run with a cosine schedule that ends at its own last step (a shared schedule
-cut early would overstate short runs' loss). Points land in metrics.jsonl and artifacts/points.csv
+cut early would overstate short runs' loss). Points land in the run's metrics records and artifacts/points.csv
 as they finish, so a cancelled sweep still leaves usable data; the "scaling" kind can refit them.
 Presets: assets/presets/scaling/*.json are complete specs (cpu_10min.json, gpu.json).
 
@@ -58,7 +58,7 @@ class ScalingSweepSpec(TinyModelFields, Spec):
 
 
 def run(spec: ScalingSweepSpec, ctx) -> dict:
-    from lab.runs import run_files
+    from lab.runs.folder import write_atomic
     from lab.pretrain import recipe
     from lab.scaling.data import points_from_records, points_to_csv
     from lab.scaling.report import fit_report
@@ -88,7 +88,7 @@ def run(spec: ScalingSweepSpec, ctx) -> dict:
         ctx.log_metrics(**record)
         ctx.log(f"[{index}/{len(grid)}] {label}: N={n:,} D={figures['tokens']:,} loss={figures['held_out_loss']:.4f} "
                 f"({figures['seconds']:.1f} s)")
-        run_files.write_atomic(ctx.artifact_dir / "points.csv", points_to_csv(points_from_records(records)))
+        write_atomic(ctx.artifact_dir / "points.csv", points_to_csv(points_from_records(records)))
         if spec.save_models:
             recipe.save(model, tokenizer, ctx.artifact_dir / "models" / label, {"spec": spec.to_dict(), **record})
         done_work += cost

@@ -46,7 +46,7 @@ def empty_figure(lang: str, message_key: str = "plot.no_data"):
 
 
 def metric_curves(frames: dict[str, pd.DataFrame], metric: str, lang: str, x: str = "step"):
-    """One line per run (label -> metrics.jsonl frame) of `metric` against `x`; runs without it are left out."""
+    """One line per run (label -> frame of its metrics records) of `metric` against `x`; runs without it are left out."""
     import plotly.graph_objects as go
 
     figure = go.Figure()

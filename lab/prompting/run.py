@@ -144,7 +144,7 @@ def run_prompting(spec, ctx) -> dict:
     import torch
 
     from lab.modeling.models import load_model
-    from lab.runs.run_files import append_jsonl
+    from lab.runs.folder import append_jsonl
     from lab.tasks import get_task
 
     torch.set_num_threads(ctx.threads)

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 
 from lab import config
-from lab.runs import run_files
+from lab.runs.folder import RunFolder
 from lab.present.i18n import t
 from lab.present.plots import COLORS, empty_figure, layout
 from lab.prompting.strategies import STRATEGIES
@@ -146,7 +146,7 @@ def cost_figure(result, lang: str):
 def read_traces(run_id: str) -> list[dict]:
     if not run_id:
         return []
-    return run_files.read_jsonl(run_files.run_dir(run_id) / "artifacts" / "traces.jsonl")
+    return RunFolder(run_id).read_artifact_jsonl("traces.jsonl")
 
 
 def _short(text, limit: int = 160) -> str:

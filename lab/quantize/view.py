@@ -8,7 +8,8 @@ import math
 import pandas as pd
 
 from lab import config
-from lab.runs import run_files, store
+from lab.runs import store
+from lab.runs.folder import RunFolder, read_json
 from lab.present.i18n import t
 from lab.quantize import plots
 from lab.quantize.default_model import DEFAULT_QUANTIZE_MODEL
@@ -31,7 +32,7 @@ def model_choices(visitor: str = "") -> list[tuple[str, str]]:
     for row in store.list_runs(statuses=("succeeded",)):
         if row.get("private") and row.get("owner") != visitor:
             continue
-        metrics_dir = run_files.run_dir(row["id"]) / "artifacts"
+        metrics_dir = RunFolder(row["id"]).artifact_dir
         for sub in ("model", "export"):
             if (metrics_dir / sub / "config.json").is_file():
                 choices.append((f"{row['kind']} · {row['name'] or row['id']}", str(metrics_dir / sub)))
@@ -91,7 +92,7 @@ def answers_frame(result: dict | None, lang: str) -> pd.DataFrame:
 
 
 def inside_frames(run_id: str) -> dict:
-    folder = run_files.run_dir(run_id) / "artifacts" / "inside"
+    folder = RunFolder(run_id).artifact_path("inside")
 
     def read(name):
         try:
@@ -99,7 +100,7 @@ def inside_frames(run_id: str) -> dict:
         except (OSError, ValueError):
             return pd.DataFrame()
 
-    about = run_files.read_json(folder / "about.json", {}) or {}
+    about = read_json(folder / "about.json", {}) or {}
     return {"errors": read("layer_errors.csv"), "outliers": read("outliers.csv"), "layer": about.get("layer", ""),
             "spikes": about.get("spikes"), **{f"hist_{n}": read(f"histogram_{n}.csv") for n in NORMALIZATIONS}}
 

@@ -16,7 +16,8 @@ import sys
 import time
 
 from lab import config
-from lab.runs import run_files, store
+from lab.runs import store
+from lab.runs.folder import RunFolder
 from lab.runs.versioning import code_version
 
 LEASE_TTL = 120.0  # long enough to cover the ML-stack import, which blocks this loop once
@@ -34,28 +35,23 @@ def _describe_exit(returncode) -> tuple[str, dict]:
 
 
 def finalize(run_id: str, returncode) -> dict:
-    """Record how a run ended, from its result.json or, if it left none, from its exit and log tail."""
+    """Record how a run ended, from its result or, if it left none, from its exit and log tail."""
     from lab.errors import LabError
 
-    folder = run_files.run_dir(run_id)
+    folder = RunFolder(run_id)
     row = store.get_run(run_id) or {}
-    result = run_files.read_json(folder / "result.json")
-    if row.get("cancel_requested") and (result is None or result.get("status") not in ("succeeded", "cancelled")):
-        result = result or {}
+    result = folder.read_result()  # {} when the worker left none (or a damaged one)
+    if row.get("cancel_requested") and result.get("status") not in ("succeeded", "cancelled"):
         result.update(status="cancelled", error=str(LabError("cancelled")), error_key="cancelled", error_params={})
-    elif result is None or result.get("status") not in store.TERMINAL:
+    elif result.get("status") not in store.TERMINAL:
         key, params = _describe_exit(returncode)
-        result = result or {}
         result.update(status="failed", error=str(LabError(key, **params)), error_key=key,
                       error_params={k: str(v) for k, v in params.items()})
     if result["status"] != "succeeded":
-        result["log_tail"] = run_files.tail(folder / "log.txt", 20)
-    result.setdefault("spec", run_files.read_json(folder / "spec.json", {}))
-    result.setdefault("seed", result["spec"].get("seed"))
+        result["log_tail"] = folder.log_tail(20)
+    result["spec"] = result.get("spec") or folder.read_spec()
     result.setdefault("spec_hash", row.get("spec_hash"))
-    result.setdefault("metrics", {})
-    result.setdefault("versions", {})
-    run_files.write_json(folder / "result.json", result)
+    result = folder.write_result(**result)
     store.update_run(run_id, status=result["status"], finished_at=time.time(), error=result.get("error", ""),
                      metrics=result.get("metrics", {}))
     return result
@@ -70,7 +66,7 @@ class Dispatcher:
 
     # -- launching ---------------------------------------------------------------------------
     def launch(self, run: dict) -> None:
-        folder = run_files.run_dir(run["id"])
+        folder = RunFolder(run["id"])
         fork = (config.launch_mode() == "fork" and run["code_version"] == self.version
                 and not os.environ.get("LAB_ACCELERATE_CONFIG"))
         if fork:
@@ -106,14 +102,14 @@ class Dispatcher:
             os.setsid()  # its own process group: cancel kills the whole tree
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            log = os.open(folder / "log.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            log = os.open(folder.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             os.dup2(log, 1)
             os.dup2(log, 2)
             devnull = os.open(os.devnull, os.O_RDONLY)
             os.dup2(devnull, 0)
             from lab.runs.worker import run_job
 
-            code = run_job(folder, threads)
+            code = run_job(folder.path, threads)
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -122,12 +118,12 @@ class Dispatcher:
     def _spawn(self, folder) -> subprocess.Popen:
         env = dict(os.environ, LAB_HOME=str(config.lab_home()), LAB_THREADS=str(config.worker_threads()),
                    OMP_NUM_THREADS=str(config.worker_threads()), PYTHONUNBUFFERED="1")
-        command = [sys.executable, "-m", "lab.runs.worker", str(folder)]
+        command = [sys.executable, "-m", "lab.runs.worker", str(folder.path)]
         accelerate_config = os.environ.get("LAB_ACCELERATE_CONFIG")
         if accelerate_config:
             command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", accelerate_config,
-                       "--module", "lab.runs.worker", str(folder)]
-        with open(folder / "log.txt", "ab") as log:
+                       "--module", "lab.runs.worker", str(folder.path)]
+        with open(folder.log_file, "ab") as log:
             return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     cwd=config.REPO, env=env, start_new_session=True)
 

@@ -5,15 +5,16 @@ ctx.log_metrics(step=..., loss=...) for curves; both land in the run folder, whi
 """
 import time
 from pathlib import Path
-from lab.runs import run_files
+from lab.runs.folder import RunFolder
 
 
 class JobContext:
     def __init__(self, run_dir: Path, threads: int = 1):
-        self.run_dir = Path(run_dir)
-        self.run_id = self.run_dir.name
+        self.folder = RunFolder.at(run_dir)
+        self.run_dir = self.folder.path
+        self.run_id = self.folder.run_id
         self.threads = threads
-        self.artifact_dir = self.run_dir / "artifacts"
+        self.artifact_dir = self.folder.artifact_dir
         self.artifact_dir.mkdir(exist_ok=True)
         self.started = time.time()
         self._last_progress_write = 0.0
@@ -21,15 +22,15 @@ class JobContext:
         self.cancel_requested = False  # set by SIGTERM for kinds that stop gracefully (Spec.graceful_cancel)
 
     def log(self, message: str) -> None:
-        """A line in log.txt (stdout of the worker is log.txt too)."""
+        """A line in the run's log (the worker's stdout is the log too)."""
         print(message, flush=True)
 
     def log_metrics(self, **figures) -> None:
-        """One record of metrics.jsonl (curves): e.g. step=10, loss=2.3."""
-        run_files.append_jsonl(self.run_dir / "metrics.jsonl", {"time": round(time.time() - self.started, 3), **figures})
+        """One metrics record (curves): e.g. step=10, loss=2.3."""
+        self.folder.append_metric({"time": round(time.time() - self.started, 3), **figures})
 
     def progress(self, done: float, total: float, message: str = "", force: bool = False, **live) -> None:
-        """Fraction done and ETA in progress.json; written at most twice a second unless forced."""
+        """Fraction done and ETA in the run's progress; written at most twice a second unless forced."""
         now = time.time()
         if not force and now - self._last_progress_write < 0.5 and done < total:
             return
@@ -42,7 +43,7 @@ class JobContext:
         eta = None
         if done > origin_done and now > origin_time:
             eta = (now - origin_time) / (done - origin_done) * max(0.0, total - done)
-        run_files.write_json(self.run_dir / "progress.json", {
+        self.folder.write_progress({
             "fraction": round(fraction, 4), "done": done, "total": total, "message": message,
             "elapsed_seconds": round(elapsed, 2), "eta_seconds": None if eta is None else round(eta, 1),
             "live": live, "updated": now,

@@ -2,7 +2,8 @@
 runs) the outputs as a table. Pure reads of the job table and the run folder, in a language.
 """
 import pandas as pd
-from lab.runs import run_files, store
+from lab.runs import store
+from lab.runs.folder import RunFolder
 from lab.errors import LabError
 from lab.present.i18n import t
 from lab.runs.runs_view import duration, error_message, eta_text, finish_text, format_duration, status_text
@@ -14,8 +15,8 @@ def job_status(run_id: str, lang: str) -> dict:
     if row is None:
         return {"status": "missing", "fraction": 0.0, "text": t("error.no_such_run", lang, run_id=run_id),
                 "error": "", "terminal": True, "result": None}
-    folder = run_files.run_dir(run_id)
-    progress = run_files.read_json(folder / "progress.json", {}) or {}
+    folder = RunFolder(run_id)
+    progress = folder.read_progress()
     status = row["status"]
     fraction = 1.0 if status == "succeeded" else float(progress.get("fraction") or 0.0)
     text = t("job.status_line", lang, id=run_id, status=status_text(status, lang))
@@ -30,7 +31,7 @@ def job_status(run_id: str, lang: str) -> dict:
     elif status in store.TERMINAL:
         text += " · " + t("job.took", lang, duration=format_duration(duration(row)) or "0 s")
     terminal = status in store.TERMINAL
-    result = run_files.read_json(folder / "result.json") if terminal else None
+    result = (folder.read_result() or None) if terminal else None
     return {"status": status, "fraction": fraction, "text": text, "terminal": terminal, "result": result,
             "error": error_message(result, row, lang) if status in ("failed", "cancelled") else ""}
 
@@ -38,7 +39,7 @@ def job_status(run_id: str, lang: str) -> dict:
 def run_spec(run_id: str) -> dict | None:
     """The spec a run was started with (None for an unknown or malformed id)."""
     try:
-        return run_files.read_json(run_files.run_dir(run_id) / "spec.json")
+        return RunFolder(run_id).read_spec() or None
     except LabError:
         return None
 

@@ -10,12 +10,12 @@ does it at most every CLEAN_EVERY seconds per data folder.
     python -c "from lab import retention; print(retention.clean())"
 """
 import os
-import shutil
 import time
 from pathlib import Path
 
 from lab import config
-from lab.runs import run_files, store
+from lab.runs import store
+from lab.runs.folder import RunFolder
 from lab.classroom.space_mode import is_visitor
 
 CLEAN_EVERY = 600.0  # seconds between automatic clean-ups
@@ -54,7 +54,7 @@ def folder_bytes(path: Path) -> int:
 
 def _remove(run: dict) -> None:
     store.delete_run(run["id"])
-    shutil.rmtree(run_files.run_dir(run["id"]), ignore_errors=True)
+    RunFolder(run["id"]).remove()
 
 
 def clean(now: float | None = None, days: float | None = None, quota: float | None = None) -> list[str]:
@@ -77,7 +77,7 @@ def clean(now: float | None = None, days: float | None = None, quota: float | No
         for run in order:
             if used <= quota:
                 break
-            size = folder_bytes(run_files.run_dir(run["id"]))
+            size = folder_bytes(RunFolder(run["id"]).path)
             _remove(run)
             deleted.append(run["id"])
             used -= size

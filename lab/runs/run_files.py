@@ -1,7 +1,9 @@
-"""The run folder runs/<run_id>/: spec.json, metrics.jsonl, log.txt, progress.json, result.json, artifacts/.
+"""The low-level half of lab.runs.folder (use RunFolder, which alone knows a run folder's file names):
+atomic writes (a temp file, then rename), JSON and JSON-lines reads that never raise on a missing or
+half-written file, a log tail, and the run id check.
 
-Writes that matter are atomic (write a temp file, then rename); metrics.jsonl is append-only and
-flushed per line, so a reader never sees half a record. Run ids are checked before they touch a path.
+An append-only JSON-lines file is flushed per line, and a reader skips a line without its newline,
+so it never sees half a record. Run ids are checked before they touch a path.
 """
 import json
 import os
@@ -9,7 +11,6 @@ import re
 import tempfile
 from pathlib import Path
 
-from lab import config
 from lab.errors import LabError
 
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}")
@@ -19,10 +20,6 @@ def check_run_id(run_id: str) -> str:
     if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id):
         raise LabError("bad_run_id", run_id=str(run_id)[:100])
     return run_id
-
-
-def run_dir(run_id: str) -> Path:
-    return config.runs_dir() / check_run_id(run_id)
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -85,10 +82,3 @@ def tail(path: Path, lines: int = 20, max_bytes: int = 16384) -> str:
     except FileNotFoundError:
         return ""
     return "\n".join(text.splitlines()[-lines:])
-
-
-def artifacts(run_id: str) -> list[Path]:
-    folder = run_dir(run_id) / "artifacts"
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.rglob("*") if p.is_file())

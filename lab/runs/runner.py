@@ -1,7 +1,11 @@
-"""The runner's front door, used by the app and the CLI alike: submit, cancel, wait, re-run, delete.
+"""The run API, the front door used by the app and the CLI alike: submit, cancel, delete, rerun, get,
+list_runs, read (and wait).
 
-submit(spec) writes runs/<run_id>/spec.json, queues the run in SQLite and makes sure a dispatcher
-is alive to start it. Nothing here imports torch.
+submit(spec) writes the new run folder's spec, queues the run in SQLite and makes sure a dispatcher
+is alive to start it. get / list_runs / read / cancel / delete / rerun take the viewer
+(lab.classroom.access.Viewer; None = the lab itself, which sees everything) and refuse another
+visitor's private run as if it did not exist: read(run_id, viewer) -> RunFolder is the access-checked
+way to a run's files. Nothing here imports torch.
 """
 import os
 import secrets
@@ -12,7 +16,8 @@ import time
 
 from lab import config
 from lab.classroom import access
-from lab.runs import run_files, store
+from lab.runs import store
+from lab.runs.folder import RunFolder, check_run_id
 from lab.errors import LabError
 from lab.specs import Spec, spec_from_dict
 from lab.runs.versioning import code_version
@@ -39,9 +44,8 @@ def submit(spec: Spec, owner: str = "", private: bool | None = None, use_cache: 
         space_mode.check_submission(spec, owner)
     retention.maybe_clean()
     run_id = new_run_id(spec.kind)
-    folder = config.runs_dir() / run_id
-    folder.mkdir(parents=True)
-    run_files.write_atomic(folder / "spec.json", spec.to_json())
+    folder = RunFolder(run_id).create()
+    folder.write_spec(spec)
     spec_hash, version = spec.spec_hash(), code_version()
     if use_cache and spec.deterministic:
         source = store.find_succeeded(spec_hash, version)
@@ -57,19 +61,14 @@ def submit(spec: Spec, owner: str = "", private: bool | None = None, use_cache: 
     return run_id
 
 
-def _replay(source_id: str, folder) -> bool:
+def _replay(source_id: str, folder: RunFolder) -> bool:
     """Copy a finished run's result, metrics, progress and artifacts into a new run folder."""
-    source = run_files.run_dir(source_id)
-    result = run_files.read_json(source / "result.json")
-    if not result or result.get("status") != "succeeded":
+    source = RunFolder(source_id)
+    result = source.read_result()
+    if result.get("status") != "succeeded":
         return False
-    for name in ("metrics.jsonl", "progress.json", "log.txt"):
-        if (source / name).exists():
-            shutil.copy2(source / name, folder / name)
-    if (source / "artifacts").is_dir():
-        shutil.copytree(source / "artifacts", folder / "artifacts", copy_function=_link_or_copy)
-    result["cached_from"] = source_id
-    run_files.write_json(folder / "result.json", result)
+    folder.copy_outputs_from(source, copy_function=_link_or_copy)
+    folder.write_result(**{**result, "cached_from": source_id})
     return True
 
 
@@ -97,7 +96,7 @@ def ensure_dispatcher() -> bool:
 
 def get(run_id: str, viewer: access.Viewer | None = None) -> dict:
     """A run's row; a run this viewer may not see is reported as unknown (its id reveals nothing)."""
-    run_files.check_run_id(run_id)
+    check_run_id(run_id)
     row = store.get_run(run_id)
     if row is None or not access.can_see(row, viewer):
         raise LabError("no_such_run", run_id=run_id)
@@ -112,10 +111,9 @@ def cancel(run_id: str, owner: str | None = None, viewer: access.Viewer | None =
         raise LabError("not_your_run", run_id=run_id)
     prior = store.request_cancel(run_id)
     if prior == "queued":
-        run_files.write_json(run_files.run_dir(run_id) / "result.json", {
-            "status": "cancelled", "error": str(LabError("cancelled")), "error_key": "cancelled",
-            "metrics": {}, "spec": run_files.read_json(run_files.run_dir(run_id) / "spec.json", {}),
-            "seed": None, "spec_hash": row["spec_hash"], "versions": {}})
+        folder = RunFolder(run_id)
+        folder.write_result("cancelled", error=str(LabError("cancelled")), error_key="cancelled",
+                            spec=folder.read_spec(), spec_hash=row["spec_hash"])
     elif prior == "running":
         from lab.runs.dispatcher import kill_tree
         import signal
@@ -133,13 +131,12 @@ def delete(run_id: str, owner: str | None = None, viewer: access.Viewer | None =
     if row["status"] in store.ACTIVE:
         raise LabError("delete_active", run_id=run_id)
     store.delete_run(run_id)
-    shutil.rmtree(run_files.run_dir(run_id), ignore_errors=True)
+    RunFolder(run_id).remove()
 
 
 def rerun(run_id: str, owner: str = "", private: bool | None = None, viewer: access.Viewer | None = None) -> str:
-    get(run_id, viewer)
-    spec_data = run_files.read_json(run_files.run_dir(run_id) / "spec.json")
-    if spec_data is None:
+    spec_data = read(run_id, viewer).read_spec()
+    if not spec_data:
         raise LabError("no_such_run", run_id=run_id)
     return submit_json(spec_data, owner=owner, private=private)
 
@@ -160,13 +157,26 @@ def wait(run_id: str, timeout: float | None = None, poll: float = 0.5) -> dict:
         time.sleep(poll)
 
 
+def list_runs(viewer: access.Viewer | None = None, limit: int = 500, statuses=None,
+              preset: str | None = None) -> list[dict]:
+    """The runs this viewer may see, newest first (None: every run)."""
+    return store.list_runs(limit=limit, statuses=statuses, viewer=viewer, preset=preset)
+
+
+def read(run_id: str, viewer: access.Viewer | None = None) -> RunFolder:
+    """The run's folder, once the viewer may see the run (LabError no_such_run otherwise)."""
+    get(run_id, viewer)
+    return RunFolder(run_id)
+
+
+# The lab's own unchecked reads (CLI, kinds that chain runs, tests): {} / None / [] when there is nothing.
 def progress(run_id: str) -> dict:
-    return run_files.read_json(run_files.run_dir(run_id) / "progress.json", {}) or {}
+    return RunFolder(run_id).read_progress()
 
 
 def result(run_id: str) -> dict | None:
-    return run_files.read_json(run_files.run_dir(run_id) / "result.json")
+    return RunFolder(run_id).read_result() or None
 
 
 def metrics(run_id: str) -> list[dict]:
-    return run_files.read_jsonl(run_files.run_dir(run_id) / "metrics.jsonl")
+    return RunFolder(run_id).read_metrics()

@@ -10,7 +10,8 @@ import time
 
 import pandas as pd
 from lab.classroom import access
-from lab.runs import run_files, store
+from lab.runs import runner, store
+from lab.runs.folder import RunFolder
 from lab.errors import LabError
 from lab.present.i18n import t
 from lab.present.plots import axis_title as figure_name
@@ -49,7 +50,7 @@ def format_duration(seconds) -> str:
 
 
 def eta_text(progress: dict) -> str:
-    """The time left from progress.json, or "" when unknown (no estimate yet, or a phase that reports none)."""
+    """The time left from the run's progress, or "" when unknown (no estimate yet, or a phase that reports none)."""
     eta, fraction = progress.get("eta_seconds"), progress.get("fraction") or 0
     return "" if eta is None or (eta < 1 and fraction < 1) else format_duration(eta)
 
@@ -80,7 +81,7 @@ def progress_text(row: dict) -> str:
         return "100%"
     if row["status"] == "queued":
         return ""
-    fraction = (run_files.read_json(run_files.run_dir(row["id"]) / "progress.json", {}) or {}).get("fraction")
+    fraction = RunFolder(row["id"]).read_progress().get("fraction")
     return "" if fraction is None else f"{fraction * 100:.0f}%"
 
 
@@ -177,18 +178,15 @@ def markdown_table(records: list[dict], max_chars: int = 300) -> str:
 def run_detail(run_id: str, lang: str, viewer: access.Viewer | None = None) -> dict:
     """Everything the detail view shows for one run (raises LabError for an unknown id, and for a
     private run of someone else: to this viewer it does not exist)."""
-    run_files.check_run_id(run_id)
-    row = store.get_run(run_id)
-    if row is None or not access.can_see(row, viewer):
-        raise LabError("no_such_run", run_id=run_id)
-    folder = run_files.run_dir(run_id)
-    result = run_files.read_json(folder / "result.json")
-    progress = run_files.read_json(folder / "progress.json", {}) or {}
+    folder = runner.read(run_id, viewer)
+    row = runner.get(run_id, viewer)
+    result = folder.read_result() or None
+    progress = folder.read_progress()
     figures = dict(row.get("metrics") or {})
     figures.update((result or {}).get("metrics") or {})
     if row["status"] == "running":
         figures.update({k: v for k, v in (progress.get("live") or {}).items() if isinstance(v, (int, float))})
-    files = run_files.artifacts(run_id)
+    files = folder.artifacts()
     summary = [t("runs.detail.summary", lang, id=run_id, kind=kind_text(row["kind"], lang),
                  status=status_text(row["status"], lang))]
     if row["status"] == "running" and progress:
@@ -205,20 +203,20 @@ def run_detail(run_id: str, lang: str, viewer: access.Viewer | None = None) -> d
         "status": row["status"],
         "summary": "\n\n".join(summary),
         "error": error_message(result, row, lang) if row["status"] in ("failed", "cancelled") else "",
-        "spec_json": json.dumps(run_files.read_json(folder / "spec.json", {}), indent=2, ensure_ascii=False),
-        "log_tail": run_files.tail(folder / "log.txt", 40),
+        "spec_json": json.dumps(folder.read_spec(), indent=2, ensure_ascii=False),
+        "log_tail": folder.log_tail(40),
         "outputs": outputs_markdown((result or {}).get("outputs"), lang),
         "downloads": [str(p) for p in files if p.stat().st_size <= MAX_DOWNLOAD_BYTES][:50],
-        "artifacts": [(str(p.relative_to(folder)), p.stat().st_size) for p in files],
+        "artifacts": [(folder.relative_name(p), p.stat().st_size) for p in files],
     }
 
 
 def metric_records(run_id: str) -> pd.DataFrame:
-    return pd.DataFrame(run_files.read_jsonl(run_files.run_dir(run_id) / "metrics.jsonl"))
+    return pd.DataFrame(RunFolder(run_id).read_metrics())
 
 
 def curve_names(frames: dict[str, pd.DataFrame]) -> list[str]:
-    """Numeric columns of metrics.jsonl across runs, other than the x axes (step, time)."""
+    """Numeric columns of the runs' metrics records, other than the x axes (step, time)."""
     names = []
     for frame in frames.values():
         for column in frame.columns:
@@ -240,7 +238,7 @@ def compare_frame(run_ids: list[str], lang: str, viewer: access.Viewer | None = 
         columns[label] = run_id
         rows["kind"][label] = kind_text(row["kind"], lang)
         rows["status"][label] = status_text(row["status"], lang)
-        result = run_files.read_json(run_files.run_dir(run_id) / "result.json") or {}
+        result = RunFolder(run_id).read_result()
         for name, value in {**(row.get("metrics") or {}), **(result.get("metrics") or {})}.items():
             rows.setdefault(name, {})[label] = format_number(value)
     first = t("runs.col.figure", lang)

@@ -1,7 +1,8 @@
 """Runs one job in its own process: `python -m lab.runs.worker RUN_DIR` (or a fork of the dispatcher).
 
-Reads spec.json, runs the kind's recipe, and always leaves result.json: status, error (plain
-language), metrics (flat named figures), spec, seed, versions, spec_hash. stdout/stderr are log.txt.
+Reads the run's spec, runs the kind's recipe, and always leaves a result (RunFolder.write_result):
+status, error (plain language), metrics (flat named figures), outputs, spec, seed, versions, spec_hash.
+stdout/stderr are the run's log.
 """
 import importlib.metadata
 import platform
@@ -12,7 +13,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from lab.runs import run_files
+from lab.runs.folder import RunFolder
 from lab.runs.job_context import JobContext
 from lab.errors import JobCancelled, LabError
 
@@ -67,7 +68,8 @@ def _failure(exc: BaseException) -> LabError:
 def run_job(run_dir: Path, threads: int = 1) -> int:
     """Run the job in run_dir; returns the process exit code (0 when it succeeded)."""
     run_dir = Path(run_dir)
-    spec_data = run_files.read_json(run_dir / "spec.json", {})
+    folder = RunFolder.at(run_dir)
+    spec_data = folder.read_spec()
     started = time.time()
     result = {"status": "failed", "error": "", "metrics": {}, "outputs": {}, "spec": spec_data,
               "seed": spec_data.get("seed"), "spec_hash": None, "versions": package_versions(),
@@ -85,7 +87,7 @@ def run_job(run_dir: Path, threads: int = 1) -> int:
         metrics, outputs = _split_outputs(kinds()[spec.kind].run(spec, ctx))
         result.update(status="succeeded", metrics=metrics, outputs=outputs)
         ctx.progress(1, 1, force=True)
-    except BaseException as exc:  # noqa: BLE001  (every failure must leave a result.json)
+    except BaseException as exc:  # noqa: BLE001  (every failure must leave a result)
         if isinstance(exc, (KeyboardInterrupt, JobCancelled)):
             result["status"] = "cancelled"
         error = _failure(exc)
@@ -97,7 +99,7 @@ def run_job(run_dir: Path, threads: int = 1) -> int:
     result["finished_at"] = finished
     result["metrics"].setdefault("wall_seconds", round(finished - started, 3))
     result["metrics"].setdefault("peak_memory_mb", peak_memory_mb())
-    run_files.write_json(run_dir / "result.json", result)
+    folder.write_result(**result)
     print(f"[lab] {result['status']} in {finished - started:.1f} s", flush=True)
     return 0 if result["status"] == "succeeded" else 1
 

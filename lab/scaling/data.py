@@ -145,7 +145,7 @@ def read_points_file(path) -> pd.DataFrame:
 
 
 def points_from_records(records: list[dict]) -> pd.DataFrame:
-    """Points from the sweep's metrics.jsonl records (those with N, D and loss)."""
+    """Points from the sweep's metrics records (those with N, D and loss)."""
     rows = [{"N": r["N"], "D": r["D"], "C": r.get("C") or FLOPS_PER_PARAM_TOKEN * r["N"] * r["D"], "loss": r["loss"],
              "label": r.get("label", ""), "row": i + 1}
             for i, r in enumerate(records) if all(k in r for k in ("N", "D", "loss"))]

@@ -1,5 +1,5 @@
 """One function from data points to everything the Scaling-laws tab shows, shared by the "scaling"
-and "scaling_sweep" kinds, and the way back from a run's result.json to fit objects for the plots.
+and "scaling_sweep" kinds, and the way back from a run's result to fit objects for the plots.
 
     metrics, outputs = fit_report(points, bootstrap_samples=200, seed=0)
     metrics["alpha"], metrics["alpha_ci_low"], metrics["alpha_ci_high"], metrics["alpha_se"]
@@ -55,7 +55,7 @@ def fit_report(points, delta: float = HUBER_DELTA, bootstrap_samples: int = 200,
         metrics[f"kaplan_{variable}_X_c"] = law.params["X_c"]
         if kaplan_irreducible:
             metrics[f"kaplan_{variable}_E"] = law.params["E"]
-    # result.json must stay strict JSON (the browser parses it): no inf or nan
+    # the result must stay strict JSON (the browser parses it): no inf or nan
     metrics = {k: float(v) if isinstance(v, (np.floating, float)) else v for k, v in metrics.items()
                if not isinstance(v, (np.floating, float)) or np.isfinite(v)}
     outputs = {

@@ -9,7 +9,8 @@ import re
 import pandas as pd
 
 from lab import config
-from lab.runs import run_files, store
+from lab.runs import store
+from lab.runs.folder import RunFolder
 from lab.present.i18n import t
 from lab.scaling import plots
 from lab.scaling.data import frontier_points, points_from_records
@@ -117,11 +118,11 @@ def fit_source_sweep(result: dict) -> str | None:
 
 
 def sweep_spec_of(fit_run_id: str) -> dict | None:
-    result = run_files.read_json(run_files.run_dir(fit_run_id) / "result.json") or {}
+    result = RunFolder(fit_run_id).read_result()
     sweep = fit_source_sweep(result)
     if not sweep:
         return None
-    return run_files.read_json(run_files.run_dir(sweep) / "spec.json")
+    return RunFolder(sweep).read_spec() or None
 
 
 def choose_shape(fields, target_n: float, parameter_count: str = "non_embedding") -> dict:
