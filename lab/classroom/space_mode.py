@@ -206,11 +206,24 @@ def check_reference(field: str, value: str, viewer) -> None:
 
 
 def check_references(spec, viewer) -> None:
+    """Check every reference field of a spec, or of a spec's raw data (a dict): the pages check the data
+    before building the spec, since building it validates (and so reads) the files it names."""
     for field, _ in REFERENCE_FIELDS.items():
-        value = getattr(spec, field, None)
+        value = spec.get(field) if isinstance(spec, dict) else getattr(spec, field, None)
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str):
                 check_reference(field, item, viewer)
+
+
+def check_data(data: dict, owner: str, viewer=None) -> None:
+    """Before a visitor's spec is even built: the references its raw data names (Space mode only)."""
+    from lab.classroom import access
+
+    if not config.space_mode() or not is_visitor(owner) or not isinstance(data, dict):
+        return
+    viewer = viewer or access.Viewer(owner, "visitor")
+    if viewer.role == "visitor":
+        check_references(data, viewer)
 
 
 def check_submission(spec, owner: str, viewer=None) -> None:
