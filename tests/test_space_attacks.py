@@ -121,7 +121,7 @@ def test_every_field_naming_a_file_folder_or_run_is_checked():
         for field in dataclasses.fields(entry.spec_class):
             help_text = field.metadata.get("help", {}).get("en", "").lower()
             if field.type in (str, "str", list[str], "list[str]") and any(w in help_text for w in words):
-                assert field.name in space_mode.REFERENCE_FIELDS or field.name in ("eval_text", "name", "export_point", "export_variant")  # which result to save, not a path, \
+                assert field.name in space_mode.REFERENCE_FIELDS or field.name in ("eval_text", "name", "export_point", "export_variant"), \
                     f"{kind}.{field.name} names something on the server but is not checked"
 
 
