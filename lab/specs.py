@@ -6,6 +6,7 @@ and each spec validates itself in `__post_init__`, naming the bad value. A spec 
 """
 import dataclasses
 import hashlib
+import math
 import json
 import typing
 from dataclasses import dataclass, field
@@ -51,6 +52,9 @@ class Spec:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             meta = f.metadata
+            numbers = value if isinstance(value, list) else [value]
+            if any(isinstance(v, float) and not math.isfinite(v) for v in numbers):  # NaN passes every < and >
+                raise LabError("not_finite", field=f.name, value=value)
             if meta.get("choices") is not None and value not in meta["choices"]:
                 raise LabError("bad_choice", field=f.name, value=value, choices=", ".join(map(str, meta["choices"])))
             if meta.get("minimum") is not None and isinstance(value, (int, float)) and value < meta["minimum"]:

@@ -180,7 +180,7 @@ GOOD = {"bundle.json": json.dumps({"lab_bundle": 1, "run_id": "x1"}),
     ({"spec.json": "{not json"}, "bundle_bad_file"),
     ({"result.json": json.dumps({"status": "running"})}, "bundle_bad_file"),
     ({"bundle.json": json.dumps({"lab_bundle": 99})}, "bundle_bad_file"),
-    ({"artifacts/bomb.bin": b"\0" * (3 * 2**20)}, "bundle_too_large"),
+    ({"artifacts/bomb.dat": b"\0" * (3 * 2**20)}, "bundle_too_large"),
 ])
 def test_a_bad_bundle_is_refused_naming_the_problem(lab_home, tmp_path, change, key):
     entries = {**GOOD, **change}

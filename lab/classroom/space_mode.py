@@ -13,8 +13,16 @@ On by default where SPACE_ID is set (config.space_mode). What changes:
 
 Limits come from the environment (defaults sized for a 2-vCPU CPU Space):
 LAB_VISITOR_MAX_QUEUED 2, LAB_VISITOR_MAX_STEPS 300, LAB_VISITOR_MAX_TOKENS 2000000,
-LAB_VISITOR_MAX_MODEL_M 600 (millions of parameters).
+LAB_VISITOR_MAX_MODEL_M 600 (millions of parameters), LAB_VISITOR_MAX_JOB_SECONDS 900 (a visitor's
+job is cancelled past it), and the work caps of COST_CAPS (products of the fields that multiply work).
+
+What a visitor's spec may name (check_references): a model, data set, task or CSV is a registered
+name, a hub id, or a file/folder inside the visitor's own uploads or a run they may see — never
+another server path; a run id must be a run they may see. trust_remote_code is refused for visitors
+(LAB_ALLOW_REMOTE_CODE=1 lets the teacher and the admin use it; lab.modeling.models refuses it
+everywhere without that setting).
 """
+import math
 import json
 import os
 import re
@@ -75,14 +83,174 @@ def model_size_millions(name: str) -> float | None:
     return None
 
 
-def check_submission(spec, owner: str) -> None:
-    """Raise LabError naming the limit when a visitor's run would exceed it (Space mode only)."""
-    if not config.space_mode() or not is_visitor(owner):
-        return
+def job_seconds_limit() -> int:
+    """Wall-clock seconds a visitor's job may run in Space mode (0: no limit)."""
+    return _limit("LAB_VISITOR_MAX_JOB_SECONDS", 900)
+
+
+def remote_code_allowed() -> bool:
+    """The operator's setting: may jobs run Python code shipped with a model (trust_remote_code)?"""
+    return os.environ.get("LAB_ALLOW_REMOTE_CODE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+# Work caps for a visitor's run: (kind, label, fields multiplied together, cap). The label names the
+# limit in the refusal; a list field counts its length. Sized so each job stays within minutes on 2 cores.
+COST_CAPS = (
+    ("prompt", "questions × paths", ("questions", "n_paths"), 400),
+    ("prompt", "questions × k values", ("questions", "k_values"), 600),
+    ("evaluate", "questions", ("n_questions",), 500),
+    ("judge", "prompts × contestants²", ("n_prompts", "contestants", "contestants"), 600),
+    ("judge", "bootstrap rounds", ("bootstrap_rounds",), 1000),
+    ("scaling", "bootstrap samples", ("bootstrap_samples",), 200),
+    ("scaling_sweep", "bootstrap samples", ("bootstrap_samples",), 200),
+    ("scaling_sweep", "models × token budgets", ("models", "token_budgets"), 24),
+    ("finetune", "batch × length", ("batch_size", "max_length"), 8192),
+    ("finetune", "batch × length × accumulation", ("batch_size", "max_length", "gradient_accumulation_steps"), 32768),
+    ("dpo", "batch × length", ("batch_size", "max_length"), 8192),
+    ("reward", "batch × length", ("batch_size", "max_length"), 8192),
+    ("pretrain", "batch × context", ("batch_size", "context"), 16384),
+    ("generate", "prompts × new tokens", ("prompts", "max_new_tokens"), 8192),
+    ("demo", "steps × step seconds", ("steps", "step_seconds"), 120),
+    ("quantize", "evaluation questions", ("questions",), 400),
+)
+
+
+def _amount(value) -> float:
+    if isinstance(value, (list, tuple)):
+        return float(len(value))
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 1.0
+    return float(value)
+
+
+def check_costs(spec) -> None:
+    for kind, label, fields, cap in COST_CAPS:
+        if spec.kind != kind or not all(hasattr(spec, f) for f in fields):
+            continue
+        amount = math.prod(_amount(getattr(spec, f)) for f in fields)
+        if amount > cap:
+            raise LabError("limit_cost", what=label, value=f"{amount:g}", limit=cap)
+    size = pretrain_size_millions(spec)
+    limit = limits()["model_m"]
+    if size is not None and limit and size > limit:
+        raise LabError("limit_model", model=f"{spec.kind} (width {getattr(spec, 'width', '?')})", size=f"{size:g}",
+                       limit=limit)
+
+
+def pretrain_size_millions(spec) -> float | None:
+    """Parameters (millions) of a model a pretrain/scaling_sweep spec builds from its own architecture fields."""
+    from lab.specs import spec_from_dict  # noqa: F401  (kinds are registered)
+
+    if spec.kind == "pretrain":
+        shapes = [(spec.width, spec.depth)]
+    elif spec.kind == "scaling_sweep":
+        shapes = [(_get(m, "width"), _get(m, "depth")) for m in (spec.models or [])]
+    else:
+        return None
+    vocab = getattr(spec, "vocab_size", 256) or 256
+    mlp = getattr(spec, "mlp_ratio", 4.0) or 4.0
+    sizes = [(vocab * w + d * (4 * w * w + 2 * mlp * w * w)) / 1e6 for w, d in shapes if w and d]
+    return round(max(sizes), 1) if sizes else None
+
+
+def _get(entry, name):
+    value = entry.get(name) if isinstance(entry, dict) else getattr(entry, name, None)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
+# Fields that name something on the server: a model (offline name, hub id, folder or run id), data (a
+# built-in name or a file) or a run id. tests/test_space_attacks.py checks every spec field whose help
+# mentions a folder, file, path or run id is listed here.
+REFERENCE_FIELDS = {
+    "model": "model", "judge_model": "model", "contestants": "model", "adapter": "model",
+    "dataset": "data", "task": "data", "csv": "data", "prompt_set": "data",
+    "run_id": "run", "resume_from": "run", "start_from": "run", "sweep_run": "run",
+}
+
+
+def _looks_like_path(text: str) -> bool:
+    return text.startswith(("/", "./", "../", "~", ".\\")) or "\\" in text or text in (".", "..") or \
+        Path(text).expanduser().exists() or (config.REPO / text).exists()
+
+
+def allowed_roots(viewer) -> list[Path]:
+    """Folders whose files this viewer may name in a spec: their own uploads and the runs they may see."""
     from lab.runs import store
 
+    home = config.lab_home()
+    roots = [config.REPO / "assets"]  # the data the lab ships (e.g. the scaling tab's example CSV)
+    roots += [home / "uploads" / viewer.visitor] if viewer.visitor else []
+    roots += [config.runs_dir() / row["id"] for row in store.list_runs(viewer=viewer)]
+    return [r.resolve() for r in roots]
+
+
+def check_reference(field: str, value: str, viewer) -> None:
+    """Refuse a spec value that names a server path or run this viewer may not use (LabError 'not_allowed_ref')."""
+    from lab.runs import store
+    from lab.runs.folder import RUN_ID_PATTERN
+    from lab.classroom import access
+
+    text = (value or "").strip()
+    if not text:
+        return
+    base = text.split("@", 1)[0] if field == "contestants" else text  # "model@plain": a contestant's variant
+    if _looks_like_path(base):
+        path = Path(base).expanduser()
+        resolved = (path if path.is_absolute() else config.REPO / path).resolve()  # relative: from the lab's folder
+        if not any(resolved == root or root in resolved.parents for root in allowed_roots(viewer)):
+            raise LabError("not_allowed_ref", field=field, value=base[:80])
+        return
+    if RUN_ID_PATTERN.fullmatch(base):
+        row = store.get_run(base)
+        if row is not None and not access.can_see(row, viewer):
+            raise LabError("no_such_run", run_id=base)
+
+
+def check_references(spec, viewer) -> None:
+    """Check every reference field of a spec, or of a spec's raw data (a dict): the pages check the data
+    before building the spec, since building it validates (and so reads) the files it names."""
+    for field, _ in REFERENCE_FIELDS.items():
+        value = spec.get(field) if isinstance(spec, dict) else getattr(spec, field, None)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                check_reference(field, item, viewer)
+
+
+def check_data(data: dict, owner: str, viewer=None) -> None:
+    """Before a visitor's spec is even built: the references its raw data names (Space mode only)."""
+    from lab.classroom import access
+
+    if not config.space_mode() or not is_visitor(owner) or not isinstance(data, dict):
+        return
+    viewer = viewer or access.Viewer(owner, "visitor")
+    if viewer.role == "visitor":
+        check_references(data, viewer)
+
+
+def check_submission(spec, owner: str, viewer=None) -> None:
+    """Raise LabError naming the limit when a visitor's run would exceed it (Space mode only).
+
+    `viewer` (lab.classroom.access.Viewer) is who submits; without one, a visitor with key `owner`."""
+    if not config.space_mode():
+        return
+    from lab.classroom import access, visitors
+    from lab.runs import store
+
+    if viewer is None:
+        viewer = access.Viewer(owner if isinstance(owner, str) else "", "visitor")
+    if viewer.role != "visitor":  # the teacher and the admin: no limits; remote code only where allowed
+        if getattr(spec, "trust_remote_code", False) and not remote_code_allowed():
+            raise LabError("remote_code_refused")
+        return
+    if not is_visitor(owner):
+        return
+    if getattr(spec, "trust_remote_code", False):
+        raise LabError("remote_code_refused")
+    check_references(spec, viewer)
+    check_costs(spec)
     limit = limits()
-    if limit["queued"] and store.active_count(owner) >= limit["queued"]:
+    active = sum(store.active_count(key) for key in visitors.same_origin(owner))
+    if limit["queued"] and active >= limit["queued"]:
         raise LabError("limit_queued", limit=limit["queued"])
     for name in STEP_FIELDS:
         value = getattr(spec, name, None)

@@ -178,6 +178,13 @@ def find_succeeded(spec_hash: str, code_version: str) -> dict | None:
             " AND imported_from IS NULL ORDER BY seq LIMIT 1", (spec_hash, code_version)).fetchone())
 
 
+def imports_since(owner: str, since: float) -> int:
+    """Bundles this owner imported since a time (the per-visitor import rate limit)."""
+    with connect() as conn:
+        return conn.execute("SELECT COUNT(*) FROM runs WHERE owner = ? AND imported_from IS NOT NULL AND created_at >= ?",
+                            (owner, since)).fetchone()[0]
+
+
 def active_count(owner: str) -> int:
     """Queued or running runs of one owner (the per-visitor queue limit)."""
     with connect() as conn:

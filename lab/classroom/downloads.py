@@ -1,0 +1,60 @@
+"""Downloads: the only way a file of the data folder reaches a browser.
+
+Nothing under the data folder is served by URL (app.py blocks it in Gradio). A page that offers a
+file (an adapter, a CSV, a report, a bundle) asks here: the caller has already checked the viewer
+through the run API; this copies just that file (or zips just that folder) into a fresh folder in the
+system's temp space, which Gradio then serves from its cache under an unguessable name, as an
+attachment (Gradio serves non-media files as attachments, never inline). Old copies are removed.
+"""
+import shutil
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+from lab import config
+from lab.errors import LabError
+
+KEEP_SECONDS = 3600  # copies older than this are removed on the next download
+PREFIX = "llm-lab-download-"
+
+
+def _clean_old(now: float) -> None:
+    root = Path(tempfile.gettempdir())
+    for folder in root.glob(f"{PREFIX}*"):
+        try:
+            if now - folder.stat().st_mtime > KEEP_SECONDS:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def _inside_data(path: Path) -> Path:
+    resolved = Path(path).resolve()
+    home = config.lab_home().resolve()
+    if home not in resolved.parents:
+        raise LabError("no_such_file", name=Path(path).name)
+    return resolved
+
+
+def copy_for_download(path, name: str | None = None) -> str:
+    """A private copy of one file of the data folder (or a zip of one folder), returned as a path."""
+    source = _inside_data(Path(path))
+    if not source.exists() or source.is_symlink():
+        raise LabError("no_such_file", name=source.name)
+    _clean_old(time.time())
+    folder = Path(tempfile.mkdtemp(prefix=PREFIX))
+    if source.is_dir():
+        target = folder / f"{name or source.name}.zip"
+        with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for item in sorted(source.rglob("*")):
+                if item.is_file() and not item.is_symlink():
+                    archive.write(item, item.relative_to(source).as_posix())
+        return str(target)
+    target = folder / (name or source.name)
+    shutil.copy2(source, target)
+    return str(target)
+
+
+def copies_for_download(paths) -> list[str]:
+    return [copy_for_download(p) for p in paths]

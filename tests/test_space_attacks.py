@@ -1,0 +1,249 @@
+"""Space mode under attack, at the library level: each test performs one attack of the review
+(issue "Space mode safe to put on the internet") and asserts it fails, and that the owner's own use
+still works. The attacks over HTTP (bare URLs, /config, timer ticks) are in tests/test_space_http.py.
+"""
+import dataclasses
+import io
+import json
+import math
+import zipfile
+
+import pytest
+
+from lab import config
+from lab.classroom import access, bundles, downloads, space_mode, visitors
+from lab.errors import LabError
+from lab.runs import runner, store
+from lab.runs.folder import RunFolder
+from lab.specs import kinds, spec_from_dict
+
+
+@pytest.fixture
+def on_a_space(lab_home, monkeypatch):
+    monkeypatch.setenv("LAB_SPACE", "1")
+    monkeypatch.setenv("LAB_TEACHER_TOKEN", "teacher-secret-456")
+    for name in ("LAB_VISITOR_MAX_QUEUED", "LAB_VISITOR_MAX_STEPS", "LAB_ALLOW_REMOTE_CODE",
+                 "LAB_VISITOR_MAX_NEW_KEYS", "LAB_VISITOR_MAX_IMPORTS"):
+        monkeypatch.delenv(name, raising=False)
+    return lab_home
+
+
+ALICE, BOB = "alice-key-000000001", "bob-key-0000000002"
+
+
+def demo(**fields):
+    return spec_from_dict({"kind": "demo", "steps": 3, "step_seconds": 0.0, **fields})
+
+
+# 6. The owner is whatever the client sends -------------------------------------------------------
+def test_a_visitor_cannot_choose_or_forge_their_key(on_a_space):
+    key, credential = visitors.session_visitor(None, "10.0.0.1")
+    assert visitors.verify(credential) == key and visitors.valid_visitor_key(key)
+    assert visitors.session_visitor(credential, "10.0.0.1") == (key, credential)  # a reload keeps it
+    for forged in ("", "cli", "demo", "cli.x", f"{ALICE}.{'0' * 32}", credential[:-1] + "x", key,
+                   f"{key}.{credential.split('.')[1]}.extra", 123, None):
+        assert visitors.verify(forged) == ""
+        new_key, _ = visitors.session_visitor(forged, "10.0.0.2")
+        assert new_key not in ("", "cli", "demo", ALICE)
+
+
+def test_rotating_keys_gives_no_fresh_quota(on_a_space, monkeypatch):
+    monkeypatch.setenv("LAB_VISITOR_MAX_NEW_KEYS", "3")
+    keys = [visitors.session_visitor(None, "10.9.9.9")[0] for _ in range(5)]
+    assert all(keys[:3]) and keys[3:] == ["", ""]  # the fourth fresh key within the hour is refused
+    monkeypatch.setenv("LAB_VISITOR_MAX_QUEUED", "1")
+    runner.submit(demo(), owner=keys[0], start_dispatcher=False)
+    with pytest.raises(LabError) as error:  # another key from the same address shares the quota
+        space_mode.check_submission(demo(), keys[1])
+    assert error.value.key == "limit_queued"
+
+
+# 4. Remote code execution ------------------------------------------------------------------------
+def test_trust_remote_code_is_refused_for_visitors(on_a_space, monkeypatch):
+    spec = spec_from_dict({"kind": "generate", "trust_remote_code": True})
+    with pytest.raises(LabError) as error:
+        space_mode.check_submission(spec, ALICE)
+    assert error.value.key == "remote_code_refused"
+    teacher = access.Viewer.of(ALICE, "teacher-secret-456")
+    with pytest.raises(LabError):  # the teacher too, unless the operator allows it
+        space_mode.check_submission(spec, ALICE, viewer=teacher)
+    monkeypatch.setenv("LAB_ALLOW_REMOTE_CODE", "1")
+    space_mode.check_submission(spec, ALICE, viewer=teacher)
+    with pytest.raises(LabError):
+        space_mode.check_submission(spec, ALICE)
+
+
+# 13 / 12. Arbitrary server paths -----------------------------------------------------------------
+def test_server_paths_and_other_visitors_uploads_are_refused(on_a_space):
+    bob_upload = config.lab_home() / "uploads" / BOB / "data.jsonl"
+    bob_upload.parent.mkdir(parents=True)
+    bob_upload.write_text('{"question": "1+1", "answer": "2"}\n')
+    alice_upload = config.lab_home() / "uploads" / ALICE / "mine.jsonl"
+    alice_upload.parent.mkdir(parents=True)
+    alice_upload.write_text('{"question": "1+1", "answer": "2"}\n')
+    attacks = [("finetune", "dataset", str(bob_upload)), ("finetune", "dataset", "/etc/passwd"),
+               ("finetune", "dataset", f"../{config.lab_home().name}/uploads/{BOB}/data.jsonl"),
+               ("generate", "model", str(config.lab_home())), ("generate", "model", "/"),
+               ("prompt", "task", str(bob_upload)), ("scaling", "csv", "/etc/hostname")]
+    for kind, field, value in attacks:
+        with pytest.raises(LabError) as error:  # checked on the raw data, before building the spec reads the file
+            space_mode.check_data({"kind": kind, field: value}, ALICE)
+        assert error.value.key == "not_allowed_ref", (kind, field, value)
+        try:
+            spec = spec_from_dict({"kind": kind, field: value})
+        except LabError:
+            continue
+        with pytest.raises(LabError) as error:  # and again on the spec, at submission
+            space_mode.check_submission(spec, ALICE)
+        assert error.value.key == "not_allowed_ref", (kind, field, value)
+    # her own upload, the built-in names and a hub id are fine
+    for kind, field, value in [("finetune", "dataset", str(alice_upload)), ("finetune", "dataset", "arithmetic"),
+                               ("generate", "model", "HuggingFaceTB/SmolLM2-135M-Instruct")]:
+        space_mode.check_submission(spec_from_dict({"kind": kind, field: value}), ALICE)
+    space_mode.check_submission(spec_from_dict({"kind": "scaling"}), ALICE)  # the shipped example CSV
+
+
+def test_another_visitors_run_cannot_be_named_in_a_spec(on_a_space):
+    bob_run = runner.submit(demo(), owner=BOB, start_dispatcher=False)
+    for data in ({"kind": "export", "run_id": bob_run}, {"kind": "finetune", "resume_from": bob_run},
+                 {"kind": "evaluate", "model": bob_run}, {"kind": "generate", "model": str(RunFolder(bob_run).path)},
+                 {"kind": "judge", "contestants": [f"{bob_run}@plain", "smollm2-135m-instruct"]}):
+        with pytest.raises(LabError) as error:
+            space_mode.check_data(data, ALICE)
+        assert error.value.key in ("no_such_run", "not_allowed_ref")
+    own = runner.submit(demo(), owner=ALICE, start_dispatcher=False)
+    space_mode.check_data({"kind": "export", "run_id": own}, ALICE)
+    space_mode.check_data({"kind": "generate", "model": str(RunFolder(own).path)}, ALICE)
+
+
+def test_every_field_naming_a_file_folder_or_run_is_checked():
+    words = ("folder", "path", "run id", "file")
+    for kind, entry in kinds().items():
+        for field in dataclasses.fields(entry.spec_class):
+            help_text = field.metadata.get("help", {}).get("en", "").lower()
+            if field.metadata.get("choices"):
+                continue  # a choice among fixed values names nothing on the server
+            if field.type in (str, "str", list[str], "list[str]") and any(w in help_text for w in words):
+                assert field.name in space_mode.REFERENCE_FIELDS or field.name in ("eval_text", "name", "export_point", "export_variant"), \
+                    f"{kind}.{field.name} names something on the server but is not checked"
+
+
+# 7. Work without bounds --------------------------------------------------------------------------
+@pytest.mark.parametrize("data", [
+    {"kind": "prompt", "questions": 500, "n_paths": 40, "strategies": ["self_consistency"]},
+    {"kind": "finetune", "batch_size": 512, "max_length": 32768},
+    {"kind": "demo", "steps": 300, "step_seconds": 60.0},
+    {"kind": "judge", "bootstrap_rounds": 5000},
+    {"kind": "pretrain", "width": 4096, "depth": 48, "heads": 32},
+])
+def test_work_caps_refuse_runs_that_multiply_work(on_a_space, data):
+    try:
+        spec = spec_from_dict(data)
+    except LabError:
+        return  # the spec's own bounds already refuse it: nothing reaches the runner either
+    with pytest.raises(LabError) as error:
+        space_mode.check_submission(spec, ALICE)
+    assert error.value.key in ("limit_cost", "limit_model", "limit_steps")
+    assert str(error.value)  # the refusal names the limit and its value
+
+
+def test_a_visitors_job_has_a_wall_clock_limit(on_a_space, monkeypatch):
+    assert space_mode.job_seconds_limit() == 900
+    monkeypatch.setenv("LAB_VISITOR_MAX_JOB_SECONDS", "5")
+    assert space_mode.job_seconds_limit() == 5
+
+
+# 14. NaN and infinity ----------------------------------------------------------------------------
+@pytest.mark.parametrize("data", [{"kind": "demo", "step_seconds": math.nan}, {"kind": "generate", "temperature": math.nan},
+                                  {"kind": "generate", "temperature": math.inf}])
+def test_nan_and_infinity_are_refused_at_validation(data):
+    with pytest.raises(LabError) as error:
+        spec_from_dict(data)
+    assert error.value.key in ("not_finite", "too_large")
+
+
+# 8. Bundle import --------------------------------------------------------------------------------
+GOOD = {"bundle.json": json.dumps({"lab_bundle": 1, "run_id": "x1"}),
+        "spec.json": json.dumps({"kind": "demo", "steps": 3}),
+        "result.json": json.dumps({"status": "succeeded", "metrics": {"final_loss": 1.0}})}
+
+
+def write_zip(path, entries):
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return path
+
+
+def runs_on_disk():
+    return sorted(p.name for p in config.runs_dir().iterdir())
+
+
+def test_small_members_cannot_add_up_to_a_bomb(on_a_space, tmp_path):
+    members = {f"artifacts/part{i}.dat": b"\0" * (900 * 2**10) for i in range(40)}  # each < 1 MiB, ~1000x
+    path = write_zip(tmp_path / "bomb.zip", {**GOOD, **members})
+    assert path.stat().st_size < 2**20
+    with pytest.raises(LabError) as error:
+        bundles.import_bundle(path, owner=ALICE)
+    assert error.value.key == "bundle_too_large" and runs_on_disk() == []
+
+
+def test_a_member_whose_declared_size_lies_leaves_no_orphan(on_a_space, tmp_path):
+    path = write_zip(tmp_path / "liar.zip", {**GOOD, "artifacts/weights.safetensors": b"a" * 5000})
+    data = bytearray(path.read_bytes())
+    # shrink the declared uncompressed size (local header and central directory) of the member to 10 bytes
+    name = b"artifacts/weights.safetensors"
+    for header, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        start = data.find(header, 0)
+        while start != -1:
+            name_at = start + (30 if header == b"PK\x03\x04" else 46)
+            if data[name_at:name_at + len(name)] == name:
+                data[start + offset:start + offset + 4] = (10).to_bytes(4, "little")
+            start = data.find(header, start + 4)
+    path.write_bytes(bytes(data))
+    with pytest.raises(LabError):
+        bundles.import_bundle(path, owner=ALICE)
+    assert runs_on_disk() == [] and store.list_runs() == []
+
+
+@pytest.mark.parametrize("member", ["artifacts/page.html", "artifacts/x.svg", "artifacts/model/modeling_evil.py",
+                                    "artifacts/optimizer.pt"])
+def test_code_and_web_pages_are_refused_in_bundles(on_a_space, tmp_path, member):
+    path = write_zip(tmp_path / "b.zip", {**GOOD, member: "<script>alert(1)</script>"})
+    with pytest.raises(LabError) as error:
+        bundles.import_bundle(path, owner=ALICE)
+    assert error.value.key == "bundle_refused_file" and runs_on_disk() == []
+
+
+def test_a_model_folder_asking_for_remote_code_is_refused(on_a_space, tmp_path):
+    config_json = json.dumps({"model_type": "llama", "auto_map": {"AutoModelForCausalLM": "evil.Model"}})
+    path = write_zip(tmp_path / "b.zip", {**GOOD, "artifacts/model/config.json": config_json})
+    with pytest.raises(LabError) as error:
+        bundles.import_bundle(path, owner=ALICE)
+    assert error.value.key == "bundle_refused_file"
+
+
+def test_imports_are_rate_limited_per_visitor(on_a_space, tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_VISITOR_MAX_IMPORTS", "2")
+    path = write_zip(tmp_path / "ok.zip", GOOD)
+    bundles.import_bundle(path, owner=ALICE)
+    bundles.import_bundle(path, owner=ALICE)
+    with pytest.raises(LabError) as error:
+        bundles.import_bundle(path, owner=ALICE)
+    assert error.value.key == "limit_imports"
+    bundles.import_bundle(path, owner=BOB)  # another visitor is not affected
+
+
+# 1. Downloads are copies, never the data folder itself ---------------------------------------------
+def test_downloads_are_private_copies_outside_the_data_folder(on_a_space, tmp_path):
+    run_id = runner.submit(demo(), owner=ALICE, start_dispatcher=False)
+    adapter = RunFolder(run_id).path / "artifacts" / "adapter"  # an adapter the job wrote
+    adapter.mkdir(parents=True)
+    (adapter / "adapter_config.json").write_text("{}")
+    copy = downloads.copy_for_download(adapter, name="adapter")
+    assert copy.endswith("adapter.zip") and config.lab_home() not in __import__("pathlib").Path(copy).parents
+    assert zipfile.ZipFile(copy).namelist() == ["adapter_config.json"]
+    with pytest.raises(LabError):
+        downloads.copy_for_download("/etc/passwd")
+    with pytest.raises(LabError):
+        downloads.copy_for_download(config.lab_home() / "browser_secret" / ".." / ".." / "..")
