@@ -2,7 +2,7 @@
 
     outcomes.py       one game from two verdicts (both orders); win/tie/loss counts, win rate, position bias
     bradley_terry.py  ratings by maximum likelihood on an Elo-like scale, seeded bootstrap intervals
-    length_control.py AlpacaEval-2-style length-controlled win rate (logistic model at zero length difference)
+    length_control.py AlpacaEval 2 length-controlled win rate (joint fit with per-prompt difficulty; minimal fallback)
     verdicts.py       strict parsing of a judge's reply: "A", "B", "tie" or "invalid"
     judges.py         the judges registry (llm, logprob, reference, rule, human)
     prompt_sets.py    built-in prompt sets and uploaded JSONL, with line-numbered errors

@@ -42,6 +42,10 @@ def few_shot_prefix(task, shots: int) -> str:
 def multiple_choice(task, items, model, tokenizer, options, progress):
     from lab.modeling.scoring import score_choices
 
+    if task.template == "lm_eval":  # an lm-eval YAML: its own templates and delimiters
+        from lab.evaluate.lm_eval_metrics import lm_eval_choice
+
+        return lm_eval_choice(task, items, model, tokenizer, options, progress)
     prefix = few_shot_prefix(task, options["shots"])
     rows = []
     batch = options["batch_size"]
@@ -68,9 +72,13 @@ def multiple_choice(task, items, model, tokenizer, options, progress):
             "chance": sum(1 / len(item.choices) for item in items) / n, "n": n}, rows
 
 
-@register_metric("generation")
+@register_metric("generation", task_types=("numeric", "multiple_choice", "classification", "free_text"))
 def generation(task, items, model, tokenizer, options, progress):
     """Zero- or few-shot prompts built exactly as the Prompting tab builds them (lab/prompting), scored the same way."""
+    if task.template == "lm_eval":  # an lm-eval YAML: raw context, stop strings, its filters and exact_match
+        from lab.evaluate.lm_eval_metrics import lm_eval_generate
+
+        return lm_eval_generate(task, items, model, tokenizer, options, progress)
     from lab.modeling.generation import generate
     from lab.prompting.prompts import STOP_PLAIN, PromptCraft, render
     from lab.prompting.scoring import extract, gold_answer, wilson_interval

@@ -49,21 +49,24 @@ def length_points(games: list[dict], lengths: dict) -> list[dict]:
 
 
 def length_controlled(contestants: list[str], baseline: str, games: list[dict], lengths: dict) -> list[dict]:
-    rows = []
+    """Every contestant's games against the baseline, fitted together (length_control.fit_many), so the prompts'
+    difficulty is estimated from all of them."""
+    played = []
     for name in contestants:
         if name == baseline:
             continue
-        scores, differences = [], []
         for game in games:
             if game["outcome"] not in SCORE or {game["a"], game["b"]} != {name, baseline}:
                 continue
-            score = SCORE[game["outcome"]] if game["a"] == name else 1 - SCORE[game["outcome"]]
-            scores.append(score)
-            differences.append(lengths[(game["prompt_index"], name)] - lengths[(game["prompt_index"], baseline)])
-        fitted = length_control.fit(scores, differences)
-        rows.append({"contestant": name, "baseline": baseline,
-                     **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in fitted.items()}})
-    return rows
+            i = game["prompt_index"]
+            played.append({"contestant": name, "prompt": i,
+                           "score": SCORE[game["outcome"]] if game["a"] == name else 1 - SCORE[game["outcome"]],
+                           "length_difference": lengths[(i, name)] - lengths[(i, baseline)]})
+    fitted = length_control.fit_many(played)
+    empty = length_control.fit([], [])
+    return [{"contestant": name, "baseline": baseline,
+             **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in fitted.get(name, empty).items()}}
+            for name in contestants if name != baseline]
 
 
 def summarise(contestants: list[str], answers: list[dict], judgments: list[dict], baseline: str,

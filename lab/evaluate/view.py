@@ -9,7 +9,7 @@ from lab.present.i18n import t
 
 LEADERBOARD_COLUMNS = ("rank", "label", "rating", "interval", "wins", "ties", "losses", "invalid", "mean_chars")
 PAIR_COLUMNS = ("a", "b", "wins", "ties", "losses", "invalid", "win_rate", "interval")
-LC_COLUMNS = ("contestant", "baseline", "win_rate", "lc_win_rate", "length_coefficient", "games")
+LC_COLUMNS = ("contestant", "baseline", "win_rate", "lc_win_rate", "length_coefficient", "games", "note")
 INVALID_COLUMNS = ("a", "b", "order", "raw")
 ARENA_COLUMNS = ("rank", "label", "rating", "interval", "games")
 EVAL_COLUMNS = ("metric", "value")
@@ -50,10 +50,19 @@ def pairs_frame(result: dict | None, lang: str) -> pd.DataFrame:
     return _frame(rows, PAIR_COLUMNS, lang, "pairs")
 
 
+def _lc_note(row: dict, lang: str) -> str:
+    """Why an LC figure deserves caution: the minimal model (one contestant) or an extrapolation."""
+    notes = [t("evaluate.lc_note.minimal", lang)] if row.get("model") == "minimal" else []
+    if row.get("extrapolated"):
+        side = "longer" if (row.get("longer_share") or 0) >= 0.5 else "shorter"
+        notes.append(t("evaluate.lc_note.extrapolated", lang, side=t(f"evaluate.lc_note.{side}", lang)))
+    return "; ".join(notes)
+
+
 def length_control_frame(result: dict | None, lang: str) -> pd.DataFrame:
     names = labels(result)
     rows = [[names.get(r["contestant"], r["contestant"]), names.get(r["baseline"], r["baseline"]), _fmt(r["win_rate"]),
-             _fmt(r["lc_win_rate"]), _fmt(r["length_coefficient"], 2), r["games"]]
+             _fmt(r["lc_win_rate"]), _fmt(r["length_coefficient"], 2), r["games"], _lc_note(r, lang)]
             for r in _outputs(result).get("length_controlled") or []]
     return _frame(rows, LC_COLUMNS, lang, "lc")
 

@@ -5,7 +5,8 @@
 Recipe: load the prompt set; let each contestant answer it (one model in memory at a time); show the
 judge every pair of answers twice (A/B, then swapped); combine the two verdicts (a flip is a tie,
 an unparseable reply is "invalid"); fit Bradley–Terry ratings with bootstrap intervals, the
-length-controlled win rate against the baseline, and the judge's position bias. Writes
+length-controlled win rate against the baseline (all contestants fitted together, length_control.fit_many),
+and the judge's position bias. Writes
 artifacts/answers.jsonl and artifacts/judgments.jsonl (the Arena draws its battles from the former).
 """
 import gc

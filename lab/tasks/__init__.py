@@ -24,6 +24,7 @@ multiple-choice answer may be the letter, the 0-based index or the option's text
 The type is read off the rows: choices -> multiple_choice; every answer a number -> numeric; otherwise
 classification over the distinct answers. A bad line is refused with a LabError naming file and line.
 `save_upload` copies an upload under LAB_HOME/uploads/<visitor>/tasks/ with a cleaned name.
+lm-evaluation-harness task YAMLs (a path ending .yaml/.yml) load through lab/tasks/lm_eval_yaml.py.
 Nothing here imports torch.
 """
 import json
@@ -45,6 +46,7 @@ MAX_LABELS = 20  # more distinct answers than this is free text, not a classific
 MAX_UPLOAD_MB = 20
 MAX_UPLOAD_EXEMPLARS = 16
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+YAML_SUFFIXES = (".yaml", ".yml")  # lm-evaluation-harness task files (lab/tasks/lm_eval_yaml.py)
 DEFAULT_FILTER = {"numeric": "last_number", "multiple_choice": "choice_letter", "classification": "match_label"}
 
 
@@ -89,6 +91,8 @@ class Task:
     description_key: str = ""
     source: str = ""  # "builtin" or the uploaded file's name
     filter_params: dict = field(default_factory=dict)  # e.g. {"labels": [...]} for the label filter
+    template: str = "lab"  # "lm_eval": item.question is the rendered doc_to_text, scored as lm-eval scores it
+    lm_eval: dict = field(default_factory=dict)  # delimiters, filters, metrics, until (lab/tasks/lm_eval_yaml.py)
 
     @property
     def items(self) -> list[TaskItem]:
@@ -131,14 +135,23 @@ def get_task(name_or_path: str) -> Task:
         task = _load_file(str(ASSETS / entry.data_file), entry.name, entry.type)
         return replace(task, filter=entry.filter, description_key=entry.description_key, source="builtin")
     check_task_source(name_or_path)
+    if Path(str(name_or_path)).suffix.lower() in YAML_SUFFIXES:
+        from lab.tasks.lm_eval_yaml import load_yaml_task
+
+        return load_yaml_task(name_or_path)
     return load_jsonl(name_or_path)
 
 
 def check_task_source(name_or_path: str) -> str:
-    """Spec-time check without reading: a built-in name, or the path of an existing .jsonl file."""
+    """Spec-time check: a built-in name, the path of an existing .jsonl file, or an lm-eval task YAML (parsed)."""
     if name_or_path in TASKS:
         return name_or_path
     path = Path(str(name_or_path))
+    if path.suffix.lower() in YAML_SUFFIXES and path.is_file():
+        from lab.tasks.lm_eval_yaml import load_yaml_task
+
+        load_yaml_task(path)  # refuse an unsupported feature at spec time, naming it
+        return name_or_path
     if path.suffix.lower() != ".jsonl" or not path.is_file():
         raise LabError("unknown_task", task=str(name_or_path)[:200], tasks=", ".join(TASKS))
     return name_or_path
