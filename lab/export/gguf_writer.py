@@ -54,14 +54,13 @@ def permute_qk(weight, heads: int):
     return weight[rows]
 
 
-def check_architecture(config) -> str:
-    """The llama.cpp architecture name, or LabError naming what this writer does not know."""
-    names = list(getattr(config, "architectures", None) or [])
-    if not names and getattr(config, "model_type", None) == "llama":
-        names = ["LlamaForCausalLM"]  # a model built from a config has no `architectures` until saved
+def check_architecture(config, class_name: str = "") -> str:
+    """The llama.cpp architecture name, or LabError naming what this writer does not know.
+    class_name: the loaded model's class, for a model built from a config (no `architectures` until saved)."""
+    names = list(getattr(config, "architectures", None) or [class_name or str(config.model_type)])
     known = [ARCHITECTURES[n] for n in names if n in ARCHITECTURES]
     if not known:
-        raise LabError("gguf_unknown_architecture", architecture=", ".join(names) or str(config.model_type),
+        raise LabError("gguf_unknown_architecture", architecture=", ".join(names),
                        known=", ".join(ARCHITECTURES))
     rope = getattr(config, "rope_parameters", None) or {}
     unsupported = {"attention_bias": bool(getattr(config, "attention_bias", False)),
@@ -120,7 +119,7 @@ def write_gguf(model, tokenizer, path, gguf_type: str = "f16", name: str = "", p
     if gguf_type not in GGUF_TYPES:
         raise LabError("gguf_unknown_type", type=gguf_type, choices=", ".join(GGUF_TYPES))
     config = model.config
-    arch = check_architecture(config)
+    arch = check_architecture(config, type(model).__name__)
     vocab = vocab_metadata(tokenizer, config.vocab_size)
     heads, kv_heads = config.num_attention_heads, config.num_key_value_heads or config.num_attention_heads
     path = Path(path)
