@@ -139,3 +139,56 @@ def test_pre_tokenizer_names():
                                                     {"type": "ByteLevel", "use_regex": True}]}
     assert pre_tokenizer_name(smollm) == "smollm"
     assert pre_tokenizer_name({"type": "Whitespace"}) is None
+
+
+def _finished_lora_run(run_id: str):
+    """A tiny LoRA fine-tune run, trained in this process into the test's LAB_HOME (as the worker would)."""
+    from lab.finetune import train as recipe
+    from lab.runs import run_files
+    from lab.runs.job_context import JobContext
+    from lab.specs import spec_from_dict
+
+    data = run_files.run_dir(run_id).parent.parent / "hello.jsonl"
+    data.write_text("\n".join(json.dumps({"instruction": "Say hello", "output": "hello cat, the cat sat"})
+                              for _ in range(8)))
+    spec = spec_from_dict(dict(kind="finetune", model=str(trained_tiny_model_dir("llama")), dataset=str(data),
+                               method="lora", max_steps=3, batch_size=2, eval_steps=0, save_steps=0,
+                               accuracy_examples=0, learning_rate=5e-2, dtype="fp32"))
+    run_files.run_dir(run_id).mkdir(parents=True)
+    ctx = JobContext(run_files.run_dir(run_id), threads=1)
+    setup = recipe.prepare(spec, ctx)
+    recipe.train(setup, ctx)
+    recipe.save(setup, ctx)
+    return ctx
+
+
+def test_export_kind_writes_a_gguf_of_the_merged_fine_tune(lab_home):
+    from lab.kinds.export import run as export
+    from lab.runs import run_files
+    from lab.runs.job_context import JobContext
+    from lab.specs import spec_from_dict
+
+    _finished_lora_run("ft-lora")
+    spec = spec_from_dict({"kind": "export", "run_id": "ft-lora", "format": "gguf", "gguf_type": "q8_0"})
+    run_files.run_dir("ex-gguf").mkdir(parents=True)
+    figures = export(spec, JobContext(run_files.run_dir("ex-gguf"), threads=1))
+    assert figures["gguf_file"].endswith("artifacts/model-q8_0.gguf") and figures["gguf_type"] == "q8_0"
+    # compared with the merged model (adapter folded in), not the base
+    assert figures["gguf_max_abs_logit_diff"] <= TOLERANCE["q8_0"][0] and figures["gguf_same_tokens"], figures
+    with pytest.raises(LabError) as caught:
+        spec_from_dict({"kind": "export", "run_id": "ft-lora", "format": "gguf", "gguf_type": "q2_k"})
+    assert caught.value.key == "bad_choice"
+
+
+def test_export_refuses_a_gpt2_fine_tune_before_the_job_starts(lab_home):
+    from lab.runs import run_files
+    from lab.specs import spec_from_dict
+    from tiny_models import tiny_model_dir
+
+    adapter = run_files.run_dir("ft-gpt2") / "artifacts" / "adapter"
+    shutil.copytree(tiny_model_dir("gpt2"), adapter)  # what full fine-tuning leaves: a whole model folder
+    (adapter / "lab_finetune.json").write_text(json.dumps({"method": "full", "base_model": "x", "run_id": "ft-gpt2"}))
+    with pytest.raises(LabError) as caught:
+        spec_from_dict({"kind": "export", "run_id": "ft-gpt2", "format": "gguf"})
+    assert caught.value.key == "gguf_unknown_architecture" and "GPT2LMHeadModel" in str(caught.value)
+    assert spec_from_dict({"kind": "export", "run_id": "ft-gpt2"}).format == "hf"  # a folder export is fine
