@@ -3,7 +3,6 @@
 still works. The attacks over HTTP (bare URLs, /config, timer ticks) are in tests/test_space_http.py.
 """
 import dataclasses
-import io
 import json
 import math
 import zipfile

@@ -11,6 +11,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from lab.runs.folder import write_json
+from lab.modeling import training_log
 from lab.align import common
 from lab.align.data import check_lengths, load_pairs, prompt_text, trl_rows
 from lab.align.judging import rule_win_rate
@@ -153,7 +154,8 @@ def train_dpo(spec, ctx) -> dict:
     try:
         trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(trl_rows(tokenizer, train)),
                              processing_class=tokenizer, peft_config=start.peft_config,
-                             callbacks=[common.stream_callback(ctx, TRL_NAMES, "DPO", derive)])
+                             callbacks=[common.stream_callback(ctx, TRL_NAMES, "DPO", derive)]
+                             + training_log.trainer_callbacks(ctx))
     except ValueError as exc:  # a continued adapter DPO cannot copy (AdaLoRA), or target modules the model lacks
         if spec.start_from:
             raise LabError("align_cannot_continue", run_id=spec.start_from, method=start.method) from None

@@ -6,6 +6,7 @@ again, score the sample answers, save. Used by the "reward" job kind.
 """
 import time
 from lab.runs.folder import write_json
+from lab.modeling import training_log
 from lab.align import common
 from lab.align.data import check_lengths, load_pairs, prompt_text, trl_rows
 
@@ -77,7 +78,8 @@ def train_reward_model(spec, ctx) -> dict:
     try:
         trainer = RewardTrainer(model=model, args=common.trl_config(RewardConfig, spec, ctx),
                                 train_dataset=Dataset.from_list(trl_rows(tokenizer, train)), processing_class=tokenizer,
-                                peft_config=peft_config, callbacks=[common.stream_callback(ctx, TRL_NAMES, "reward model")])
+                                peft_config=peft_config, callbacks=[common.stream_callback(ctx, TRL_NAMES, "reward model")]
+                                + training_log.trainer_callbacks(ctx))
     except ValueError as exc:
         raise common.peft_error(exc, spec) from None
     before = summary(margins_before)

@@ -204,6 +204,8 @@ def train(setup: Setup, ctx) -> dict:
     import torch
     from transformers import TrainingArguments
 
+    from lab.modeling import training_log
+
     CleanEvalTrainer = clean_eval_trainer()
     spec, method, started = setup.spec, setup.method, time.time()
     cuda = torch.cuda.is_available()
@@ -222,7 +224,8 @@ def train(setup: Setup, ctx) -> dict:
     trainer = CleanEvalTrainer(model=setup.model, args=args, train_dataset=setup.train_items,
                       eval_dataset=setup.eval_items or None, data_collator=encode.Collator(setup.tokenizer.pad_token_id),
                       processing_class=setup.tokenizer,
-                      callbacks=[make_callback(ctx, spec, started)] + method.callbacks(setup.model, spec))
+                      callbacks=[make_callback(ctx, spec, started)] + method.callbacks(setup.model, spec)
+                      + training_log.trainer_callbacks(ctx))
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     resume = str(last_checkpoint(spec.resume_from)) if spec.resume_from else None

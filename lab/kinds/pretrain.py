@@ -31,19 +31,29 @@ class PretrainSpec(TinyModelFields, Spec):
 
 
 def run(spec: PretrainSpec, ctx) -> dict:
+    from lab.modeling import training_log
     from lab.pretrain import recipe
 
     ctx.progress(0, 1, message="tokenizer and data", force=True)
     tokenizer, corpus = recipe.prepare(spec)
     log_every = max(1, spec.train_settings(spec.tokens, spec.seed).steps // 200)
 
+    board = training_log.summary_writer(ctx)  # TensorBoard curves in the run folder (None without the package)
+
     def progress(step, steps, loss, lr):
         if step % log_every == 0 or step == steps:
             ctx.log_metrics(step=step, loss=round(loss, 4), lr=lr)
+            if board is not None:
+                board.add_scalar("train/loss", loss, step)
+                board.add_scalar("train/learning_rate", lr, step)
         ctx.progress(step, steps, message=f"step {step}/{steps}", loss=round(loss, 4))
 
-    model, figures = recipe.train_one(spec, tokenizer, corpus, spec.width, spec.depth, spec.heads, spec.tokens,
-                                      spec.seed, progress=progress)
+    try:
+        model, figures = recipe.train_one(spec, tokenizer, corpus, spec.width, spec.depth, spec.heads, spec.tokens,
+                                          spec.seed, progress=progress)
+    finally:
+        if board is not None:
+            board.close()
     n, d = figures["n_params_non_embedding"], figures["tokens"]
     ctx.log(f"{figures['model_type']}: N = {n:,} non-embedding parameters ({figures['n_params']:,} in all), "
             f"D = {d:,} tokens, held-out loss {figures['held_out_loss']:.4f}")
