@@ -246,3 +246,80 @@ def test_downloads_are_private_copies_outside_the_data_folder(on_a_space, tmp_pa
         downloads.copy_for_download("/etc/passwd")
     with pytest.raises(LabError):
         downloads.copy_for_download(config.lab_home() / "browser_secret" / ".." / ".." / "..")
+
+
+# 10. The result cache ignored the owner --------------------------------------------------------------
+def test_the_cache_never_replays_another_visitors_private_run(on_a_space):
+    first = runner.submit(demo(), owner=ALICE, start_dispatcher=False)
+    folder = RunFolder(first)
+    folder.write_result("succeeded", metrics={"final_loss": 0.5}, spec=demo().to_dict())
+    store.update_run(first, status="succeeded")
+    mine = runner.submit(demo(), owner=ALICE, use_cache=True, start_dispatcher=False)
+    assert store.get_run(mine)["cached_from"] == first  # her own result is replayed for her
+    theirs = runner.submit(demo(), owner=BOB, use_cache=True, start_dispatcher=False)
+    assert store.get_run(theirs)["cached_from"] is None and store.get_run(theirs)["status"] == "queued"
+    assert first not in RunFolder(theirs).log_tail(50)
+
+
+def test_a_browser_without_a_server_issued_key_cannot_submit(on_a_space):
+    for owner in ("", "cli", "demo"):
+        with pytest.raises(LabError) as error:
+            runner.submit(demo(), owner=owner, viewer=access.Viewer(owner, "visitor"), start_dispatcher=False)
+        assert error.value.key == "no_visitor_key"
+    runner.submit(demo(), owner=ALICE, viewer=access.Viewer(ALICE, "visitor"), start_dispatcher=False)
+
+
+# 9. Secrets stay in the app's process --------------------------------------------------------------
+def test_jobs_never_inherit_the_role_tokens(on_a_space, monkeypatch):
+    from lab.runs import dispatcher
+    import os
+
+    monkeypatch.setenv("LAB_ADMIN_TOKEN", "admin-secret-123")
+    dispatcher.scrub_secrets()
+    assert "LAB_ADMIN_TOKEN" not in os.environ and "LAB_TEACHER_TOKEN" not in os.environ
+
+
+# 7. A wall-clock limit per job, and 14. robustness ---------------------------------------------------
+def test_a_visitors_job_past_its_time_limit_fails_naming_the_limit(on_a_space, monkeypatch):
+    monkeypatch.setenv("LAB_VISITOR_MAX_JOB_SECONDS", "3")
+    monkeypatch.setenv("LAB_LAUNCH", "spawn")
+    run_id = runner.submit(demo(steps=60, step_seconds=1.0), owner=ALICE)
+    row = runner.wait(run_id, timeout=90)
+    assert row["status"] == "failed"
+    assert RunFolder(run_id).read_result()["error_key"] == "job_time_limit" and "3" in row["error"]
+
+
+def test_a_finished_run_whose_dispatcher_died_is_resolved_by_the_next_reader(on_a_space):
+    run_id = runner.submit(demo(), owner=ALICE, start_dispatcher=False)
+    store.update_run(run_id, status="running", pid=999999, pid_start="x", started_at=1.0)  # a worker long gone
+    RunFolder(run_id).write_result("succeeded", metrics={"final_loss": 0.1})
+    assert store.lease_holder() is None
+    assert runner.get(run_id)["status"] == "succeeded"
+    other = runner.submit(demo(), owner=ALICE, start_dispatcher=False)
+    store.update_run(other, status="running", pid=999998, pid_start="x", started_at=1.0)
+    assert {r["id"]: r["status"] for r in runner.list_runs()}[other] == "failed"
+
+
+def test_a_full_disk_fails_the_run_and_the_dispatcher_survives(on_a_space, monkeypatch):
+    import errno
+    from lab.runs import dispatcher
+
+    run_id = runner.submit(demo(), owner=ALICE, start_dispatcher=False)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(RunFolder, "write_result", full)
+    result = dispatcher.finalize(run_id, 0)
+    assert result["status"] == "failed" and result["error_key"] == "disk_full"
+    assert store.get_run(run_id)["status"] == "failed"
+
+
+@pytest.mark.parametrize("content", ['["a", "list"]', '"a string"', '{"status": "succeeded", "metrics": "x", "outputs": [1]}',
+                                     '{not json', '{"status": "failed", "error": ["x"], "log_tail": 5}'])
+def test_the_cli_shows_a_run_whatever_its_result_file_holds(on_a_space, content, capsys):
+    from lab import cli
+
+    run_id = runner.submit(demo(), owner="cli", start_dispatcher=False)
+    (RunFolder(run_id).path / "result.json").write_text(content)
+    assert cli.main(["show", run_id]) == 0
+    assert run_id in capsys.readouterr().out

@@ -8,7 +8,13 @@ by a dead dispatcher are adopted if their worker lives, or finalized as failed w
 Launch modes (LAB_LAUNCH): "fork" pre-imports the ML stack once, then forks a worker per job, so
 a job pays no 8-35 s import; "spawn" runs `python -m lab.runs.worker RUN_DIR` from an argument list.
 With LAB_ACCELERATE_CONFIG set, jobs are spawned through `accelerate launch` (several GPUs).
+
+Jobs never see the server's secrets (SECRET_VARIABLES are removed from the dispatcher's environment
+before any worker starts). In Space mode a visitor's job past its wall-clock limit is cancelled and
+recorded as failed naming the limit. A full disk fails the run it hit ("disk full"); the dispatcher
+keeps serving the others.
 """
+import errno
 import os
 import signal
 import subprocess
@@ -20,6 +26,7 @@ from lab.runs import store
 from lab.runs.folder import RunFolder
 from lab.runs.versioning import code_version
 
+SECRET_VARIABLES = ("LAB_TEACHER_TOKEN", "LAB_ADMIN_TOKEN")  # the roles' tokens stay in the app's process
 LEASE_TTL = 120.0  # long enough to cover the ML-stack import, which blocks this loop once
 POLL = 0.25
 
@@ -41,7 +48,13 @@ def finalize(run_id: str, returncode) -> dict:
     folder = RunFolder(run_id)
     row = store.get_run(run_id) or {}
     result = folder.read_result()  # {} when the worker left none (or a damaged one)
-    if row.get("cancel_requested") and result.get("status") not in ("succeeded", "cancelled"):
+    if row.get("cancel_requested") == 2 and result.get("status") != "succeeded":  # stopped by the time limit
+        from lab.classroom import space_mode
+
+        limit = space_mode.job_seconds_limit()
+        result.update(status="failed", error=str(LabError("job_time_limit", limit=limit)), error_key="job_time_limit",
+                      error_params={"limit": str(limit)})
+    elif row.get("cancel_requested") and result.get("status") not in ("succeeded", "cancelled"):
         result.update(status="cancelled", error=str(LabError("cancelled")), error_key="cancelled", error_params={})
     elif result.get("status") not in store.TERMINAL:
         key, params = _describe_exit(returncode)
@@ -51,9 +64,13 @@ def finalize(run_id: str, returncode) -> dict:
         result["log_tail"] = folder.log_tail(20)
     result["spec"] = result.get("spec") or folder.read_spec()
     result.setdefault("spec_hash", row.get("spec_hash"))
-    result = folder.write_result(**result)
+    try:
+        result = folder.write_result(**result)
+    except OSError as exc:  # a full disk (or a folder removed under it): the store still records the end
+        key = "disk_full" if exc.errno == errno.ENOSPC else "result_unwritable"
+        result.update(status="failed", error=str(LabError(key, detail=str(exc)[:200])), error_key=key)
     store.update_run(run_id, status=result["status"], finished_at=time.time(), error=result.get("error", ""),
-                     metrics=result.get("metrics", {}))
+                     metrics=result.get("metrics", {}) if isinstance(result.get("metrics"), dict) else {})
     return result
 
 
@@ -155,6 +172,20 @@ class Dispatcher:
             if not store.process_alive(run["pid"], run["pid_start"]):
                 finalize(run["id"], None)
 
+    def enforce_time_limits(self) -> None:
+        """Space mode: a visitor's job running past LAB_VISITOR_MAX_JOB_SECONDS is cancelled (marked 2,
+        so finalize records it as failed naming the limit)."""
+        from lab.classroom import space_mode
+
+        limit = space_mode.job_seconds_limit()
+        if not config.space_mode() or not limit:
+            return
+        now = time.time()
+        for run in store.list_runs(statuses=("running",)):
+            if (not run["cancel_requested"] and space_mode.is_visitor(run["owner"]) and run["started_at"]
+                    and now - run["started_at"] > limit):
+                store.update_run(run["id"], cancel_requested=2)
+
     def enforce_cancels(self) -> None:
         now = time.time()
         for run in store.list_runs(statuses=("running",)):
@@ -184,9 +215,14 @@ class Dispatcher:
                 if not store.try_acquire_lease(LEASE_TTL):
                     print("[dispatcher] lost the lease; exiting", flush=True)
                     break
-                self.reap()
-                self.recover()
-                self.enforce_cancels()
+                try:
+                    self.reap()
+                    self.recover()
+                    self.enforce_time_limits()
+                    self.enforce_cancels()
+                except OSError as exc:  # a full disk must not take the dispatcher (and every other run) down
+                    print(f"[dispatcher] {exc}; going on", flush=True)
+                    time.sleep(1.0)
                 while (run := store.claim_next_queued(config.max_jobs())) is not None:
                     try:
                         self.launch(run)
@@ -216,7 +252,14 @@ def kill_tree(pid: int, signum) -> None:
             pass
 
 
+def scrub_secrets() -> None:
+    """Remove the roles' tokens from this process's environment: every worker inherits it."""
+    for name in SECRET_VARIABLES:
+        os.environ.pop(name, None)
+
+
 def main() -> int:
+    scrub_secrets()
     return Dispatcher().loop()
 
 

@@ -97,8 +97,16 @@ class RunFolder:
         return bool(self.read_result())
 
     def read_result(self) -> dict:
-        """The result as a dict ({} when there is none yet, or it is malformed)."""
-        return _as_dict(read_json(self.path / RESULT))
+        """The result as a dict ({} when there is none yet, or it is malformed); its figure and output
+        tables are dicts and its texts strings whatever the file holds (a bundle may have been edited)."""
+        result = _as_dict(read_json(self.path / RESULT))
+        for key in ("metrics", "outputs", "spec", "versions"):
+            if key in result and not isinstance(result[key], dict):
+                result[key] = {}
+        for key in ("error", "log_tail"):
+            if key in result and not isinstance(result[key], str):
+                result[key] = str(result[key])
+        return result
 
     def write_result(self, /, status: str, metrics=None, error=None, error_key=None, spec=None, seed=None,
                      spec_hash=None, versions=None, cached_from=None, **extra) -> dict:

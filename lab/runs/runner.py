@@ -29,26 +29,31 @@ def new_run_id(kind: str) -> str:
 
 def submit(spec: Spec, owner: str = "", private: bool | None = None, use_cache: bool = False,
            start_dispatcher: bool = True, group_id: str | None = None, preset: str | None = None,
-           checked: bool = False) -> str:
+           checked: bool = False, viewer: access.Viewer | None = None) -> str:
     """Queue a run and return its id. With use_cache, a deterministic spec that already succeeded
     under the same code is replayed from its stored result instead of recomputed.
     private=None: private in Space mode (a visitor's runs are theirs), shared otherwise.
     In Space mode a visitor's run is refused (LabError naming the limit) beyond the per-visitor limits
-    (checked=True: the caller checked them for a group of runs, e.g. lab.classroom.presets)."""
-    from lab.classroom import space_mode
+    (checked=True: the caller checked them for a group of runs, e.g. lab.classroom.presets).
+    viewer: who submits through the app (their role lifts the limits); in Space mode a visitor must
+    hold a key the server issued (lab.classroom.visitors). A cached result is replayed only from a
+    shared run or one of the same owner's: another visitor's private run is never copied."""
+    from lab.classroom import space_mode, visitors
     from lab.runs import retention
 
+    if config.space_mode() and viewer is not None and viewer.role == "visitor" and not visitors.valid_visitor_key(owner):
+        raise LabError("no_visitor_key")
     if private is None:
         private = space_mode.private_by_default() and space_mode.is_visitor(owner)
     if not checked:
-        space_mode.check_submission(spec, owner)
+        space_mode.check_submission(spec, owner, viewer)
     retention.maybe_clean()
     run_id = new_run_id(spec.kind)
     folder = RunFolder(run_id).create()
     folder.write_spec(spec)
     spec_hash, version = spec.spec_hash(), code_version()
     if use_cache and spec.deterministic:
-        source = store.find_succeeded(spec_hash, version)
+        source = store.find_succeeded(spec_hash, version, owner)
         if source is not None and _replay(source["id"], folder):
             store.insert_run(run_id, spec.kind, spec.name, owner, private, spec_hash, version,
                              status="succeeded", cached_from=source["id"], metrics=source["metrics"],
@@ -100,7 +105,23 @@ def get(run_id: str, viewer: access.Viewer | None = None) -> dict:
     row = store.get_run(run_id)
     if row is None or not access.can_see(row, viewer):
         raise LabError("no_such_run", run_id=run_id)
+    if row["status"] == "running" and _orphaned(row):
+        row = resolve_orphan(row)
     return row
+
+
+def _orphaned(row: dict) -> bool:
+    """A 'running' run whose worker is gone while no dispatcher is alive to record how it ended."""
+    return bool(row.get("pid")) and not store.process_alive(row["pid"], row["pid_start"]) \
+        and store.lease_holder() is None
+
+
+def resolve_orphan(row: dict) -> dict:
+    """The next reader records the end of a run whose dispatcher died (from its result, or failed)."""
+    from lab.runs.dispatcher import finalize
+
+    finalize(row["id"], None)
+    return store.get_run(row["id"]) or row
 
 
 def cancel(run_id: str, owner: str | None = None, viewer: access.Viewer | None = None) -> str:
@@ -159,8 +180,11 @@ def wait(run_id: str, timeout: float | None = None, poll: float = 0.5) -> dict:
 
 def list_runs(viewer: access.Viewer | None = None, limit: int = 500, statuses=None,
               preset: str | None = None) -> list[dict]:
-    """The runs this viewer may see, newest first (None: every run)."""
-    return store.list_runs(limit=limit, statuses=statuses, viewer=viewer, preset=preset)
+    """The runs this viewer may see, newest first (None: every run). Orphaned 'running' runs are resolved."""
+    rows = store.list_runs(limit=limit, statuses=statuses, viewer=viewer, preset=preset)
+    if any(row["status"] == "running" and _orphaned(row) for row in rows):
+        rows = [resolve_orphan(row) if row["status"] == "running" and _orphaned(row) else row for row in rows]
+    return rows
 
 
 def read(run_id: str, viewer: access.Viewer | None = None) -> RunFolder:

@@ -171,11 +171,14 @@ def queue_positions() -> dict[str, int]:
     return {run_id: i + 1 for i, run_id in enumerate(ids)}
 
 
-def find_succeeded(spec_hash: str, code_version: str) -> dict | None:
+def find_succeeded(spec_hash: str, code_version: str, owner: str | None = None) -> dict | None:
+    """A succeeded run of this spec and code to replay: shared, or the same owner's (owner=None: any)."""
+    mine = "" if owner is None else " AND (private = 0 OR owner = ?)"
+    params = (spec_hash, code_version) if owner is None else (spec_hash, code_version, owner)
     with connect() as conn:
         return _row(conn.execute(
             "SELECT * FROM runs WHERE spec_hash = ? AND code_version = ? AND status = 'succeeded'"
-            " AND imported_from IS NULL ORDER BY seq LIMIT 1", (spec_hash, code_version)).fetchone())
+            " AND imported_from IS NULL" + mine + " ORDER BY seq LIMIT 1", params).fetchone())
 
 
 def imports_since(owner: str, since: float) -> int:
