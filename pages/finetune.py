@@ -7,7 +7,6 @@ from lab.runs import runner
 from lab.errors import LabError
 from lab.finetune import compare, view
 from lab.finetune.datasets import BUILTIN
-from lab.finetune.methods import method_names
 from lab.present.home_view import model_choices
 from lab.present.i18n import lesson
 from lab.present.plots import empty_figure

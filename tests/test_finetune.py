@@ -1,6 +1,5 @@
 """Every fine-tuning method on a tiny model: loss falls, and only the method's own parameters change."""
 import json
-import math
 
 import pytest
 import torch

@@ -9,7 +9,8 @@ from lab.runs import run_files, runner, store
 from lab.errors import LabError
 from lab.present.i18n import t
 from lab.present.plots import COLORS, axis_title, empty_figure, layout, metric_curves
-from lab.runs.runs_view import format_number, kind_text
+from lab.present.formatting import format_number
+from lab.runs.runs_view import kind_text
 
 PRESETS = Path(__file__).resolve().parent.parent.parent / "assets" / "presets" / "align"
 LESSONS = ("align_reward", "align_dpo", "align_ppo")  # the lessons beside the tab, besides align.md

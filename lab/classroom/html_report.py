@@ -15,7 +15,8 @@ from lab import config
 from lab.runs import run_files, runner
 from lab.present.i18n import t
 from lab.present.plots import axis_title, metric_curves
-from lab.runs.runs_view import (compare_frame, curve_names, format_number, kind_text, metric_records, run_label,
+from lab.present.formatting import format_number
+from lab.runs.runs_view import (compare_frame, curve_names, kind_text, metric_records, run_label,
                            status_text)
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#111}

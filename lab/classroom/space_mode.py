@@ -16,7 +16,6 @@ LAB_VISITOR_MAX_QUEUED 2, LAB_VISITOR_MAX_STEPS 300, LAB_VISITOR_MAX_TOKENS 2000
 LAB_VISITOR_MAX_MODEL_M 600 (millions of parameters).
 """
 import json
-import os
 import re
 from pathlib import Path
 
