@@ -81,12 +81,20 @@ def _bilingual(value, fallback: str) -> dict:
     return {"en": str(value or fallback), "zh": str(value or fallback)}
 
 
+def _bare_title(preset_id: str, name) -> dict:
+    """A bare-spec preset's title in both languages: i18n "preset.title.<id>", else its spec's name."""
+    from lab.present.i18n import messages
+
+    key = f"preset.title.{preset_id}"
+    return {lang: messages(lang).get(key) or str(name or preset_id) for lang in ("en", "zh")}
+
+
 def parse(data, preset_id: str, tab: str) -> Preset:
     """A preset from loaded YAML/JSON data (any of the three shapes); LabError naming what is wrong."""
     if not isinstance(data, dict):
         raise LabError("preset_invalid", preset=preset_id, detail="not a mapping")
-    if "kind" in data and "spec" not in data:  # a bare spec
-        data = {"title": data.get("name") or preset_id, "spec": data}
+    if "kind" in data and "spec" not in data:  # a bare spec (the CLI runs these files as they are): its
+        data = {"title": _bare_title(preset_id, data.get("name")), "spec": data}  # titles live in i18n
     spec = dict(data.get("spec") or {})
     if not spec:
         raise LabError("preset_invalid", preset=preset_id, detail="no spec")
