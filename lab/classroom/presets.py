@@ -176,8 +176,20 @@ def all_ids() -> list[str]:
 def menu(tab: str, kind: str | None = None) -> list[Preset]:
     """The presets a tab's menu offers: its folder's, in file order, of one kind (Align, Evaluate and
     Quantize hold two experiments each) and not marked `menu: false`."""
-    found = [load(preset_id) for preset_id in all_ids() if preset_id.split("/")[0] == tab]
+    found = [_shipped(path) for path in sorted((ASSETS / tab).glob("*")) if path.suffix in SUFFIXES]
     return [p for p in found if p.menu and (kind is None or p.specs[0].get("kind") == kind)]
+
+
+_SHIPPED: dict = {}  # path -> (mtime, Preset): every language redraw lists each tab's menu again
+
+
+def _shipped(path: Path) -> Preset:
+    """A shipped preset, parsed (and validated) once per change of its file."""
+    mtime = path.stat().st_mtime
+    cached = _SHIPPED.get(path)
+    if cached is None or cached[0] != mtime:
+        cached = _SHIPPED[path] = (mtime, read_file(path, f"{path.parent.name}/{path.stem}", path.parent.name))
+    return cached[1]
 
 
 def choices(tab: str, lang: str, kind: str | None = None) -> list[tuple[str, str]]:
