@@ -10,6 +10,7 @@ processes started by the runner, so the page is served in about the time of a ba
 The language (English / 中文) and the visitor key live in the browser (gr.BrowserState).
 """
 import argparse
+import importlib
 import os
 import sys
 
@@ -20,10 +21,10 @@ import gradio as gr  # noqa: E402
 from lab import config  # noqa: E402
 from lab.classroom import space_mode, visitors  # noqa: E402
 from lab.runs import runner  # noqa: E402
-from pages import align, evaluate, finetune, generate, home, prompting, quantize, runs, scaling  # noqa: E402
+from lab.present.tabs import TABS  # noqa: E402
 from pages.ui import UI, K, session_lang  # noqa: E402
 
-PAGES = (home, generate, finetune, quantize, prompting, scaling, evaluate, align, runs)
+PAGES = tuple(importlib.import_module(f"pages.{name}") for name in TABS)  # one module per tab (lab/present/tabs.py)
 ASSETS = config.REPO / "assets"
 
 # On a first visit (nothing stored yet) follow the browser's language; afterwards the stored choice wins.

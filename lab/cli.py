@@ -105,11 +105,12 @@ def cmd_cancel(args) -> int:
 
 
 def cmd_preset(args) -> int:
+    from lab.classroom import presets
     from lab.finetune import compare
 
     if not args.name:
         for name in compare.preset_names():
-            print(f"{name:32} {compare.load_preset(name)['title']['en']}")
+            print(f"{name:32} {presets.load('finetune/' + name).text('title', 'en')}")
         return 0
     group, run_ids = compare.submit_preset(args.name, owner=args.owner, use_cache=args.cache)
     print(group)

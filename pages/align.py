@@ -11,12 +11,12 @@ from lab.align import judging, view
 from lab.align.data import BUILTIN
 from lab.errors import LabError
 from lab.present.home_view import model_choices
-from lab.present.i18n import lesson, t
+from lab.present.i18n import t
 from lab.present.plots import empty_figure
-from lab.specs import spec_from_dict
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
-from pages.ui import K, session_lang, warn
+from pages.ui import K, session_lang
+from pages.widgets import LessonPicker, Listed, PresetRow, RunButton, shows_errors, upload_box
 
 DPO_MAIN = ("beta", "loss_type", "max_steps", "batch_size", "learning_rate", "seed")
 REWARD_MAIN = ("max_steps", "batch_size", "learning_rate", "use_lora", "seed")
@@ -35,8 +35,7 @@ def build(ui) -> None:
                     dataset = ui.make(gr.Dropdown, choices=list(BUILTIN), value="arithmetic", allow_custom_value=True,
                                       label=K("align.dataset"), info=K("align.dataset_info"), elem_id="align-dataset")
                 with gr.Row():
-                    upload = ui.make(gr.File, label=K("align.upload"), file_types=[".jsonl", ".json", ".csv"],
-                                     elem_id="align-upload", height=90)
+                    upload_box(ui, dataset, label=K("align.upload"), elem_id="align-upload", height=90)
                     preview_button = ui.make(gr.Button, value=K("align.preview"), size="sm", elem_id="align-preview-button")
                 with ui.make(gr.Accordion, label=K("align.preview_title"), open=False) as preview_box:
                     preview_state = gr.State(None)  # the summary shown, redrawn on a language switch
@@ -50,25 +49,12 @@ def build(ui) -> None:
                         reward = _reward_section(ui)
             with gr.Column(scale=2):
                 ui.lesson("align")
-                lesson_pick = ui.make(gr.Dropdown, choices=view.lesson_choices("en"), value="align_dpo",
-                                      label=K("align.lesson_pick"), elem_id="align-lesson-pick")
-                picked_lesson = gr.Markdown(lesson("align_dpo", "en"), elem_classes=["lesson"], elem_id="align-lesson")
+                lesson_pick = LessonPicker(ui, [Listed(lambda: view.LESSONS, "align.lesson.", "")], value="align_dpo",
+                                           label=K("align.lesson_pick"), elem_id="align-lesson-pick",
+                                           lesson_elem_id="align-lesson").dropdown
 
         # the wiring stays inside the tab: a gr.State directly under gr.Tabs would count as a tab
         # -- shared: upload, preview, lessons ------------------------------------------------------------
-        def uploaded(file, lang, visitor):
-            from lab.finetune.view import save_upload
-
-            if file is None:
-                return gr.skip()
-            try:
-                return gr.update(value=save_upload(file if isinstance(file, str) else file.name, visitor))
-            except LabError as error:
-                warn(error, session_lang(lang))
-                return gr.skip()
-
-        upload.upload(uploaded, [upload, ui.lang, ui.visitor], [dataset])
-
         def show_preview(lang, model_name, data, max_length):
             from lab.align.data import preview
 
@@ -84,10 +70,6 @@ def build(ui) -> None:
         ui.on_language(lambda lang, summary: [view.preview_markdown(summary, lang) if summary else gr.skip(),
                                               view.preview_frame(summary, lang)], [preview_state],
                        [preview_note, preview_table])
-        ui.on_language(lambda lang: gr.update(choices=view.lesson_choices(lang)), [], [lesson_pick])
-        ui.on_language(lambda lang, name: lesson(name or "align_dpo", lang), [lesson_pick], [picked_lesson])
-        lesson_pick.change(lambda name, lang: lesson(name or "align_dpo", session_lang(lang)), [lesson_pick, ui.lang],
-                           [picked_lesson])
         dpo_tab.select(lambda: "align_dpo", None, [lesson_pick])  # the lesson beside follows the experiment shown
         reward_tab.select(lambda: "align_reward", None, [lesson_pick])
 
@@ -105,13 +87,13 @@ def build(ui) -> None:
 
 def _dpo_section(ui) -> dict:
     ui.make(gr.Markdown, value=K("align.dpo_intro"))
-    preset, load_preset, preset_note = _preset_row(ui, "dpo")
+    preset = _preset_row(ui, "dpo")
     with gr.Row():
         start = ui.make(gr.Dropdown, choices=view.starting_choices("en"), value="", label=K("field.start_from"),
                         info=K("align.start_info"), elem_id="align-dpo-start", scale=3)
         refresh = ui.make(gr.Button, value=K("align.refresh_runs"), size="sm", scale=1, elem_id="align-dpo-refresh")
     form = _form(ui, "dpo", DPO_MAIN, exclude=("start_from",))
-    run = ui.make(gr.Button, value=K("align.run_dpo"), variant="primary", elem_id="align-dpo-run")
+    run = RunButton(ui, K("align.run_dpo"), elem_id="align-dpo-run")
     summary_table = gr.Dataframe(value=view.dpo_summary(None, "en")[0], interactive=False, wrap=True,
                                  elem_id="align-dpo-summary", render=False)
     summary_line = gr.Markdown("", elem_id="align-dpo-line", render=False)
@@ -140,17 +122,16 @@ def _dpo_section(ui) -> dict:
     ui.make(gr.Markdown, value=K("align.try_generate"))
     judge = ui.make(gr.Button, value=K("align.judge_button"), elem_id="align-dpo-judge")
     judge_note = gr.Markdown("", elem_id="align-dpo-judge-note")
-    return {"kind": "dpo", "form": form, "run": run, "panel": panel, "preset": preset, "load_preset": load_preset,
-            "preset_note": preset_note, "start": start, "refresh": refresh, "judge": judge, "judge_note": judge_note,
+    return {"kind": "dpo", "form": form, "run": run, "panel": panel, "preset": preset, "start": start, "refresh": refresh, "judge": judge, "judge_note": judge_note,
             "plots": [loss_plot, accuracy_plot, rewards_plot, kl_plot, margins], "curves": view.dpo_curves,
             "margins": view.dpo_margins, "margins_title": "align.plot.dpo_margins"}
 
 
 def _reward_section(ui) -> dict:
     ui.make(gr.Markdown, value=K("align.reward_intro"))
-    preset, load_preset, preset_note = _preset_row(ui, "reward")
+    preset = _preset_row(ui, "reward")
     form = _form(ui, "reward", REWARD_MAIN, below=("sample_prompt", "sample_answers"))
-    run = ui.make(gr.Button, value=K("align.run_reward"), variant="primary", elem_id="align-reward-run")
+    run = RunButton(ui, K("align.run_reward"), elem_id="align-reward-run")
     summary_table = gr.Dataframe(value=view.reward_summary(None, "en"), interactive=False, wrap=True,
                                  elem_id="align-reward-summary", render=False)
     samples = gr.Dataframe(value=view.samples_frame(None, "en"), interactive=False, wrap=True,
@@ -167,18 +148,14 @@ def _reward_section(ui) -> dict:
     margins.render()
     ui.make(gr.Markdown, value=K("align.samples"))
     samples.render()
-    return {"kind": "reward", "form": form, "run": run, "panel": panel, "preset": preset, "load_preset": load_preset,
-            "preset_note": preset_note, "plots": [loss_plot, accuracy_plot, margins], "curves": view.reward_curves,
+    return {"kind": "reward", "form": form, "run": run, "panel": panel, "preset": preset, "plots": [loss_plot, accuracy_plot, margins], "curves": view.reward_curves,
             "margins": view.reward_margins, "margins_title": "align.plot.reward_margins"}
 
 
 def _preset_row(ui, kind: str):
     """A kind's preset dropdown, its load button, and the note saying what the loaded preset does."""
-    with gr.Row():
-        preset = ui.make(gr.Dropdown, choices=view.preset_choices("en", kind), value="", label=K("align.preset"),
-                         info=K("align.preset_info"), elem_id=f"align-{kind}-preset", scale=3)
-        load = ui.make(gr.Button, value=K("align.load_preset"), size="sm", scale=1, elem_id=f"align-{kind}-load-preset")
-    return preset, load, gr.Markdown("")
+    return PresetRow(ui, "align", (f"align-{kind}-preset", f"align-{kind}-load-preset", None), kind=kind,
+                     label=K("align.preset"), button=K("align.load_preset"), info=K("align.preset_info"))
 
 
 def _form(ui, kind: str, main: tuple, below: tuple = (), exclude: tuple = ()) -> SpecForm:
@@ -213,33 +190,22 @@ def _wire_experiment(ui, section: dict, model, dataset, kind: str, extra_inputs=
     ui.on_language(lambda lang, run_id: [*figures(run_id, lang), view.run_signature(run_id, lang)],
                    [panel.run_id], [*plots, shown])
 
+    @shows_errors(outputs=1 + len(panel.outputs()))
     def submit(lang, visitor, model_name, data, *values):
-        lang = session_lang(lang)
         extras, values = values[:len(extra_inputs)], values[len(extra_inputs):]
-        try:
-            fields = {"model": (model_name or "").strip(), "dataset": (data or "").strip()}
-            fields.update(extra_fields(*extras) if extra_fields else {})
-            run_id = runner.submit(form.spec(values, extra=fields), owner=visitor or "")
-        except LabError as error:
-            warn(error, lang)
-            return [gr.skip()] * (1 + len(panel.outputs()))
-        return panel.started(run_id, lang)
+        fields = {"model": (model_name or "").strip(), "dataset": (data or "").strip()}
+        fields.update(extra_fields(*extras) if extra_fields else {})
+        run_id = runner.submit(form.spec(values, extra=fields), owner=visitor or "")
+        return panel.started(run_id, session_lang(lang))
 
-    ui.hurry(section["run"].click(submit, [ui.lang, ui.visitor, model, dataset, *extra_inputs, *form.inputs()],
-                                  [panel.run_id, *panel.outputs()]))
+    section["run"].on_click(submit, [ui.lang, ui.visitor, model, dataset, *extra_inputs, *form.inputs()],
+                            [panel.run_id, *panel.outputs()])
 
-    def apply_preset(name, lang):
-        lang = session_lang(lang)
-        if not name:
-            return [gr.skip()] * (2 + len(form.inputs()))
-        preset = view.load_preset(name)
-        spec = spec_from_dict({**preset["spec"], "kind": kind}).to_dict()
-        note = f"**{preset['title'][lang]}** — {preset['description'][lang]}"
-        return [note, gr.update(value=spec["dataset"]), *form.fill(spec)]
+    def apply_preset(preset, lang):
+        spec = preset.build()[0].to_dict()
+        return [gr.update(value=spec["dataset"]), *form.fill(spec)]
 
-    section["load_preset"].click(apply_preset, [section["preset"], ui.lang],
-                                 [section["preset_note"], dataset, *form.inputs()])
-    ui.on_language(lambda lang: gr.update(choices=view.preset_choices(lang, kind)), [], [section["preset"]])
+    section["preset"].on_load(apply_preset, [dataset, *form.inputs()])
 
 
 def _wire_judge(ui, section: dict) -> None:

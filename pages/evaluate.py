@@ -15,18 +15,19 @@ from lab.evaluate.judges import judge_names
 from lab.evaluate.metrics import METRICS
 from lab.evaluate.prompt_sets import prompt_set_names
 from lab.present.home_view import model_choices
-from lab.present.i18n import lesson, t
+from lab.present.i18n import t
 from lab.runs.job_view import run_spec
 from lab.evaluate.plots import EMPTY
 from lab.present.plots import empty_figure
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
+from pages.widgets import LessonPicker, Listed, PresetRow, RunButton, shows_errors, upload_box
 from pages.ui import K, session_lang, warn
 
 JUDGE_MAIN = ("n_prompts", "max_new_tokens", "baseline", "seed")
 EVAL_MAIN = ("n_questions", "shots", "max_new_tokens")
-LESSONS = [(f"judge: {name}", f"judge_{name}") for name in judge_names()] + \
-          [(f"metric: {name}", f"metric_{name}") for name in METRICS]  # one lesson per registered entry
+LESSON_REGISTRIES = [Listed(judge_names, "evaluate.lesson.judge_", "judge_"),  # until H2's Registry lands
+                     Listed(lambda: list(METRICS), "evaluate.lesson.metric_", "metric_")]
 
 
 def build(ui) -> None:
@@ -42,41 +43,22 @@ def build(ui) -> None:
                         metric = _metrics_tab(ui)
             with gr.Column(scale=2):
                 ui.lesson("evaluate")
-                pick = ui.make(gr.Dropdown, choices=LESSONS, value="judge_logprob", label=K("evaluate.judge_lesson"),
-                               elem_id="evaluate-lesson-pick")
-                entry_lesson = gr.Markdown(lesson("judge_logprob", "en"), elem_classes=["lesson"])
-    pick.change(lambda name, lang: lesson(name or "judge_logprob", session_lang(lang)), [pick, ui.lang], [entry_lesson])
-    ui.on_language(lambda lang, name: lesson(name or "judge_logprob", lang), [pick], [entry_lesson])
+                pick = LessonPicker(ui, LESSON_REGISTRIES, value="judge_logprob", label=K("evaluate.judge_lesson"),
+                                    elem_id="evaluate-lesson-pick").dropdown
     judge_parts["judge"].change(lambda name: gr.update(value=f"judge_{name}"), [judge_parts["judge"]], [pick])
     metric.change(lambda name: gr.update(value=f"metric_{name}"), [metric], [pick])
 
 
-def _upload_handler(save):
-    def uploaded(file, lang, visitor):
-        if file is None:
-            return gr.skip()
-        try:
-            return gr.update(value=save(file if isinstance(file, str) else file.name, visitor or ""))
-        except LabError as error:
-            warn(error, session_lang(lang))
-            return gr.skip()
-    return uploaded
-
-
-def _preset_row(ui, kind: str):
-    with gr.Row():
-        chosen = ui.make(gr.Dropdown, choices=view.preset_choices(kind, "en"), value=None, label=K("evaluate.preset"),
-                         elem_id=f"evaluate-{kind}-preset", scale=4)
-        load = ui.make(gr.Button, value=K("evaluate.load_preset"), size="sm", scale=1, elem_id=f"evaluate-{kind}-load")
-    note = gr.Markdown("", elem_id=f"evaluate-{kind}-preset-note")
-    ui.on_language(lambda lang: gr.update(choices=view.preset_choices(kind, lang)), [], [chosen])
-    return chosen, load, note
+def _preset_row(ui, kind: str) -> PresetRow:
+    return PresetRow(ui, "evaluate", (f"evaluate-{kind}-preset", f"evaluate-{kind}-load", f"evaluate-{kind}-preset-note"),
+                     kind=kind, label=K("evaluate.preset"), button=K("evaluate.load_preset"), blank=False,
+                     dropdown_scale=4)
 
 
 def _judge_tab(ui) -> dict:
     choices = view.contestant_choices()
     _, default_model = model_choices()
-    preset, load_preset, preset_note = _preset_row(ui, "judge")
+    preset_row = _preset_row(ui, "judge")
     with gr.Row():
         contestants = ui.make(gr.Dropdown, choices=choices, value=[default_model, f"{default_model}@plain"],
                               multiselect=True, allow_custom_value=True, label=K("evaluate.contestants"),
@@ -85,8 +67,8 @@ def _judge_tab(ui) -> dict:
     with gr.Row():
         prompt_set = ui.make(gr.Dropdown, choices=prompt_set_names(), value="chatterbot", allow_custom_value=True,
                              label=K("evaluate.prompt_set"), info=K("evaluate.prompt_set_info"), elem_id="evaluate-prompt-set")
-        upload = ui.make(gr.File, label=K("evaluate.upload"), file_types=[".jsonl", ".csv"], height=90,
-                         elem_id="evaluate-upload")
+        upload_box(ui, prompt_set, label=K("evaluate.upload"), file_types=(".jsonl", ".csv"), height=90,
+                   elem_id="evaluate-upload")
     with gr.Row():
         judge = ui.make(gr.Dropdown, choices=judge_names(), value="logprob", label=K("field.judge"),
                         info=K("evaluate.judge_info"), elem_id="evaluate-judge")
@@ -96,7 +78,7 @@ def _judge_tab(ui) -> dict:
     form.render(include=JUDGE_MAIN, columns=4)
     with ui.make(gr.Accordion, label=K("evaluate.settings"), open=False):
         form.render(exclude=JUDGE_MAIN, columns=2)
-    run = ui.make(gr.Button, value=K("evaluate.run_judge"), variant="primary", elem_id="evaluate-run-judge")
+    run = RunButton(ui, K("evaluate.run_judge"), elem_id="evaluate-run-judge")
     bias = gr.Markdown("", elem_id="evaluate-bias")
     leaderboard = gr.Dataframe(value=view.leaderboard_frame(None, "en"), interactive=False, wrap=True,
                                elem_id="evaluate-leaderboard", render=False)
@@ -131,20 +113,16 @@ def _judge_tab(ui) -> dict:
     with ui.make(gr.Accordion, label=K("evaluate.invalid_title"), open=False):
         invalid.render()
 
+    @shows_errors(outputs=1 + len(panel.outputs()))
     def submit(lang, visitor, names, prompts, judge_name, judge_model_name, *values):
-        lang = session_lang(lang)
-        try:
-            spec = form.spec(values, extra={"contestants": [str(n).strip() for n in (names or [])],
-                                            "prompt_set": (prompts or "").strip(), "judge": judge_name,
-                                            "judge_model": (judge_model_name or "").strip()})
-            run_id = runner.submit(spec, owner=visitor or "")
-        except LabError as error:
-            warn(error, lang)
-            return [gr.skip()] * (1 + len(panel.outputs()))
-        return panel.started(run_id, lang)
+        spec = form.spec(values, extra={"contestants": [str(n).strip() for n in (names or [])],
+                                        "prompt_set": (prompts or "").strip(), "judge": judge_name,
+                                        "judge_model": (judge_model_name or "").strip()})
+        run_id = runner.submit(spec, owner=visitor or "")
+        return panel.started(run_id, session_lang(lang))
 
-    ui.hurry(run.click(submit, [ui.lang, ui.visitor, contestants, prompt_set, judge, judge_model, *form.inputs()],
-                       [panel.run_id, *panel.outputs()]))
+    (run.on_click(submit, [ui.lang, ui.visitor, contestants, prompt_set, judge, judge_model, *form.inputs()],
+                  [panel.run_id, *panel.outputs()]))
     refresh.click(lambda: [gr.update(choices=view.contestant_choices()),
                            gr.update(choices=[c[1] for c in view.contestant_choices()]),
                            gr.update(choices=view.arena_sources())], None, [contestants, judge_model, shown_run])
@@ -152,9 +130,6 @@ def _judge_tab(ui) -> dict:
     ui.hurry(shown_run.input(lambda run_id, lang: panel.started(run_id, session_lang(lang)) if run_id
                              else [gr.skip()] * (1 + len(panel.outputs())), [shown_run, ui.lang],
                              [panel.run_id, *panel.outputs()]))
-    from lab.finetune.view import save_upload
-
-    upload.upload(_upload_handler(save_upload), [upload, ui.lang, ui.visitor], [prompt_set])
 
     def restore(lang, run_id):
         spec = run_spec(run_id) if run_id else None
@@ -165,19 +140,15 @@ def _judge_tab(ui) -> dict:
 
     ui.on_load(restore, [panel.run_id], [contestants, prompt_set, judge, judge_model, *form.inputs()])
 
-    def fill_preset(name, lang):
-        spec, note = view.preset(name, session_lang(lang))
-        if not spec:
-            return [gr.skip()] * (5 + len(form.inputs()))
-        return [note, *restore_values(spec)]
+    def fill_preset(preset, lang):
+        return restore_values(preset.specs[0])
 
     def restore_values(spec):
         return [gr.update(value=spec.get("contestants")), gr.update(value=spec.get("prompt_set")),
                 gr.update(value=spec.get("judge")), gr.update(value=spec.get("judge_model", default_model)),
                 *form.fill(spec)]
 
-    load_preset.click(fill_preset, [preset, ui.lang],
-                      [preset_note, contestants, prompt_set, judge, judge_model, *form.inputs()])
+    preset_row.on_load(fill_preset, [contestants, prompt_set, judge, judge_model, *form.inputs()])
     return {"judge": judge}
 
 
@@ -250,7 +221,7 @@ def _metrics_tab(ui) -> None:
     from lab.tasks import save_upload, task_names
 
     _, default_model = model_choices()
-    preset, load_preset, preset_note = _preset_row(ui, "evaluate")
+    preset_row = _preset_row(ui, "evaluate")
     with gr.Row():
         model = ui.make(gr.Dropdown, choices=[c[1] for c in view.contestant_choices() if "@" not in c[1]],
                         value=default_model, allow_custom_value=True, label=K("field.model"),
@@ -260,13 +231,13 @@ def _metrics_tab(ui) -> None:
     with gr.Row():
         metric = ui.make(gr.Radio, choices=list(METRICS), value="multiple_choice", label=K("field.metric"),
                          info=K("evaluate.metric_info"), elem_id="evaluate-metric")
-        upload = ui.make(gr.File, label=K("evaluate.task_upload"), file_types=[".jsonl"], height=90,
-                         elem_id="evaluate-task-upload")
+        upload_box(ui, task, label=K("evaluate.task_upload"), file_types=(".jsonl",), save=save_upload, height=90,
+                   elem_id="evaluate-task-upload")
     form = SpecForm(ui, "evaluate", exclude=("model", "task", "metric"), render=False)
     form.render(include=EVAL_MAIN, columns=3)
     with ui.make(gr.Accordion, label=K("evaluate.settings"), open=False):
         form.render(exclude=EVAL_MAIN, columns=2)
-    run = ui.make(gr.Button, value=K("evaluate.run_metrics"), variant="primary", elem_id="evaluate-run-metrics")
+    run = RunButton(ui, K("evaluate.run_metrics"), elem_id="evaluate-run-metrics")
     figures = gr.Dataframe(value=view.evaluate_frame(None, "en"), interactive=False, elem_id="evaluate-figures", render=False)
     examples = gr.Dataframe(value=view.examples_frame(None, "en"), interactive=False, wrap=True,
                             elem_id="evaluate-examples", render=False)
@@ -276,26 +247,19 @@ def _metrics_tab(ui) -> None:
     figures.render()
     examples.render()
 
+    @shows_errors(outputs=1 + len(panel.outputs()))
     def submit(lang, visitor, model_name, task_name, metric_name, *values):
-        lang = session_lang(lang)
-        try:
-            spec = form.spec(values, extra={"model": (model_name or "").strip(), "task": (task_name or "").strip(),
-                                            "metric": metric_name})
-            run_id = runner.submit(spec, owner=visitor or "")
-        except LabError as error:
-            warn(error, lang)
-            return [gr.skip()] * (1 + len(panel.outputs()))
-        return panel.started(run_id, lang)
+        spec = form.spec(values, extra={"model": (model_name or "").strip(), "task": (task_name or "").strip(),
+                                        "metric": metric_name})
+        run_id = runner.submit(spec, owner=visitor or "")
+        return panel.started(run_id, session_lang(lang))
 
-    ui.hurry(run.click(submit, [ui.lang, ui.visitor, model, task, metric, *form.inputs()], [panel.run_id, *panel.outputs()]))
-    upload.upload(_upload_handler(save_upload), [upload, ui.lang, ui.visitor], [task])
+    run.on_click(submit, [ui.lang, ui.visitor, model, task, metric, *form.inputs()], [panel.run_id, *panel.outputs()])
 
-    def fill_preset(name, lang):
-        spec, note = view.preset(name, session_lang(lang))
-        if not spec:
-            return [gr.skip()] * (4 + len(form.inputs()))
-        return [note, gr.update(value=spec.get("model", default_model)), gr.update(value=spec.get("task")),
+    def fill_preset(preset, lang):
+        spec = preset.specs[0]
+        return [gr.update(value=spec.get("model", default_model)), gr.update(value=spec.get("task")),
                 gr.update(value=spec.get("metric")), *form.fill(spec)]
 
-    load_preset.click(fill_preset, [preset, ui.lang], [preset_note, model, task, metric, *form.inputs()])
+    preset_row.on_load(fill_preset, [model, task, metric, *form.inputs()])
     return metric

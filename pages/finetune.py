@@ -7,13 +7,17 @@ from lab.runs import runner
 from lab.errors import LabError
 from lab.finetune import compare, view
 from lab.finetune.datasets import BUILTIN
+from lab.finetune.methods import method_names
+from lab.present.formatting import parse_run_ids
 from lab.present.home_view import model_choices
-from lab.present.i18n import lesson
 from lab.present.plots import empty_figure
 from lab.specs import spec_from_dict
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
-from pages.ui import K, session_lang, warn
+from pages.ui import K, session_lang
+from pages.widgets import LessonPicker, Listed, PresetRow, RunButton, shows_errors, upload_box
+
+METHODS = Listed(method_names, "finetune.method.", "method_")  # until H2's Registry lands: lab.finetune.methods
 
 MAIN = ("max_steps", "batch_size", "learning_rate", "max_length", "seed")
 METHOD_SETTINGS = ("lora_r", "lora_alpha", "lora_dropout", "target_modules", "quant_type", "double_quant",
@@ -28,13 +32,9 @@ def build(ui) -> None:
         choices, default_model = model_choices()
         with gr.Row():
             with gr.Column(scale=3):
-                with gr.Row():
-                    preset = ui.make(gr.Dropdown, choices=_preset_choices("en"),
-                                     value="", label=K("finetune.preset"), info=K("finetune.preset_info"),
-                                     elem_id="finetune-preset", scale=3)
-                    load_preset = ui.make(gr.Button, value=K("finetune.load_preset"), size="sm", scale=1,
-                                          elem_id="finetune-load-preset")
-                preset_note = gr.Markdown("", elem_id="finetune-preset-note")
+                preset_row = PresetRow(ui, "finetune", ("finetune-preset", "finetune-load-preset", "finetune-preset-note"),
+                                       label=K("finetune.preset"), button=K("finetune.load_preset"),
+                                       info=K("finetune.preset_info"))
                 with gr.Row():
                     model = ui.make(gr.Dropdown, choices=choices, value=default_model, allow_custom_value=True,
                                     label=K("generate.model"), info=K("generate.model_info"), elem_id="finetune-model")
@@ -42,8 +42,7 @@ def build(ui) -> None:
                                       label=K("finetune.dataset"), info=K("finetune.dataset_info"),
                                       elem_id="finetune-dataset")
                 with gr.Row():
-                    upload = ui.make(gr.File, label=K("finetune.upload"), file_types=[".jsonl", ".json", ".csv"],
-                                     elem_id="finetune-upload", height=90)
+                    upload_box(ui, dataset, label=K("finetune.upload"), elem_id="finetune-upload", height=90)
                     preview_button = ui.make(gr.Button, value=K("finetune.preview"), size="sm",
                                              elem_id="finetune-preview-button")
                 methods = ui.make(gr.CheckboxGroup, choices=view.method_choices("en"), value=["lora"],
@@ -55,12 +54,11 @@ def build(ui) -> None:
                     form.render(include=METHOD_SETTINGS, columns=2)
                 with ui.make(gr.Accordion, label=K("finetune.training_settings"), open=False):
                     form.render(exclude=MAIN + METHOD_SETTINGS, columns=2)
-                run = ui.make(gr.Button, value=K("finetune.run"), variant="primary", elem_id="finetune-run")
+                run = RunButton(ui, K("finetune.run"), elem_id="finetune-run")
             with gr.Column(scale=2):
                 ui.lesson("finetune")
-                lesson_pick = ui.make(gr.Dropdown, choices=view.method_choices("en"), value="lora",
-                                      label=K("finetune.method_lesson"), elem_id="finetune-lesson-pick")
-                method_lesson = gr.Markdown(lesson("method_lora", "en"), elem_classes=["lesson"])
+                LessonPicker(ui, [METHODS], label=K("finetune.method_lesson"), elem_id="finetune-lesson-pick",
+                             value="method_lora")
         with ui.make(gr.Accordion, label=K("finetune.preview_title"), open=False) as preview_box:
             preview_note = gr.Markdown("")
             preview_tokens = gr.HighlightedText(value=[], show_legend=False, show_inline_category=False,
@@ -80,13 +78,13 @@ def build(ui) -> None:
         ui.make(gr.Markdown, value=K("finetune.try_title"))
         with gr.Row():
             tuned_run = ui.make(gr.Dropdown, choices=[], label=K("finetune.try_run"), elem_id="finetune-tuned-run", scale=2)
-            export_button = ui.make(gr.Button, value=K("finetune.export"), interactive=False, scale=1,
-                                    elem_id="finetune-export")
+            export_button = RunButton(ui, K("finetune.export"), elem_id="finetune-export", variant="secondary",
+                                      interactive=False, scale=1)
             adapter_download = ui.make(gr.DownloadButton, label=K("finetune.download_adapter"), visible=False, scale=1)
         export_note = gr.Markdown("", elem_id="finetune-export-note")
         chat_prompts = ui.make(gr.Textbox, value="What is 23 + 45?\nWhat is 90 - 17?", lines=2,
                                label=K("finetune.try_prompts"), elem_id="finetune-chat-prompts")
-        chat_button = ui.make(gr.Button, value=K("finetune.try_button"), elem_id="finetune-chat")
+        chat_button = RunButton(ui, K("finetune.try_button"), elem_id="finetune-chat", variant="secondary")
         chat_table = gr.Dataframe(value=view.chat_frame(None, "en"), interactive=False, wrap=True,
                                   elem_id="finetune-chat-table", render=False)
         chat_panel = JobPanel(ui, "finetune-chat", show_result=lambda result, lang: [view.chat_frame(result, lang)],
@@ -99,7 +97,7 @@ def build(ui) -> None:
     def show_group(lang, runs_text, signature=None):
         """Table, plots, chat choices and the CSV for the runs of this tab; skipped while unchanged."""
         lang = session_lang(lang)
-        run_ids = view.parse_run_ids(runs_text)
+        run_ids = parse_run_ids(runs_text)
         now = f"{lang}|{view.group_signature(run_ids)}"
         if signature is not None and now == signature:
             return [gr.skip()] * 8
@@ -114,38 +112,19 @@ def build(ui) -> None:
     ui.poll(lambda runs_text, lang, signature: show_group(lang, runs_text, signature), [runs_state, ui.lang, shown],
             group_outputs)
     ui.on_language(lambda lang, runs_text: show_group(lang, runs_text), [runs_state], group_outputs)
-    ui.on_language(lambda lang: [view.methods_frame(lang), gr.update(choices=view.method_choices(lang)),
-                                 gr.update(choices=view.method_choices(lang)), gr.update(choices=_preset_choices(lang))],
-                   [], [methods_table, methods, lesson_pick, preset])
-    ui.on_language(lambda lang, name: lesson(f"method_{name or 'lora'}", lang), [lesson_pick], [method_lesson])
-    lesson_pick.change(lambda name, lang: lesson(f"method_{name or 'lora'}", session_lang(lang)),
-                       [lesson_pick, ui.lang], [method_lesson])
+    ui.on_language(lambda lang: [view.methods_frame(lang), gr.update(choices=view.method_choices(lang))],
+                   [], [methods_table, methods])
 
+    @shows_errors(outputs=1 + len(group_outputs))
     def submit(lang, visitor, model_name, data, chosen, *values):
         lang = session_lang(lang)
-        try:
-            spec = form.spec(values, extra={"model": (model_name or "").strip(), "dataset": (data or "").strip(),
-                                            "method": (chosen or ["lora"])[0]})  # validated once, then per method
-            _, run_ids = compare.submit_comparison({k: v for k, v in spec.to_dict().items() if k != "method"},
-                                                   list(chosen or []), owner=visitor or "")
-        except LabError as error:
-            warn(error, lang)
-            return [gr.skip()] * (1 + len(group_outputs))
+        spec = form.spec(values, extra={"model": (model_name or "").strip(), "dataset": (data or "").strip(),
+                                        "method": (chosen or ["lora"])[0]})  # validated once, then per method
+        _, run_ids = compare.submit_comparison({k: v for k, v in spec.to_dict().items() if k != "method"},
+                                               list(chosen or []), owner=visitor or "")
         return [",".join(run_ids), *show_group(lang, ",".join(run_ids))]
 
-    run.click(submit, [ui.lang, ui.visitor, model, dataset, methods, *form.inputs()], [runs_state, *group_outputs])
-
-    def uploaded(file, lang, visitor):
-        if file is None:
-            return gr.skip()
-        try:
-            path = view.save_upload(file if isinstance(file, str) else file.name, visitor)
-        except LabError as error:
-            warn(error, session_lang(lang))
-            return gr.skip()
-        return gr.update(value=path)
-
-    upload.upload(uploaded, [upload, ui.lang, ui.visitor], [dataset])
+    run.on_click(submit, [ui.lang, ui.visitor, model, dataset, methods, *form.inputs()], [runs_state, *group_outputs])
 
     def show_preview(lang, model_name, data, *values):
         from lab.finetune.preview import preview
@@ -162,54 +141,37 @@ def build(ui) -> None:
     preview_button.click(show_preview, [ui.lang, model, dataset, *form.inputs()],
                          [preview_box, preview_note, preview_tokens])
 
-    def apply_preset(name, lang):
-        lang = session_lang(lang)
-        if not name:
-            return [gr.skip()] * (3 + len(form.inputs()))
-        preset_data = compare.load_preset(name)
-        spec = spec_from_dict({**preset_data["spec"], "kind": "finetune"}).to_dict()
-        note = f"**{preset_data['title'][lang]}** — {preset_data['description'][lang]}"
-        return [note, gr.update(value=preset_data["methods"]), gr.update(value=spec["dataset"]), *form.fill(spec)]
+    def apply_preset(preset, lang):
+        spec = preset.build()[0].to_dict()
+        return [gr.update(value=[s["method"] for s in preset.specs]), gr.update(value=spec["dataset"]), *form.fill(spec)]
 
-    load_preset.click(apply_preset, [preset, ui.lang], [preset_note, methods, dataset, *form.inputs()])
+    preset_row.on_load(apply_preset, [methods, dataset, *form.inputs()])
 
     def pick_run(run_id, lang):
         can, note = view.export_state(run_id, session_lang(lang))
         path = view.adapter_zip(run_id)
         return [gr.update(interactive=can), note, gr.update(value=path, visible=bool(path))]
 
-    tuned_run.change(pick_run, [tuned_run, ui.lang], [export_button, export_note, adapter_download])
+    tuned_run.change(pick_run, [tuned_run, ui.lang], [export_button.button, export_note, adapter_download])
 
+    @shows_errors(outputs=1 + len(chat_panel.outputs()))
     def chat(lang, visitor, run_id, prompts):
-        lang = session_lang(lang)
-        try:
-            if not run_id:
-                raise LabError("finetune_pick_run")
-            spec = spec_from_dict({"kind": "generate", "adapter": run_id, "compare_with_base": True,
-                                   "prompts": [p for p in (prompts or "").splitlines() if p.strip()],
-                                   "max_new_tokens": 48})
-            new_run = runner.submit(spec, owner=visitor or "", use_cache=True)
-        except LabError as error:
-            warn(error, lang)
-            return [gr.skip()] * (1 + len(chat_panel.outputs()))
-        return chat_panel.started(new_run, lang)
+        if not run_id:
+            raise LabError("finetune_pick_run")
+        spec = spec_from_dict({"kind": "generate", "adapter": run_id, "compare_with_base": True,
+                               "prompts": [p for p in (prompts or "").splitlines() if p.strip()],
+                               "max_new_tokens": 48})
+        new_run = runner.submit(spec, owner=visitor or "", use_cache=True)
+        return chat_panel.started(new_run, session_lang(lang))
 
-    chat_button.click(chat, [ui.lang, ui.visitor, tuned_run, chat_prompts], [chat_panel.run_id, *chat_panel.outputs()])
+    chat_button.on_click(chat, [ui.lang, ui.visitor, tuned_run, chat_prompts], [chat_panel.run_id, *chat_panel.outputs()])
 
+    @shows_errors(outputs=1 + len(export_panel.outputs()))
     def export(lang, visitor, run_id):
-        lang = session_lang(lang)
-        try:
-            new_run = runner.submit(spec_from_dict({"kind": "export", "run_id": run_id or ""}), owner=visitor or "")
-        except LabError as error:
-            warn(error, lang)
-            return [gr.skip()] * (1 + len(export_panel.outputs()))
-        return export_panel.started(new_run, lang)
+        new_run = runner.submit(spec_from_dict({"kind": "export", "run_id": run_id or ""}), owner=visitor or "")
+        return export_panel.started(new_run, session_lang(lang))
 
-    export_button.click(export, [ui.lang, ui.visitor, tuned_run], [export_panel.run_id, *export_panel.outputs()])
-
-
-def _preset_choices(lang: str) -> list:
-    return [("—", "")] + [(compare.load_preset(name)["title"][lang], name) for name in compare.preset_names()]
+    export_button.on_click(export, [ui.lang, ui.visitor, tuned_run], [export_panel.run_id, *export_panel.outputs()])
 
 
 def _export_text(result, lang: str) -> str:

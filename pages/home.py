@@ -11,7 +11,7 @@ from lab.present.home_view import models_markdown
 from lab.present.i18n import t
 from lab.present.plots import empty_figure
 from lab.present.system_status import status_markdown
-from lab.finetune.view import parse_run_ids as parse_ids
+from lab.present.formatting import parse_run_ids as parse_ids
 from pages.ui import K, session_lang, viewer, warn
 
 

@@ -2,18 +2,18 @@
 intervals, the curves (k, n, tokens) and every prompt and answer. Logic lives in lab/prompting/view.py."""
 import gradio as gr
 from lab.runs import runner
-from lab.errors import LabError
 from lab.present.home_view import model_choices
-from lab.present.i18n import lesson
 from lab.runs.job_view import job_status, run_spec
 from lab.present.plots import empty_figure
 from lab.prompting import view
 from lab.prompting.strategies import STRATEGIES
-from lab.specs import spec_from_dict
 from lab.tasks import save_upload
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
-from pages.ui import K, session_lang, warn
+from pages.ui import K, session_lang
+from pages.widgets import LessonPicker, Listed, PresetRow, RunButton, shows_errors, upload_box
+
+STRATEGY_LESSONS = Listed(lambda: list(STRATEGIES), "prompting.strategy.", "strategy_")  # until H2's Registry lands
 
 MAIN = ("questions", "k", "selection", "n_paths", "k_values", "seed")
 CRAFT = ("system_prompt", "instruction", "instruction_placement", "output_format", "use_chat_template")
@@ -26,13 +26,10 @@ def build(ui) -> None:
         choices, default_model = model_choices()
         with gr.Row():
             with gr.Column(scale=3):
-                with gr.Row():
-                    preset = ui.make(gr.Dropdown, choices=[("—", "")] + view.presets("en"), value="",
-                                     label=K("prompting.preset"), info=K("prompting.preset_info"),
-                                     elem_id="prompting-preset", scale=3)
-                    load_preset = ui.make(gr.Button, value=K("prompting.load_preset"), size="sm", scale=1,
-                                          elem_id="prompting-load-preset")
-                preset_note = gr.Markdown("", elem_id="prompting-preset-note")
+                preset_row = PresetRow(ui, "prompting", ("prompting-preset", "prompting-load-preset",
+                                                         "prompting-preset-note"),
+                                       label=K("prompting.preset"), button=K("prompting.load_preset"),
+                                       info=K("prompting.preset_info"))
                 with gr.Row():
                     model = ui.make(gr.Dropdown, choices=choices, value=default_model, allow_custom_value=True,
                                     label=K("generate.model"), info=K("generate.model_info"), elem_id="prompting-model")
@@ -40,8 +37,8 @@ def build(ui) -> None:
                                    allow_custom_value=True, label=K("prompting.task"), info=K("prompting.task_info"),
                                    elem_id="prompting-task")
                 task_note = gr.Markdown(view.task_description("arithmetic_1digit", "en"), elem_id="prompting-task-note")
-                upload = ui.make(gr.File, label=K("prompting.upload"), file_types=[".jsonl"], type="filepath",
-                                 elem_id="prompting-upload", height=90)
+                upload_box(ui, task, label=K("prompting.upload"), elem_id="prompting-upload", file_types=(".jsonl",),
+                           save=save_upload, type="filepath", height=90)
                 strategies = ui.make(gr.CheckboxGroup, choices=view.strategy_choices("en"), value=DEFAULT_STRATEGIES,
                                      label=K("prompting.strategies"), info=K("prompting.strategies_info"),
                                      elem_id="prompting-strategies")
@@ -52,13 +49,13 @@ def build(ui) -> None:
                 with ui.make(gr.Accordion, label=K("prompting.more_settings"), open=False):
                     form.render(exclude=MAIN + CRAFT, columns=2)
                 with gr.Row():
-                    run = ui.make(gr.Button, value=K("prompting.run"), variant="primary", elem_id="prompting-run")
-                    compare_all = ui.make(gr.Button, value=K("prompting.compare_all"), elem_id="prompting-compare-all")
+                    run = RunButton(ui, K("prompting.run"), elem_id="prompting-run")
+                    compare_all = RunButton(ui, K("prompting.compare_all"), elem_id="prompting-compare-all",
+                                            variant="secondary")
             with gr.Column(scale=2):
                 ui.lesson("prompting")
-                lesson_pick = ui.make(gr.Dropdown, choices=view.strategy_choices("en"), value="zero_shot",
-                                      label=K("prompting.strategy_lesson"), elem_id="prompting-lesson-pick")
-                strategy_lesson = gr.Markdown(lesson("strategy_zero_shot", "en"), elem_classes=["lesson"])
+                LessonPicker(ui, [STRATEGY_LESSONS], label=K("prompting.strategy_lesson"),
+                             elem_id="prompting-lesson-pick", value="strategy_zero_shot")
 
         reveal = gr.Markdown("", elem_id="prompting-reveal", render=False)
         table = gr.Dataframe(value=view.strategy_frame(None, "en"), interactive=False, wrap=True,
@@ -110,24 +107,20 @@ def build(ui) -> None:
             votes_plot = gr.Plot(empty_figure("en", "prompting.plot.no_votes"), elem_id="prompting-votes")
 
     # -- events ----------------------------------------------------------------------------------
+    @shows_errors(outputs=2 + len(panel.outputs()))
     def submit(lang, visitor, model_name, task_name, chosen, *values):
         """[the strategies shown, panel.run_id, *panel outputs]; a refused spec shows why and changes nothing."""
-        lang = session_lang(lang)
-        try:
-            spec = form.spec(values, extra={"model": (model_name or "").strip(), "task": (task_name or "").strip(),
-                                            "strategies": list(chosen or [])})
-            run_id = runner.submit(spec, owner=visitor or "")
-        except LabError as error:
-            warn(error, lang)
-            return [gr.skip()] * (2 + len(panel.outputs()))
-        return [gr.update(value=list(chosen)), *panel.started(run_id, lang)]
+        spec = form.spec(values, extra={"model": (model_name or "").strip(), "task": (task_name or "").strip(),
+                                        "strategies": list(chosen or [])})
+        run_id = runner.submit(spec, owner=visitor or "")
+        return [gr.update(value=list(chosen)), *panel.started(run_id, session_lang(lang))]
 
     inputs = [ui.lang, ui.visitor, model, task, strategies, *form.inputs()]
     outputs = [strategies, panel.run_id, *panel.outputs()]
-    ui.hurry(run.click(submit, inputs, outputs))
+    run.on_click(submit, inputs, outputs)
     # one click: every strategy on the same questions
-    ui.hurry(compare_all.click(lambda lang, visitor, model_name, task_name, _chosen, *values: submit(
-        lang, visitor, model_name, task_name, list(STRATEGIES), *values), inputs, outputs))
+    compare_all.on_click(lambda lang, visitor, model_name, task_name, _chosen, *values: submit(
+        lang, visitor, model_name, task_name, list(STRATEGIES), *values), inputs, outputs)
 
     def redraw_result(lang, run_id):
         result = job_status(run_id, lang)["result"] if run_id else None
@@ -136,25 +129,9 @@ def build(ui) -> None:
     ui.on_language(redraw_result, [panel.run_id], result_outputs)
     ui.on_language(lambda lang, name: [gr.update(choices=view.task_choices(lang)), view.task_description(name, lang),
                                        gr.update(choices=view.strategy_choices(lang)),
-                                       gr.update(choices=view.strategy_choices(lang)),
-                                       gr.update(choices=[("—", "")] + view.strategy_choices(lang)),
-                                       gr.update(choices=[("—", "")] + view.presets(lang))],
-                   [task], [task, task_note, strategies, lesson_pick, trace_strategy, preset])
-    ui.on_language(lambda lang, name: lesson(f"strategy_{name or 'zero_shot'}", lang), [lesson_pick], [strategy_lesson])
-    lesson_pick.change(lambda name, lang: lesson(f"strategy_{name or 'zero_shot'}", session_lang(lang)),
-                       [lesson_pick, ui.lang], [strategy_lesson])
+                                       gr.update(choices=[("—", "")] + view.strategy_choices(lang))],
+                   [task], [task, task_note, strategies, trace_strategy])
     task.change(lambda name, lang: view.task_description(name or "", session_lang(lang)), [task, ui.lang], [task_note])
-
-    def uploaded(path, lang, visitor):
-        if not path:
-            return gr.skip()
-        try:
-            return gr.update(value=save_upload(path, visitor or ""))
-        except LabError as error:
-            warn(error, session_lang(lang))
-            return gr.skip()
-
-    upload.upload(uploaded, [upload, ui.lang, ui.visitor], [task])
 
     def filter_traces(run_id, name, wrong, lang):
         return view.traces_frame(view.read_traces(run_id), session_lang(lang), name or "", bool(wrong))
@@ -178,17 +155,12 @@ def build(ui) -> None:
     ui.on_language(lambda lang, run_id, index: show_detail(run_id, index, lang), [shown_run, trace_row],
                    [detail, prompt_box, paths_table, votes_plot])
 
-    def apply_preset(name, lang):
-        lang = session_lang(lang)
-        if not name:
-            return [gr.skip()] * (4 + len(form.inputs()))
-        data = view.load_preset(name)
-        spec = spec_from_dict({**data["spec"], "kind": "prompt"}).to_dict()
-        note = f"**{data['title'][lang]}** — {data['description'][lang]}"
-        return [note, gr.update(value=spec["strategies"]), gr.update(value=spec["task"]),
+    def apply_preset(preset, lang):
+        spec = preset.build()[0].to_dict()
+        return [gr.update(value=spec["strategies"]), gr.update(value=spec["task"]),
                 gr.update(value=spec["model"]), *form.fill(spec)]
 
-    load_preset.click(apply_preset, [preset, ui.lang], [preset_note, strategies, task, model, *form.inputs()])
+    preset_row.on_load(apply_preset, [strategies, task, model, *form.inputs()])
 
     def restore(lang, run_id):
         """After a reload, show the settings of the run the panel re-attached to."""

@@ -7,8 +7,6 @@ lab/quantize/view.py.
 """
 import gradio as gr
 from lab.runs import runner
-from lab.errors import LabError
-from lab.present.i18n import lesson
 from lab.prune.methods import method_names
 from lab.quantize import view
 from lab.quantize.default_model import DEFAULT_QUANTIZE_MODEL
@@ -16,14 +14,15 @@ from lab.quantize.schemes import scheme_names
 from lab.specs import kinds
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
-from pages.ui import K, session_lang, warn
+from pages.ui import K, session_lang
+from pages.widgets import LessonPicker, Listed, PresetRow, RunButton, shows_errors
 
 Q_MAIN = ("int8_threshold", "double_quant", "compute_dtype", "rtn_bits", "rtn_granularity", "rtn_group_sizes",
           "rtn_mode")
 Q_EXCLUDED = ("model", "schemes", "name")
 P_EXCLUDED = ("model", "methods", "name")
-SCHEME_LESSONS = [f"scheme_{n}" for n in scheme_names()]
-PRUNE_LESSONS = [f"prune_{n}" for n in method_names()]
+SCHEMES = Listed(scheme_names, "quantize.lesson.scheme_", "scheme_")  # until H2's Registry lands
+PRUNE_METHODS = Listed(method_names, "quantize.lesson.prune_", "prune_")
 
 
 def build(ui) -> None:
@@ -43,11 +42,10 @@ def build(ui) -> None:
             with ui.make(gr.Tab, label=K("quantize.page.compare_tab")):
                 with gr.Row():
                     with gr.Column(scale=3):
-                        with gr.Row(equal_height=False):
-                            q_preset = ui.make(gr.Dropdown, choices=view.presets("quantize"), value=None,
-                                               label=K("quantize.page.preset"), elem_id="quantize-preset", scale=5)
-                            q_load = ui.make(gr.Button, value=K("quantize.page.load_preset"), size="sm", scale=1,
-                                             min_width=100, elem_id="quantize-load-preset")
+                        q_preset = PresetRow(ui, "quantize", ("quantize-preset", "quantize-load-preset", None),
+                                             kind="quantize", label=K("quantize.page.preset"),
+                                             button=K("quantize.page.load_preset"), blank=False, note=False,
+                                             dropdown_scale=5)
                         schemes = ui.make(gr.CheckboxGroup, choices=scheme_names(),
                                           value=["fp32", "bf16", "int8", "nf4", "fp4", "rtn"],
                                           label=K("quantize.page.schemes"), info=K("quantize.page.schemes_info"),
@@ -57,7 +55,7 @@ def build(ui) -> None:
                             q_form.render(include=Q_MAIN, columns=2)
                         with ui.make(gr.Accordion, label=K("quantize.page.measure_settings"), open=False):
                             q_form.render(exclude=Q_MAIN, columns=2)
-                        q_run = ui.make(gr.Button, value=K("quantize.page.run"), variant="primary", elem_id="quantize-run")
+                        q_run = RunButton(ui, K("quantize.page.run"), elem_id="quantize-run")
                         q_summary = gr.Markdown("", elem_id="quantize-summary", render=False)
                         q_table = gr.Dataframe(view.table_frame(None, "en"), interactive=False, wrap=True, render=False,
                                                elem_id="quantize-table")
@@ -76,11 +74,8 @@ def build(ui) -> None:
                         q_summary.render()
                     with gr.Column(scale=2):
                         ui.lesson("quantize")
-                        lesson_pick = ui.make(gr.Dropdown, choices=[(K(f"quantize.lesson.{n}"), n) for n in SCHEME_LESSONS],
-                                              value=SCHEME_LESSONS[0], label=K("quantize.page.entry_lesson"),
-                                              elem_id="quantize-lesson-pick")
-                        entry_lesson = gr.Markdown(lesson(SCHEME_LESSONS[0], "en"), elem_classes=["lesson"],
-                                                   elem_id="quantize-entry-lesson")
+                        LessonPicker(ui, [SCHEMES], label=K("quantize.page.entry_lesson"), elem_id="quantize-lesson-pick",
+                                     lesson_elem_id="quantize-entry-lesson")
                 q_table.render()
                 with gr.Tabs(elem_id="quantize-figures"):
                     for name, plot in zip(view.FIGURES, q_plots):
@@ -102,8 +97,7 @@ def build(ui) -> None:
                         p_form.render(include=("sparsities", "two_four"), columns=2)
                         with ui.make(gr.Accordion, label=K("quantize.page.measure_settings"), open=False):
                             p_form.render(exclude=("sparsities", "two_four"), columns=2)
-                        p_run = ui.make(gr.Button, value=K("quantize.page.prune_run"), variant="primary",
-                                        elem_id="prune-run")
+                        p_run = RunButton(ui, K("quantize.page.prune_run"), elem_id="prune-run")
                         p_summary = gr.Markdown("", elem_id="prune-summary", render=False)
                         p_table = gr.Dataframe(view.sweep_frame(None, "en"), interactive=False, render=False,
                                                elem_id="prune-table")
@@ -113,31 +107,22 @@ def build(ui) -> None:
                             view.prune_figure(result, lang)], result_outputs=[p_summary, p_table, p_plot])
                         p_summary.render()
                     with gr.Column(scale=2):
-                        prune_pick = ui.make(gr.Dropdown, choices=[(K(f"quantize.lesson.{n}"), n) for n in PRUNE_LESSONS],
-                                             value=PRUNE_LESSONS[0], label=K("quantize.page.entry_lesson"),
-                                             elem_id="prune-lesson-pick")
-                        prune_lesson = gr.Markdown(lesson(PRUNE_LESSONS[0], "en"), elem_classes=["lesson"],
-                                                   elem_id="prune-entry-lesson")
+                        LessonPicker(ui, [PRUNE_METHODS], label=K("quantize.page.entry_lesson"),
+                                     elem_id="prune-lesson-pick", lesson_elem_id="prune-entry-lesson")
                 p_plot.render()
                 p_table.render()
 
     def submitter(form, panel, listed: str):
         """A Run handler: the form's spec with the model and the checked schemes/methods, submitted."""
+        @shows_errors(outputs=1 + len(panel.outputs()))
         def submit(lang, visitor, model_name, chosen, *values):
-            lang = session_lang(lang)
-            try:
-                spec = form.spec(values, extra={"model": (model_name or "").strip(), listed: list(chosen or [])})
-                run_id = runner.submit(spec, owner=visitor or "")
-            except LabError as error:
-                warn(error, lang)
-                return [gr.skip()] * (1 + len(panel.outputs()))
-            return panel.started(run_id, lang)
+            spec = form.spec(values, extra={"model": (model_name or "").strip(), listed: list(chosen or [])})
+            run_id = runner.submit(spec, owner=visitor or "")
+            return panel.started(run_id, session_lang(lang))
         return submit
 
-    def load_preset(stem):
-        if not stem:
-            return [gr.skip()] * (2 + len(q_form.inputs()))
-        data = view.preset_spec(stem)
+    def load_preset(preset, _lang):
+        data = preset.specs[0]
         return [gr.update(value=data.get("model", DEFAULT_QUANTIZE_MODEL)), gr.update(value=data.get("schemes")),
                 *q_form.fill(data)]
 
@@ -147,18 +132,12 @@ def build(ui) -> None:
             return gr.skip()
         return view.figures(result, run_id, session_lang(lang), normalization)[histogram_index]
 
-    def show_lesson(lang, name):
-        return lesson(name, session_lang(lang))
-
-    ui.hurry(q_run.click(submitter(q_form, q_panel, "schemes"), [ui.lang, ui.visitor, model, schemes, *q_form.inputs()],
-                         [q_panel.run_id, *q_panel.outputs()]))
-    ui.hurry(p_run.click(submitter(p_form, p_panel, "methods"), [ui.lang, ui.visitor, model, methods, *p_form.inputs()],
-                         [p_panel.run_id, *p_panel.outputs()]))
-    q_load.click(load_preset, [q_preset], [model, schemes, *q_form.inputs()])
+    q_run.on_click(submitter(q_form, q_panel, "schemes"), [ui.lang, ui.visitor, model, schemes, *q_form.inputs()],
+                   [q_panel.run_id, *q_panel.outputs()])
+    p_run.on_click(submitter(p_form, p_panel, "methods"), [ui.lang, ui.visitor, model, methods, *p_form.inputs()],
+                   [p_panel.run_id, *p_panel.outputs()])
+    q_preset.on_load(load_preset, [model, schemes, *q_form.inputs()])
     normalization.change(redraw_histogram, [ui.lang, q_panel.run_id, normalization], [q_plots[histogram_index]])
     model.change(lambda lang, name: view.model_warning(name, session_lang(lang)), [ui.lang, model], [model_note])
     refresh.click(lambda visitor: gr.update(choices=view.model_choices(visitor or "")), [ui.visitor], [model])
-    for pick, shown in ((lesson_pick, entry_lesson), (prune_pick, prune_lesson)):
-        pick.change(show_lesson, [ui.lang, pick], [shown])
-        ui.on_language(show_lesson, [pick], [shown])
     ui.on_language(lambda lang, name: view.model_warning(name, lang), [model], [model_note])

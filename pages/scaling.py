@@ -5,11 +5,9 @@ plot; then predict the loss of a new (N, D) and train that model to see the meas
 Fitting, sweeping and verifying are jobs ("scaling", "scaling_sweep", "pretrain"); the logic behind
 the widgets is in lab/scaling/view.py.
 """
-import hashlib
 
 import gradio as gr
 
-from lab import config
 from lab.runs import runner
 from lab.errors import LabError
 from lab.kinds.scaling import EXAMPLE_CSV
@@ -18,20 +16,18 @@ from lab.scaling.data import read_points_file
 from lab.specs import kinds, spec_from_dict
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
+from lab.classroom import presets
+from lab.classroom.uploads import save_upload
+from pages.widgets import RunButton, shows_errors
 from pages.ui import K, session_lang, warn
 
 FIT_FIELDS = ("huber_delta", "bootstrap_samples", "max_iterations", "compute_budget", "kaplan_irreducible", "seed")
 PREDICTION = view.FIGURES.index("prediction")
 
 
-def stored_upload(path: str) -> str:
-    """Copy an uploaded CSV into the data folder (the job reads it later, in another process)."""
-    data = open(path, "rb").read()
-    folder = config.lab_home() / "uploads"
-    folder.mkdir(exist_ok=True)
-    target = folder / f"{hashlib.sha256(data).hexdigest()[:16]}.csv"
-    target.write_bytes(data)
-    return str(target)
+def stored_upload(path: str, visitor: str = "") -> str:
+    """The uploaded CSV kept in the data folder, named by its content (the job reads it later, in another process)."""
+    return save_upload(path, visitor, (".csv", ".tsv", ".txt"), "scaling_no_csv", by_hash=True)
 
 
 def build(ui) -> None:
@@ -57,7 +53,7 @@ def build(ui) -> None:
                 with ui.make(gr.Accordion, label=K("scaling.page.fit_settings"), open=False, elem_id="scaling-settings"):
                     form = SpecForm(ui, "scaling", include=FIT_FIELDS, prefix="scaling-fit", render=False)
                     form.render(columns=2)
-                fit = ui.make(gr.Button, value=K("scaling.page.fit"), variant="primary", elem_id="scaling-fit")
+                fit = RunButton(ui, K("scaling.page.fit"), elem_id="scaling-fit")
                 summary = gr.Markdown("", elem_id="scaling-summary", render=False)
                 table = gr.Dataframe(view.parameter_table({}, "en"), interactive=False, render=False,
                                      elem_id="scaling-params")
@@ -88,7 +84,7 @@ def build(ui) -> None:
                                     elem_id="scaling-predict-d")
                 with gr.Row():
                     predict = ui.make(gr.Button, value=K("scaling.page.predict"), elem_id="scaling-predict")
-                    verify = ui.make(gr.Button, value=K("scaling.page.verify"), elem_id="scaling-verify")
+                    verify = RunButton(ui, K("scaling.page.verify"), elem_id="scaling-verify", variant="secondary")
                 prediction_text.render()
                 verify_text = gr.Markdown("", elem_id="scaling-verify-text", render=False)
                 verify_plot = gr.Plot(render=False, elem_id="scaling-verify-plot")
@@ -110,9 +106,11 @@ def build(ui) -> None:
 
                 with ui.make(gr.Accordion, label=K("scaling.page.sweep_title"), open=False, elem_id="scaling-sweep-box"):
                     ui.make(gr.Markdown, value=K("scaling.page.sweep_intro"))
-                    preset = ui.make(gr.Dropdown, choices=view.presets(), value="cpu_10min", label=K("scaling.page.preset"),
-                                     elem_id="scaling-preset")
-                    train_sweep = ui.make(gr.Button, value=K("scaling.page.train_sweep"), elem_id="scaling-train-sweep")
+                    preset = ui.make(gr.Dropdown, choices=presets.choices("scaling", "en"), value="scaling/cpu_10min",
+                                     label=K("scaling.page.preset"), elem_id="scaling-preset")
+                    ui.on_language(lambda lang: gr.update(choices=presets.choices("scaling", lang)), [], [preset])
+                    train_sweep = RunButton(ui, K("scaling.page.train_sweep"), elem_id="scaling-train-sweep",
+                                            variant="secondary")
                     sweep_note = gr.Markdown("", elem_id="scaling-sweep-note", render=False)
 
                     def show_sweep(result, lang):
@@ -137,7 +135,7 @@ def build(ui) -> None:
                 if not upload_path:
                     raise LabError("scaling_no_csv")
                 read_points_file(upload_path)  # a bad file is refused here, naming its column and row
-                extra["csv"] = stored_upload(upload_path)
+                extra["csv"] = stored_upload(upload_path, visitor or "")
             elif source_value == "sweep":
                 extra["sweep_run"] = sweep_run or ""
             run_id = runner.submit(form.spec(values, extra=extra), owner=visitor or "")
@@ -169,18 +167,14 @@ def build(ui) -> None:
             return [gr.skip()] * (1 + len(verify_panel.outputs()))
         return verify_panel.started(run_id, lang)
 
-    def submit_sweep(lang, visitor, stem):
-        lang = session_lang(lang)
-        try:
-            run_id = runner.submit(spec_from_dict(view.preset_spec(stem)), owner=visitor or "")
-        except (LabError, ValueError) as error:
-            warn(error, lang)
-            return [gr.skip()] * (1 + len(sweep_panel.outputs()))
-        return sweep_panel.started(run_id, lang)
+    @shows_errors(outputs=1 + len(sweep_panel.outputs()))
+    def submit_sweep(lang, visitor, preset_id):
+        run_id = runner.submit(presets.load(preset_id or "").build()[0], owner=visitor or "")
+        return sweep_panel.started(run_id, session_lang(lang))
 
-    fit.click(submit_fit, [ui.lang, ui.visitor, source, upload, sweep, *form.inputs()], [panel.run_id, *panel.outputs()])
+    fit.on_click(submit_fit, [ui.lang, ui.visitor, source, upload, sweep, *form.inputs()], [panel.run_id, *panel.outputs()])
     refresh.click(lambda visitor: gr.update(choices=view.sweep_choices(visitor or "")), [ui.visitor], [sweep])
     predict.click(predict_now, [ui.lang, panel.run_id, n_box, d_box], [prediction_text, figures[PREDICTION]])
-    verify.click(submit_verify, [ui.lang, ui.visitor, panel.run_id, n_box, d_box],
+    verify.on_click(submit_verify, [ui.lang, ui.visitor, panel.run_id, n_box, d_box],
                  [verify_panel.run_id, *verify_panel.outputs()])
-    train_sweep.click(submit_sweep, [ui.lang, ui.visitor, preset], [sweep_panel.run_id, *sweep_panel.outputs()])
+    train_sweep.on_click(submit_sweep, [ui.lang, ui.visitor, preset], [sweep_panel.run_id, *sweep_panel.outputs()])

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from lab.classroom import presets
 from lab import config
 from lab.runs import run_files
 from lab.align import data, judging, view
@@ -154,20 +155,20 @@ def test_submitting_to_the_judge_is_refused_clearly_while_no_judge_kind_exists(l
     assert caught.value.key == "align_no_judge"
 
 
-@pytest.mark.parametrize("name", view.preset_names())
-def test_every_preset_is_a_valid_spec_with_texts_in_both_languages(name):
-    preset = view.load_preset(name)
-    spec = spec_from_dict({**preset["spec"], "kind": preset["kind"]})
+@pytest.mark.parametrize("preset_id", [p.id for p in presets.menu("align")])
+def test_every_preset_is_a_valid_spec_with_texts_in_both_languages(preset_id):
+    preset = presets.load(preset_id)
+    spec = preset.build()[0]
     assert spec.max_steps <= 30  # a few minutes on a CPU
     for lang in LANGUAGES:
-        assert preset["title"][lang].strip() and preset["description"][lang].strip()
+        assert preset.title[lang].strip() and preset.description[lang].strip()
 
 
 def test_presets_exist_for_both_kinds():
-    kinds = {view.load_preset(n)["kind"] for n in view.preset_names()}
+    kinds = {p.specs[0]["kind"] for p in presets.menu("align")}
     assert kinds == {"dpo", "reward"}
     with pytest.raises(LabError):
-        view.load_preset("../../etc/passwd")
+        presets.load("../../etc/passwd")
 
 
 @pytest.mark.parametrize("name", ["align", *view.LESSONS])

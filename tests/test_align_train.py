@@ -77,7 +77,8 @@ def test_dpo_moves_the_chosen_over_rejected_margin_up_and_streams_its_curves(tmp
 def test_a_dpo_run_loads_exactly_like_a_finetune(lab_home, tmp_path):
     from lab.align.data import load_pairs
     from lab.align.dpo import pair_logps
-    from lab.finetune.load import describe, load_finetuned
+    from lab.finetune.load import describe
+    from lab.modeling.finetuned import load_finetuned
 
     data = separable_pairs(tmp_path / "pairs.jsonl")
     run_id = "20260101-000000-dpo-abc123"

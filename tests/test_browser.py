@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from lab import config
+from lab.present.tabs import TABS
 from lab.runs import runner, store
 
 CHROMIUM = "/usr/bin/chromium"
@@ -172,7 +173,6 @@ predict:
 board: [final_loss]
 """
 CJK = re.compile(r"[\u4e00-\u9fff]")
-TABS = ("home", "generate", "finetune", "quantize", "prompting", "scaling", "evaluate", "align", "runs")
 
 
 def test_chinese_on_every_tab_and_the_guided_path(app_url, lab_home):

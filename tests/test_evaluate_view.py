@@ -1,6 +1,10 @@
 """The Evaluate tab's tables and figures, built from a judge run's figures without a browser."""
 import pandas as pd
 
+import pytest
+
+from lab.errors import LabError
+from lab.classroom import presets
 from lab.evaluate import plots, view
 from lab.evaluate.report import summarise
 
@@ -54,8 +58,10 @@ def test_figures_are_built_from_data():
 
 
 def test_presets_for_each_sub_tab():
-    judge = view.preset_choices("judge", "zh")
+    judge = presets.choices("evaluate", "zh", "judge")
     assert judge and all(label and name for label, name in judge)
-    spec, note = view.preset(judge[0][1], "en")
-    assert spec["kind"] == "judge" and note
-    assert view.preset_choices("evaluate", "en") and view.preset("nope", "en") == ({}, "")
+    preset = presets.load(judge[0][1])
+    assert preset.specs[0]["kind"] == "judge" and presets.note(preset, "en")
+    assert presets.choices("evaluate", "en", "evaluate")
+    with pytest.raises(LabError):
+        presets.load("evaluate/nope")

@@ -2,6 +2,7 @@
 import time
 
 import pytest
+from lab.classroom import presets
 from lab.runs import runner, store
 from lab.errors import LabError
 from lab.finetune import compare
@@ -16,17 +17,16 @@ def tiny_dir(tmp_path_factory):
 
 @pytest.mark.parametrize("name", compare.preset_names())
 def test_every_preset_builds_valid_specs(name):
-    preset = compare.load_preset(name)
-    assert preset["title"]["en"] and preset["title"]["zh"] and preset["description"]["zh"]
-    for method in preset["methods"]:
-        spec = spec_from_dict({**preset["spec"], "kind": "finetune", "method": method})
-        assert spec.max_steps <= 40  # a classroom preset must finish in minutes on a CPU
+    preset = presets.load(f"finetune/{name}")
+    assert preset.title["en"] and preset.title["zh"] and preset.description["zh"]
+    for spec in preset.build():
+        assert spec.kind == "finetune" and spec.max_steps <= 40  # a classroom preset must finish in minutes on a CPU
 
 
 def test_presets_exist_and_unknown_is_refused():
     assert len(compare.preset_names()) >= 3
     with pytest.raises(LabError, match="No preset"):
-        compare.load_preset("../../etc/passwd")
+        presets.load("../../etc/passwd")
 
 
 def test_comparison_runs_each_method_on_the_same_budget(tiny_dir, lab_home):

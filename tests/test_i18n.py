@@ -14,6 +14,7 @@ import string
 import pytest
 
 from lab import config
+from lab.present.tabs import TABS
 from lab.present.i18n import LANGUAGES, lesson, messages
 from lab.specs import kinds
 
@@ -21,7 +22,6 @@ I18N = config.REPO / "assets" / "i18n"
 LESSONS = config.REPO / "assets" / "lessons"
 SOURCES = [config.REPO / "app.py", *sorted((config.REPO / "pages").glob("*.py")),
            *sorted((config.REPO / "lab").rglob("*.py"))]
-TABS = ("home", "generate", "finetune", "quantize", "prompting", "scaling", "evaluate", "align", "runs")
 AREAS = sorted({p.name for lang in LANGUAGES for p in (I18N / lang).glob("*.json")})
 
 

@@ -10,7 +10,8 @@ from lab.errors import LabError
 from lab.kinds.prompt import PromptSpec
 from lab.prompting.prompts import PromptCraft, build_messages, build_text, render
 from lab.prompting.run import run_prompting
-from lab.prompting.scoring import answer_span, extract, majority_vote, wilson_interval
+from lab.modeling.stats import wilson_interval
+from lab.prompting.scoring import answer_span, extract, majority_vote
 from lab.prompting.strategies import STRATEGIES, choose_exemplars, get_strategy
 from lab.tasks import Task, TaskItem, get_task
 from tiny_models import make_tokenizer, trained_tiny_model_dir

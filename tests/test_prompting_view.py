@@ -1,9 +1,10 @@
 """What the Prompting tab shows, without a browser: presets, table, figures, traces, detail, reveal."""
 import pytest
 
+from lab.errors import LabError
+from lab.classroom import presets
 from lab.kinds.prompt import PromptSpec
 from lab.prompting import view
-from lab.specs import spec_from_dict
 
 ROWS = [
     {"strategy": "zero_shot", "k": 0, "n": 1, "main": True, "accuracy": 0.35, "ci_low": 0.18, "ci_high": 0.57,
@@ -34,19 +35,19 @@ TRACES = [
 ]
 
 
-@pytest.mark.parametrize("stem", [stem for _, stem in view.presets("en")])
-def test_every_preset_is_a_valid_prompt_spec_with_both_languages(stem):
-    data = view.load_preset(stem)
-    spec = spec_from_dict({**data["spec"], "kind": "prompt"})
+@pytest.mark.parametrize("preset_id", [pid for _, pid in presets.choices("prompting", "en")])
+def test_every_preset_is_a_valid_prompt_spec_with_both_languages(preset_id):
+    data = presets.load(preset_id)
+    spec = data.build()[0]
     assert isinstance(spec, PromptSpec) and spec.questions <= 20
     for lang in ("en", "zh"):
-        assert data["title"][lang].strip() and data["description"][lang].strip()
-    assert {label for label, _ in view.presets("zh")} != {label for label, _ in view.presets("en")}
+        assert data.title[lang].strip() and data.description[lang].strip()
+    assert {label for label, _ in presets.choices("prompting", "zh")} != {label for label, _ in presets.choices("prompting", "en")}
 
 
 def test_presets_refuse_paths_outside_their_folder():
-    with pytest.raises(ValueError):
-        view.load_preset("../finetune/lora_ia3_prompt_2min")
+    with pytest.raises(LabError):
+        presets.load("prompting/../finetune/lora_ia3_prompt_2min")
 
 
 def test_strategy_table_in_both_languages():

@@ -101,7 +101,7 @@ def test_sparsity_sweep_on_a_tiny_model_and_export(tmp_path):
     from lab.kinds.prune import run
     from lab.modeling.models import load_model
     from lab.quantize import view
-    from lab.quantize.inside import linear_layers
+    from lab.modeling.layers import linear_layers
 
     # evaluated on the text the tiny model was trained on, so the dense model is good and pruning shows
     spec = prune_spec(trained_tiny_model_dir("llama"), export_point="wanda@0.5", eval_text=REPEATED_TEXT)

@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch")
 
 from lab.errors import LabError  # noqa: E402
 from lab.present.i18n import ASSETS, LANGUAGES  # noqa: E402
+from lab.modeling.layers import linear_layers  # noqa: E402
 from lab.quantize import inside, plots, rtn  # noqa: E402
 from lab.quantize.memory import weight_memory  # noqa: E402
 from lab.quantize.schemes import Variant, get_scheme, scheme_names  # noqa: E402
@@ -77,7 +78,7 @@ def test_quantized_layers_are_really_quantized(tiny_dir, label, scheme, layer_cl
     spec = quantize_spec(tiny_dir, double_quant="both")
     variant = next(v for v in get_scheme(scheme).expand(spec) if v.label == label)
     model, tokenizer, _ = get_scheme(scheme).load(str(tiny_dir), variant, "cpu")
-    layers = inside.linear_layers(model)
+    layers = linear_layers(model)
     assert layers and all(type(m).__name__ == layer_class and m.weight.dtype == dtype for _, m in layers)
     if scheme in ("nf4", "fp4"):
         assert all(m.weight.quant_state.quant_type == scheme for _, m in layers)
@@ -91,7 +92,7 @@ def test_rtn_load_puts_every_linear_weight_on_its_grid(tiny_dir):
     spec = quantize_spec(tiny_dir)
     variant = next(v for v in get_scheme("rtn").expand(spec) if v.label == "rtn2 ch")
     model, _, _ = get_scheme("rtn").load(str(tiny_dir), variant, "cpu")
-    for _, module in inside.linear_layers(model):
+    for _, module in linear_layers(model):
         assert all(len(torch.unique(row)) <= 3 for row in module.weight)  # 2-bit symmetric: -s, 0, s
     assert len(torch.unique(model.lm_head.weight[0])) > 3  # the output layer stays full precision
 
@@ -140,7 +141,7 @@ def test_int8_memory_counts_the_row_scales(tiny_dir):
     spec = quantize_spec(tiny_dir)
     model, _, _ = get_scheme("int8").load(str(tiny_dir), get_scheme("int8").expand(spec)[0], "cpu")
     memory = weight_memory(model)
-    rows = sum(m.out_features for _, m in inside.linear_layers(model))
+    rows = sum(m.out_features for _, m in linear_layers(model))
     assert memory["linear_state_bytes"] == 4 * rows  # one fp32 scale (SCB) per output row
     assert memory["linear_bits_per_weight"] == pytest.approx(8 + 32 * rows / memory["linear_weights"])
 
@@ -203,13 +204,13 @@ def test_layer_errors_match_the_loaded_models_own_weights(tiny_dir):
     fp32, _, _ = get_scheme("fp32").load(str(tiny_dir), Variant("fp32", "fp32"), "cpu")
     variants = spec.variants()
     errors = inside.layer_errors(fp32, variants, get_scheme).set_index(["layer", "variant"])["rel_error"]
-    dense = {name: m.weight.detach().float() for name, m in inside.linear_layers(fp32)}
+    dense = {name: m.weight.detach().float() for name, m in linear_layers(fp32)}
     nf4_model, _, _ = get_scheme("nf4").load(str(tiny_dir), variants[2], "cpu")
     int8_model, _, _ = get_scheme("int8").load(str(tiny_dir), variants[1], "cpu")
-    for name, module in inside.linear_layers(nf4_model):
+    for name, module in linear_layers(nf4_model):
         stored = F.dequantize_4bit(module.weight.data, module.weight.quant_state).float().reshape(dense[name].shape)
         assert errors[(name, "nf4+dq")] == pytest.approx(rtn.relative_error(dense[name], stored), rel=1e-4)
-    for name, module in inside.linear_layers(int8_model):
+    for name, module in linear_layers(int8_model):
         stored = module.weight.data.float() * module.weight.SCB.float()[:, None] / 127
         assert errors[(name, "int8")] == pytest.approx(rtn.relative_error(dense[name], stored), rel=1e-5)
     assert (errors.xs("fp32", level="variant") == 0).all()

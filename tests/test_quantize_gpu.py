@@ -13,7 +13,7 @@ def tiny_dir():
 
 
 def test_every_scheme_loads_quantized_on_cuda(tiny_dir):
-    from lab.quantize.inside import linear_layers
+    from lab.modeling.layers import linear_layers
     from lab.quantize.memory import weight_memory
     from lab.quantize.schemes import get_scheme
     from lab.specs import spec_from_dict

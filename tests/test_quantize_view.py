@@ -1,4 +1,5 @@
 """The Quantize tab's data functions (no Gradio, no torch): model warnings, presets, empty states."""
+from lab.classroom import presets
 from lab.quantize import view
 from lab.quantize.default_model import DEFAULT_QUANTIZE_MODEL
 
@@ -21,9 +22,12 @@ def test_the_default_model_is_first_and_named_full_precision(lab_home):
 
 
 def test_presets_and_empty_states(lab_home):
-    stems = {stem for _, stem in view.presets("quantize")}
-    assert {"compare_cpu", "int8_threshold"} <= stems and {s for _, s in view.presets("prune")} == {"prune_cpu"}
-    assert view.preset_spec("compare_cpu")["kind"] == "quantize"
+    stems = {pid.split("/")[1] for _, pid in presets.choices("quantize", "en", "quantize")}
+    prune = {pid.split("/")[1] for _, pid in presets.choices("quantize", "en", "prune")}
+    assert {"compare_cpu", "int8_threshold"} <= stems and prune == {"prune_cpu"}
+    assert presets.load("quantize/compare_cpu").specs[0]["kind"] == "quantize"
+    zh = dict(presets.choices("quantize", "zh", "quantize"))  # bare-spec presets have Chinese titles too
+    assert all(title != en for (en, _), title in zip(presets.choices("quantize", "en", "quantize"), zh))
     assert list(view.table_frame(None, "zh").columns)[0] == "变体"
     assert view.answers_frame(None, "en").empty and view.sweep_frame(None, "en").empty
     assert view.figures(None, "", "en") == [None] * len(view.FIGURES)

@@ -16,6 +16,7 @@ from typing import Callable
 from lab.errors import LabError
 from lab.finetune import datasets as finetune_data
 from lab.finetune import encode
+from lab.modeling.rows import read_rows
 
 WRONG_OFFSETS = (-10, -2, -1, 1, 2, 10)  # near misses: a rejected answer looks right but is not
 FIELDS = ("prompt", "chosen", "rejected")
@@ -43,7 +44,7 @@ def _arithmetic() -> list[dict]:
 
 def _chatterbot() -> list[dict]:
     """A reply to the question (chosen) over a reply to a question of another topic (rejected)."""
-    rows = finetune_data.read_rows(finetune_data.DATA / "chatterbot_en.jsonl")
+    rows = read_rows(finetune_data.DATA / "chatterbot_en.jsonl")
     rng = random.Random(4321)
     pairs = []
     for row in rows:
@@ -87,7 +88,7 @@ def read_pairs(dataset: str) -> tuple[list[dict], bool]:
     path = Path(dataset)
     if not path.is_file():
         raise LabError("pref_not_found", dataset=dataset, builtin=", ".join(BUILTIN))
-    rows = finetune_data.read_rows(path)  # JSONL/CSV parsing with line numbers, shared with the Fine-tune tab
+    rows = read_rows(path)  # JSONL/CSV parsing with line numbers, shared with the Fine-tune tab
     pairs = [row_to_pair(row, f"{path.name} line {row.pop('_line', index + 1)}") for index, row in enumerate(rows)]
     return pairs, all(pair["answer"] for pair in pairs)
 

@@ -1,36 +1,23 @@
 """What the Align tab shows, as data: presets, starting points, live curves, before/after tables and the
 margin histogram. Pure functions over the run store and run folders (no Gradio, no torch), tested directly.
 """
-import json
-from pathlib import Path
 
 import pandas as pd
 from lab.runs import runner, store
 from lab.runs.folder import RunFolder
-from lab.errors import LabError
 from lab.present.i18n import t
 from lab.present.plots import COLORS, axis_title, empty_figure, layout, metric_curves
-from lab.runs.runs_view import format_number, kind_text
+from lab.present.formatting import format_number
+from lab.runs.runs_view import kind_text
 
-PRESETS = Path(__file__).resolve().parent.parent.parent / "assets" / "presets" / "align"
 LESSONS = ("align_reward", "align_dpo", "align_ppo")  # the lessons beside the tab, besides align.md
 STARTING_KINDS = ("finetune", "dpo")  # runs whose artifacts/adapter/ a DPO run can start from
 
 
-def preset_names() -> list[str]:
-    return sorted(p.stem for p in PRESETS.glob("*.json"))
 
 
-def load_preset(name: str) -> dict:
-    """{"kind", "title": {lang}, "description": {lang}, "spec": {...}} of assets/presets/align/<name>.json."""
-    path = PRESETS / f"{name}.json"
-    if name not in preset_names():
-        raise LabError("no_such_preset", preset=name, presets=", ".join(preset_names()))
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
-def preset_choices(lang: str, kind: str) -> list[tuple[str, str]]:
-    return [("—", "")] + [(load_preset(n)["title"][lang], n) for n in preset_names() if load_preset(n)["kind"] == kind]
 
 
 def lesson_choices(lang: str) -> list[tuple[str, str]]:

@@ -9,7 +9,8 @@ from lab.classroom.access import Viewer
 from lab.present.i18n import t
 from lab.present.plots import COLORS, axis_title, empty_figure, layout
 from lab.classroom.presets import Preset
-from lab.runs.runs_view import format_number, status_text
+from lab.present.formatting import format_number
+from lab.runs.runs_view import status_text
 
 BOARD_COLUMNS = ("who", "variant", "status", "source", "run")
 

@@ -16,7 +16,8 @@ from lab.runs import runner
 from lab.runs.folder import write_atomic
 from lab.present.i18n import t
 from lab.present.plots import axis_title, metric_curves
-from lab.runs.runs_view import (compare_frame, curve_names, format_number, kind_text, metric_records, run_label,
+from lab.present.formatting import format_number
+from lab.runs.runs_view import (compare_frame, curve_names, kind_text, metric_records, run_label,
                            status_text)
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#111}

@@ -16,10 +16,12 @@ folder (LAB_HOME/presets/, id "class/<name>"):
       metric: distinct_outputs      # a figure of the run's result
       pick: max                     # the answer is the variant with the max (or min) of it
     board: [final_loss, wall_seconds]   # the class board's columns (the first one is plotted)
+    menu: false                     # optional: a guided-path step, left out of its tab's preset menu
 
 The older shapes load too: a fine-tune comparison ({title, description, methods, spec}: one run per
 method) and a bare spec ({"kind": ..., "name": ...}). Every shipped file is loaded and validated by
-tests/test_classroom.py. Presets submit with use_cache=True, so a class running the same preset
+tests/test_classroom.py. Every tab's preset menu reads this module too (menu(), choices(), note()):
+there is no other preset loader. Presets submit with use_cache=True, so a class running the same preset
 replays the first finished run instead of queueing thirty copies of it.
 """
 import json
@@ -55,6 +57,7 @@ class Preset:
     predict: dict | None = None
     board: list = field(default_factory=list)
     minutes: float | None = None
+    menu: bool = True  # listed in its tab's preset menu (guided-path steps say false)
 
     def text(self, what: str, lang: str) -> str:
         value = getattr(self, what) or {}
@@ -79,12 +82,20 @@ def _bilingual(value, fallback: str) -> dict:
     return {"en": str(value or fallback), "zh": str(value or fallback)}
 
 
+def _bare_title(preset_id: str, name) -> dict:
+    """A bare-spec preset's title in both languages: i18n "preset.title.<id>", else its spec's name."""
+    from lab.present.i18n import messages
+
+    key = f"preset.title.{preset_id}"
+    return {lang: messages(lang).get(key) or str(name or preset_id) for lang in ("en", "zh")}
+
+
 def parse(data, preset_id: str, tab: str) -> Preset:
     """A preset from loaded YAML/JSON data (any of the three shapes); LabError naming what is wrong."""
     if not isinstance(data, dict):
         raise LabError("preset_invalid", preset=preset_id, detail="not a mapping")
-    if "kind" in data and "spec" not in data:  # a bare spec
-        data = {"title": data.get("name") or preset_id, "spec": data}
+    if "kind" in data and "spec" not in data:  # a bare spec (the CLI runs these files as they are): its
+        data = {"title": _bare_title(preset_id, data.get("name")), "spec": data}  # titles live in i18n
     spec = dict(data.get("spec") or {})
     if not spec:
         raise LabError("preset_invalid", preset=preset_id, detail="no spec")
@@ -107,7 +118,7 @@ def parse(data, preset_id: str, tab: str) -> Preset:
     board = data.get("board") or ([predict["metric"]] if predict else [])
     preset = Preset(preset_id, tab, _bilingual(data.get("title"), preset_id),
                     _bilingual(data.get("description"), ""), specs, tuple(unlocked), predict,
-                    [str(b) for b in board], data.get("minutes"))
+                    [str(b) for b in board], data.get("minutes"), bool(data.get("menu", True)))
     preset.build()  # every run's spec is valid now, not when a student presses the button
     return preset
 
@@ -161,6 +172,36 @@ def all_ids() -> list[str]:
     ids = [f"{p.parent.name}/{p.stem}" for p in sorted(ASSETS.glob("*/*")) if p.suffix in SUFFIXES]
     ids += [f"class/{p.stem}" for p in sorted(class_dir().glob("*")) if p.suffix in SUFFIXES]
     return ids
+
+
+def menu(tab: str, kind: str | None = None) -> list[Preset]:
+    """The presets a tab's menu offers: its folder's, in file order, of one kind (Align, Evaluate and
+    Quantize hold two experiments each) and not marked `menu: false`."""
+    found = [_shipped(path) for path in sorted((ASSETS / tab).glob("*")) if path.suffix in SUFFIXES]
+    return [p for p in found if p.menu and (kind is None or p.specs[0].get("kind") == kind)]
+
+
+_SHIPPED: dict = {}  # path -> (mtime, Preset): every language redraw lists each tab's menu again
+
+
+def _shipped(path: Path) -> Preset:
+    """A shipped preset, parsed (and validated) once per change of its file."""
+    mtime = path.stat().st_mtime
+    cached = _SHIPPED.get(path)
+    if cached is None or cached[0] != mtime:
+        cached = _SHIPPED[path] = (mtime, read_file(path, f"{path.parent.name}/{path.stem}", path.parent.name))
+    return cached[1]
+
+
+def choices(tab: str, lang: str, kind: str | None = None) -> list[tuple[str, str]]:
+    """(title in `lang`, preset id) for a tab's preset dropdown."""
+    return [(p.text("title", lang), p.id) for p in menu(tab, kind)]
+
+
+def note(preset: Preset, lang: str) -> str:
+    """The line shown under a loaded preset: its title in bold, then what it does."""
+    description = preset.text("description", lang)
+    return f"**{preset.text('title', lang)}**" + (f" — {description}" if description else "")
 
 
 def save_class_preset(source: str | Path, viewer) -> str:

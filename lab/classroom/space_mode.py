@@ -23,8 +23,8 @@ another server path; a run id must be a run they may see. trust_remote_code is r
 everywhere without that setting).
 """
 import math
-import json
 import os
+import json
 import re
 from pathlib import Path
 

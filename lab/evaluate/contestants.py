@@ -49,7 +49,7 @@ def load(name: str, dtype: str = "auto", device: str = "auto", progress=None):
     """(model, tokenizer, info) of a contestant (or a judge: any loadable model or run)."""
     base, _ = split(name)
     if is_run(base):
-        from lab.finetune.load import load_finetuned
+        from lab.modeling.finetuned import load_finetuned
 
         return load_finetuned(base, dtype=dtype, device=device, progress=progress)
     from lab.modeling.models import load_model

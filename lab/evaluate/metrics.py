@@ -62,7 +62,7 @@ def multiple_choice(task, items, model, tokenizer, options, progress):
                          "correct_norm": score.pick_per_char == item.answer_index,
                          "logprobs": [round(x, 3) for x in score.logprob]})
         progress(min(start + batch, len(items)), len(items))
-    from lab.prompting.scoring import wilson_interval
+    from lab.modeling.stats import wilson_interval
 
     n = len(rows)
     low, high = wilson_interval(sum(r["correct"] for r in rows), n)
@@ -81,7 +81,8 @@ def generation(task, items, model, tokenizer, options, progress):
         return lm_eval_generate(task, items, model, tokenizer, options, progress)
     from lab.modeling.generation import generate
     from lab.prompting.prompts import STOP_PLAIN, PromptCraft, render
-    from lab.prompting.scoring import extract, gold_answer, wilson_interval
+    from lab.modeling.stats import wilson_interval
+    from lab.prompting.scoring import extract, gold_answer
     from lab.prompting.strategies import get_strategy
 
     strategy = get_strategy("few_shot" if options["shots"] else "zero_shot")

@@ -65,7 +65,7 @@ class PairRecord:
 
 def wilson(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
     """The Wilson score interval of the Prompting tab's accuracies, for a score p over n games."""
-    from lab.prompting.scoring import wilson_interval
+    from lab.modeling.stats import wilson_interval
 
     return wilson_interval(p * n, n, z)
 

@@ -41,7 +41,8 @@ def register_prompt_set(name: str, answer_filter: str = "none"):
 
 @register_prompt_set("chatterbot")
 def _chatterbot() -> list[dict]:
-    from lab.finetune.datasets import DATA, read_rows
+    from lab.finetune.datasets import DATA
+    from lab.modeling.rows import read_rows
 
     seen, rows = set(), []
     for row in read_rows(DATA / "chatterbot_en.jsonl"):  # one prompt per distinct question, first answer kept
@@ -71,7 +72,7 @@ def _first(row: dict, names) -> str | None:
 
 
 def read_upload(path: str) -> list[dict]:
-    from lab.finetune.datasets import read_rows
+    from lab.modeling.rows import read_rows
 
     file = Path(path)
     if not file.is_file():

@@ -185,24 +185,6 @@ def contestant_choices() -> list[tuple[str, str]]:
     return choices
 
 
-# -- presets (assets/presets/evaluate/*.json: title, description and a spec, in both languages) -------------
-def _presets() -> dict[str, dict]:
-    import json
-
-    from lab import config
-
-    folder = config.REPO / "assets" / "presets" / "evaluate"
-    return {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted(folder.glob("*.json"))}
 
 
-def preset_choices(kind: str, lang: str) -> list[tuple[str, str]]:
-    return [(data["title"].get(lang) or data["title"]["en"], name) for name, data in _presets().items()
-            if data["spec"]["kind"] == kind]
 
-
-def preset(name: str, lang: str) -> tuple[dict, str]:
-    """(the preset's spec, its description in `lang`); ({}, "") for an unknown name."""
-    data = _presets().get(name or "")
-    if not data:
-        return {}, ""
-    return dict(data["spec"]), data["description"].get(lang) or data["description"]["en"]

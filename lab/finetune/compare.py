@@ -40,20 +40,24 @@ def submit_comparison(fields: dict, methods: list[str], owner: str = "", private
     return group, run_ids
 
 
-def load_preset(name: str) -> dict:
-    path = PRESETS / f"{name}.json"
-    if not path.is_file() or path.parent != PRESETS:
-        raise LabError("no_such_preset", preset=name, presets=", ".join(preset_names()))
-    return json.loads(path.read_text(encoding="utf-8"))
+
+
 
 
 def preset_names() -> list[str]:
-    return sorted(p.stem for p in PRESETS.glob("*.json"))
+    """The method-comparison presets (assets/presets/finetune/), read by lab/classroom/presets.py."""
+    from lab.classroom import presets
+
+    return [p.id.split("/", 1)[1] for p in presets.menu("finetune")]
 
 
 def submit_preset(name: str, owner: str = "", private: bool | None = None, use_cache: bool = True) -> tuple[str, list[str]]:
-    preset = load_preset(name)
-    return submit_comparison(preset["spec"], preset["methods"], owner=owner, private=private, use_cache=use_cache)
+    """One run per method of the preset finetune/<name>, as one comparison group."""
+    from lab.classroom import presets
+
+    preset = presets.load(f"finetune/{name}")
+    return submit_comparison({k: v for k, v in preset.specs[0].items() if k != "method"},
+                             [s["method"] for s in preset.specs], owner=owner, private=private, use_cache=use_cache)
 
 
 _FRAMES: OrderedDict = OrderedDict()  # signature key -> frame; a few, for several open tabs

@@ -4,15 +4,13 @@ Built-in sets are registered entries (a generator, or a file shipped in assets/d
 Uploads are JSONL or CSV with instruction/input/output columns, or chat "messages" in JSONL.
 A bad file is refused whole with a message that names the file, the line and what is wrong.
 """
-import csv
-import io
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from lab.errors import LabError
+from lab.modeling.rows import read_rows
 
 DATA = Path(__file__).resolve().parent.parent.parent / "assets" / "data" / "finetune"
 ROLES = ("system", "user", "assistant")
@@ -74,44 +72,6 @@ def _row_to_example(row: dict, where: str) -> dict:
     answer = row.get("answer")
     return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": str(output).strip()}],
             "answer": None if answer in (None, "") else str(answer)}
-
-
-def read_rows(path: Path) -> list[dict]:
-    """Parse a JSONL or CSV file into dict rows; refuses the whole file at the first bad line."""
-    path = Path(path)
-    name = path.name
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise LabError("data_not_text", file=name) from None
-    except OSError as exc:
-        raise LabError("cannot_read_file", path=name, detail=exc.strerror or str(exc)) from None
-    suffix = path.suffix.lower()
-    rows = []
-    if suffix in (".jsonl", ".json"):
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise LabError("data_bad_json", file=name, line=number, detail=exc.msg) from None
-            if not isinstance(row, dict):
-                raise LabError("data_not_object", file=name, line=number)
-            row["_line"] = number
-            rows.append(row)
-    elif suffix == ".csv":
-        reader = csv.DictReader(io.StringIO(text))
-        for number, row in enumerate(reader, start=2):  # line 1 is the header
-            if None in row:
-                raise LabError("data_csv_columns", file=name, line=number)
-            row["_line"] = number
-            rows.append(row)
-    else:
-        raise LabError("data_bad_format", file=name, suffix=suffix or "(none)")
-    if not rows:
-        raise LabError("data_empty", file=name)
-    return rows
 
 
 def load_examples(dataset: str, validation_fraction: float = 0.1, seed: int = 0) -> tuple[list, list, bool]:

@@ -35,18 +35,3 @@ def apply_adapter(model, run_id: str):
     from peft import PeftModel
 
     return PeftModel.from_pretrained(model, str(folder))
-
-
-def load_finetuned(run_id: str, dtype: str = "auto", device: str = "cpu", progress=None):
-    """(model, tokenizer, info) of a fine-tune's result, ready for generation."""
-    from lab.modeling.models import load_model
-
-    folder = adapter_folder(run_id)
-    about = describe(run_id)
-    if is_whole_model(folder):
-        return load_model(str(folder), dtype=dtype, device=device, progress=progress)
-    model, tokenizer, info = load_model(about["base_model"], dtype=dtype, device=device, progress=progress)
-    model = apply_adapter(model, run_id)
-    model.eval()
-    info = dict(info, adapter_run=run_id, method=about["method"])
-    return model, tokenizer, info

@@ -2,22 +2,19 @@
 
 Pure functions over the run store and the method registry (no Gradio, no torch), tested directly.
 """
-import re
-import shutil
-from pathlib import Path
 
 import pandas as pd
 
 from lab import config
 from lab.runs import runner, store
-from lab.runs.folder import RUN_ID_PATTERN, RunFolder, write_atomic
+from lab.runs.folder import RunFolder, write_atomic
 from lab.errors import LabError
 from lab.finetune.compare import comparison_frame
 from lab.finetune.methods import get_method, method_names
 from lab.present.i18n import t
-from lab.runs.runs_view import format_duration, format_number, status_text
+from lab.present.formatting import format_duration, format_number
+from lab.runs.runs_view import status_text
 
-MAX_UPLOAD_MB = 50
 SHOWN = ("method", "status", "trainable_percent", "train_loss_first", "train_loss_last", "eval_loss",
          "task_accuracy", "tokens_per_second", "peak_memory_mb", "wall_seconds")
 
@@ -71,11 +68,6 @@ def group_signature(run_ids: list[str]) -> str:
     return "|".join(f"{row['status']}:{RunFolder(row['id']).signature(log=False)}" for row in store.get_runs(run_ids))
 
 
-def parse_run_ids(text: str) -> list[str]:
-    ids = [part for part in (text or "").split(",") if part]
-    return [run_id for run_id in ids if RUN_ID_PATTERN.fullmatch(run_id)]
-
-
 def finished_choices(run_ids: list[str], lang: str) -> list[tuple[str, str]]:
     """Finished fine-tunes of the comparison, labelled by method, to chat with or export."""
     frame = comparison_frame(run_ids, lang)
@@ -111,25 +103,6 @@ def export_csv(frame: pd.DataFrame, run_ids: list[str]) -> str:
     path = folder / f"comparison-{run_ids[0]}.csv"
     write_atomic(path, frame.to_csv(index=False))
     return str(path)
-
-
-SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def save_upload(source: str, visitor: str) -> str:
-    """Copy an uploaded data file into the lab's uploads folder (one folder per visitor); returns its path."""
-    source_path = Path(source)
-    if source_path.suffix.lower() not in (".jsonl", ".json", ".csv"):
-        raise LabError("data_bad_format", file=source_path.name, suffix=source_path.suffix or "(none)")
-    if source_path.stat().st_size > MAX_UPLOAD_MB * 2**20:
-        raise LabError("upload_too_large", file=source_path.name, limit=MAX_UPLOAD_MB)
-    owner = SAFE_NAME.sub("", visitor or "") or "anonymous"
-    folder = config.lab_home() / "uploads" / owner
-    folder.mkdir(parents=True, exist_ok=True)
-    name = SAFE_NAME.sub("_", source_path.name).lstrip(".") or "data.jsonl"
-    target = folder / name
-    shutil.copyfile(source_path, target)
-    return str(target)
 
 
 def chat_frame(result: dict | None, lang: str) -> pd.DataFrame:

@@ -96,7 +96,8 @@ def run(spec: GenerateSpec, ctx) -> dict:
 
     base_results = None
     if spec.adapter:
-        from lab.finetune.load import adapter_folder, apply_adapter, describe, is_whole_model, load_finetuned
+        from lab.finetune.load import adapter_folder, apply_adapter, describe, is_whole_model
+        from lab.modeling.finetuned import load_finetuned
 
         if spec.compare_with_base and not is_whole_model(adapter_folder(spec.adapter)):
             model, tokenizer, info = load_model(describe(spec.adapter)["base_model"], dtype=spec.dtype,

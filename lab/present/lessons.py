@@ -12,8 +12,7 @@ import importlib
 from dataclasses import dataclass
 
 from lab.present.i18n import ASSETS, LANGUAGES
-
-TABS = ("home", "generate", "finetune", "quantize", "prompting", "scaling", "evaluate", "align", "runs")
+from lab.present.tabs import TABS  # the tabs owe a lesson each
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ import time
 from dataclasses import dataclass
 
 from lab.prompting.prompts import STOP_PLAIN, PromptCraft, render
-from lab.prompting.scoring import extract, gold_answer, majority_vote, wilson_interval
+from lab.modeling.stats import wilson_interval
+from lab.prompting.scoring import extract, gold_answer, majority_vote
 from lab.prompting.strategies import choose_exemplars, get_strategy
 
 

@@ -2,7 +2,7 @@
 
     extract(text, "last_number")                       -> {"span": "17.", "extracted": "17"}
     majority_vote(["17", None, "12", "17"])            -> ("17", {"17": 2, "12": 1})
-    wilson_interval(12, 20)                            -> (0.387, 0.781)
+    wilson_interval(12, 20)  (lab/modeling/stats.py)   -> (0.387, 0.781)
 
 Extraction is two steps, both shown in the traces: the answer span is the text after the last
 "answer is" when the output has one (a chain of thought mentions other numbers and letters first),
@@ -12,7 +12,6 @@ normalises it (numbers by value, text lowercased; see lab.modeling.filters). No 
 Tie rule of the vote: paths without an answer do not vote; among answers with the most votes the one
 reached first (the lowest path number) wins, so the result never depends on dictionary order.
 """
-import math
 import re
 from typing import Optional
 
@@ -46,13 +45,3 @@ def majority_vote(answers: list[Optional[str]]) -> tuple[Optional[str], dict]:
     best = max(counts.values())
     winner = next(a for a in counts if counts[a] == best)  # dicts keep insertion order: first reached wins
     return winner, counts
-
-
-def wilson_interval(correct: int, total: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval for an accuracy: sound at 0% and 100% and for 20 questions, unlike p +- 2 SE."""
-    if total == 0:
-        return 0.0, 0.0
-    p = correct / total
-    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
-    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
-    return round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)

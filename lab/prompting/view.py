@@ -2,11 +2,9 @@
 detail, the presets and the "predict, then run" reveal. Pure functions of a run's result and folder;
 pages/prompting.py only wires them.
 """
-import json
 
 import pandas as pd
 
-from lab import config
 from lab.runs.folder import RunFolder
 from lab.present.i18n import t
 from lab.present.plots import COLORS, empty_figure, layout
@@ -14,7 +12,6 @@ from lab.prompting.strategies import STRATEGIES
 from lab.runs.runs_view import finish_text
 from lab.tasks import TASKS
 
-PRESETS_DIR = config.REPO / "assets" / "presets" / "prompting"
 TABLE_COLUMNS = ("strategy", "k", "n", "accuracy", "ci", "correct", "tokens", "seconds", "truncated")
 TRACE_COLUMNS = ("row", "strategy", "k", "question", "output", "extracted", "gold", "correct")
 MAX_TRACE_ROWS = 400
@@ -37,15 +34,8 @@ def task_description(name: str, lang: str) -> str:
     return t(entry.description_key, lang) if entry else t("prompting.uploaded_task", lang, name=name)
 
 
-def presets(lang: str) -> list[tuple[str, str]]:
-    return [(load_preset(path.stem)["title"][lang], path.stem) for path in sorted(PRESETS_DIR.glob("*.json"))]
 
 
-def load_preset(stem: str) -> dict:
-    path = PRESETS_DIR / f"{stem}.json"
-    if not stem or path.parent != PRESETS_DIR or not path.is_file():
-        raise ValueError(stem)
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def _outputs(result) -> dict:

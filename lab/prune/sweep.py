@@ -23,7 +23,7 @@ def points(spec) -> list:
 
 
 def prune_model(model, method: str, sparsity: float, pattern: str, norms: dict) -> None:
-    from lab.quantize.inside import linear_layers
+    from lab.modeling.layers import linear_layers
 
     entry = get_method(method)
     for name, module in linear_layers(model):
@@ -36,7 +36,7 @@ def run_sweep(model, tokenizer, spec, data, progress=None, log=print, on_point=N
 
     from lab.prune.calibrate import input_norms
     from lab.quantize.evaldata import accuracy
-    from lab.quantize.inside import linear_layers
+    from lab.modeling.layers import linear_layers
     from lab.modeling.scoring import perplexity
     from lab.modeling.models import context_length
 
@@ -78,7 +78,7 @@ def run_sweep(model, tokenizer, spec, data, progress=None, log=print, on_point=N
 def restore(model, dense: dict) -> None:
     import torch
 
-    from lab.quantize.inside import linear_layers
+    from lab.modeling.layers import linear_layers
 
     with torch.no_grad():
         for name, module in linear_layers(model):

@@ -13,6 +13,7 @@ import time
 import warnings
 from pathlib import Path
 
+from lab.modeling.layers import linear_layers
 from lab.quantize import inside
 from lab.quantize.memory import weight_memory
 from lab.quantize.schemes import get_scheme
@@ -31,7 +32,7 @@ def rss_mb() -> float:
 
 def layer_info(model) -> dict:
     """Class and storage dtype of the first quantizable layer: proof the layers really are quantized."""
-    layers = inside.linear_layers(model)
+    layers = linear_layers(model)
     if not layers:
         return {"layer_class": "", "weight_dtype": ""}
     _, module = layers[0]
@@ -73,7 +74,7 @@ def measure(model_path: str, variant, device: str, data, spec, log=print) -> tup
                "footprint_mb": round(memory["footprint_bytes"] / 2**20, 3),
                "bits_per_weight": round(memory["linear_bits_per_weight"], 3)}
         if scheme.packed_bits is not None:  # fake-quant keeps fp32 in memory; say what the packed format would take
-            layers = inside.linear_layers(model)
+            layers = linear_layers(model)
             total = sum(m.weight.numel() for _, m in layers)
             bits = sum(scheme.packed_bits(variant, m.weight.shape) * m.weight.numel() for _, m in layers) / max(1, total)
             row["packed_bits_per_weight"] = round(bits, 3)
@@ -116,7 +117,7 @@ def add_ratios(rows: list) -> list:
 def look_inside(model, tokenizer, variants, data, spec) -> dict:
     """The frames of the three views, computed on the fp32 model."""
     errors = inside.layer_errors(model, variants, get_scheme)
-    layers = dict(inside.linear_layers(model))
+    layers = dict(linear_layers(model))
     layer = spec.inside_layer or list(layers)[len(layers) // 2]
     if layer not in layers:
         from lab.errors import LabError

@@ -13,6 +13,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from lab.modeling.layers import linear_layers
+
 # The 16 NF4 levels (bitsandbytes.functional.get_4bit_type("nf4")): normal-distribution quantiles in [-1, 1].
 NF4_LEVELS = (-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635,
               -0.18477343022823334, -0.09105003625154495, 0.0, 0.07958029955625534, 0.16093020141124725,
@@ -22,14 +24,6 @@ NF4_LEVELS = (-1.0, -0.6961928009986877, -0.5250730514526367, -0.394917488098144
 FP4_LEVELS = tuple(sorted({s * v for v in (0.0, 0.0052083334885537624, 0.1666666716337204, 0.25,
                                            0.3333333432674408, 0.5, 0.6666666865348816, 1.0) for s in (1, -1)}))
 NORMALIZATIONS = ("absmax64", "minmax32", "none")
-
-
-def linear_layers(model, skip=("lm_head",)) -> list:
-    """(short name, module) of every linear layer a quantizer converts (bitsandbytes skips lm_head)."""
-    from lab.quantize.memory import is_linear
-
-    return [(name.removeprefix("model."), module) for name, module in model.named_modules()
-            if is_linear(module) and not any(name.endswith(s) for s in skip)]
 
 
 def normalized(weight: np.ndarray, normalization: str) -> np.ndarray:

@@ -2,19 +2,16 @@
 by side, every figure of a quantize run and of a prune run, and the presets. Pure functions of run
 folders and results (no Gradio, no torch); pages/quantize.py only wires them.
 """
-import json
 import math
 
 import pandas as pd
 
-from lab import config
 from lab.runs import store
 from lab.runs.folder import RunFolder, read_json
 from lab.present.i18n import t
 from lab.quantize import plots
 from lab.quantize.default_model import DEFAULT_QUANTIZE_MODEL
 
-PRESETS_DIR = config.REPO / "assets" / "presets" / "quantize"
 TABLE_COLUMNS = ("variant", "layer_class", "weight_dtype", "linear_mb", "linear_vs_fp32", "bits_per_weight",
                  "packed_bits_per_weight", "quant_state_mb", "footprint_mb", "memory_added_mb", "load_seconds",
                  "tokens_per_second_b1", "tokens_per_second_batched", "speed_batched_vs_fp32", "ppl", "accuracy")
@@ -174,17 +171,4 @@ def prune_summary(result: dict | None, lang: str) -> str:
     return text
 
 
-def presets(kind: str) -> list[tuple[str, str]]:
-    """(label, file stem) of the shipped presets of a kind ("quantize" or "prune")."""
-    out = []
-    for path in sorted(PRESETS_DIR.glob("*.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("kind") == kind:
-            out.append((data.get("name") or path.stem, path.stem))
-    return out
 
-
-def preset_spec(stem: str) -> dict:
-    if stem not in {s for kind in ("quantize", "prune") for _, s in presets(kind)}:
-        raise ValueError(stem)
-    return json.loads((PRESETS_DIR / f"{stem}.json").read_text(encoding="utf-8"))

@@ -5,7 +5,6 @@ Pure reads of the job table (SQLite) and the small files of a run folder, render
 the page only puts these values into widgets. Everything here is cheap enough for a 1-2 s timer.
 """
 import json
-import math
 import time
 
 import pandas as pd
@@ -13,6 +12,7 @@ from lab.classroom import access
 from lab.runs import runner, store
 from lab.runs.folder import RunFolder
 from lab.errors import LabError
+from lab.present.formatting import format_duration, format_number
 from lab.present.i18n import t
 from lab.present.plots import axis_title as figure_name
 
@@ -38,29 +38,10 @@ def format_time(timestamp) -> str:
     return time.strftime("%m-%d %H:%M:%S", time.localtime(timestamp)) if timestamp else ""
 
 
-def format_duration(seconds) -> str:
-    if seconds is None or seconds < 0:
-        return ""
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
 def eta_text(progress: dict) -> str:
     """The time left from the run's progress, or "" when unknown (no estimate yet, or a phase that reports none)."""
     eta, fraction = progress.get("eta_seconds"), progress.get("fraction") or 0
     return "" if eta is None or (eta < 1 and fraction < 1) else format_duration(eta)
-
-
-def format_number(value) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, int) or (math.isfinite(value) and value.is_integer() and abs(value) < 1e12):
-        return str(int(value))
-    return f"{value:.4g}"
 
 
 def key_figures(metrics: dict, lang: str = "en", limit: int = 2) -> str:

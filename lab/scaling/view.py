@@ -2,13 +2,11 @@
 prediction text, the list of sweeps and presets, and the "train this model" spec for
 predict-then-verify. Pure functions of run folders and fits; pages/scaling.py only wires them.
 """
-import json
 import math
 import re
 
 import pandas as pd
 
-from lab import config
 from lab.runs import store
 from lab.runs.folder import RunFolder
 from lab.present.i18n import t
@@ -16,7 +14,6 @@ from lab.scaling import plots
 from lab.scaling.data import frontier_points, points_from_records
 from lab.scaling.report import bootstrap_from_outputs, fit_from_outputs, kaplan_fits_from_outputs, prediction
 
-PRESETS_DIR = config.REPO / "assets" / "presets" / "scaling"
 PARAM_ROWS = ("E", "A", "B", "alpha", "beta", "n_opt_exponent", "d_opt_exponent", "tokens_per_parameter", "n_opt", "d_opt")
 TABLE_COLUMNS = ("name", "value", "ci_low", "ci_high", "se")
 FIGURES = ("loss_vs_n", "loss_vs_d", "isoflop", "frontier", "residuals", "kaplan", "prediction")
@@ -24,18 +21,8 @@ VERIFY_NAME = re.compile(r"\[fit ([A-Za-z0-9_-]+)\]")
 MAX_VERIFY_FLOPS = 2e14  # ~10 minutes of a loaded CPU core; bigger checks belong on a GPU, from the CLI
 
 
-def presets() -> list[tuple[str, str]]:
-    """(label, file stem) of every shipped sweep preset."""
-    out = []
-    for path in sorted(PRESETS_DIR.glob("*.json")):
-        out.append((json.loads(path.read_text(encoding="utf-8")).get("name") or path.stem, path.stem))
-    return out
 
 
-def preset_spec(stem: str) -> dict:
-    if stem not in {s for _, s in presets()}:
-        raise ValueError(stem)
-    return json.loads((PRESETS_DIR / f"{stem}.json").read_text(encoding="utf-8"))
 
 
 def sweep_choices(visitor: str = "") -> list[tuple[str, str]]:

@@ -29,7 +29,6 @@ Nothing here imports torch.
 """
 import json
 import re
-import shutil
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -45,7 +44,6 @@ LETTERS = "ABCDEFGHIJ"
 MAX_LABELS = 20  # more distinct answers than this is free text, not a classification
 MAX_UPLOAD_MB = 20
 MAX_UPLOAD_EXEMPLARS = 16
-SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 YAML_SUFFIXES = (".yaml", ".yml")  # lm-evaluation-harness task files (lab/tasks/lm_eval_yaml.py)
 DEFAULT_FILTER = {"numeric": "last_number", "multiple_choice": "choice_letter", "classification": "match_label"}
 
@@ -169,7 +167,7 @@ def load_jsonl(path, name: Optional[str] = None) -> Task:
 @lru_cache(maxsize=32)
 def _load_file(path: str, name: str, task_type: Optional[str], mtime: int = 0) -> Task:
     file_name = Path(path).name
-    from lab.finetune.datasets import read_rows  # the lab's one JSONL reader: errors name the file and line
+    from lab.modeling.rows import read_rows  # the lab's one JSONL reader: errors name the file and line
 
     rows = [(row.pop("_line"), row) for row in read_rows(Path(path))]
     has_choices = [("choices" in row) for _, row in rows]
@@ -252,25 +250,8 @@ def _with(item: TaskItem, **changes) -> TaskItem:
     return replace(item, **changes)
 
 
-def uploads_dir(visitor: str = "") -> Path:
-    owner = SAFE_NAME.sub("", visitor or "") or "anonymous"
-    folder = config.lab_home() / "uploads" / owner / "tasks"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
 def save_upload(source: str, visitor: str = "") -> str:
-    """Copy an uploaded task file into the visitor's uploads folder, check it parses, return its path."""
-    source_path = Path(source)
-    if source_path.suffix.lower() != ".jsonl":
-        raise LabError("task_bad_format", file=source_path.name, suffix=source_path.suffix or "(none)")
-    if source_path.stat().st_size > MAX_UPLOAD_MB * 2**20:
-        raise LabError("upload_too_large", file=source_path.name, limit=MAX_UPLOAD_MB)
-    folder = uploads_dir(visitor)
-    name = SAFE_NAME.sub("_", source_path.name).lstrip(".") or "task.jsonl"
-    target = (folder / name).resolve()
-    if target.parent != folder.resolve():  # cleaned names cannot climb out; this says so in code
-        raise LabError("task_bad_format", file=source_path.name, suffix=source_path.suffix)
-    shutil.copyfile(source_path, target)
-    load_jsonl(target)  # refuse a bad file now, naming its line, not later in the job
-    return str(target)
+    """Copy an uploaded task file under LAB_HOME/uploads/<visitor>/tasks/, check it parses, return its path."""
+    from lab.classroom.uploads import save_upload as save
+
+    return save(source, visitor, (".jsonl",), "task_bad_format", sub="tasks", check=load_jsonl, limit_mb=MAX_UPLOAD_MB)

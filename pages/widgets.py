@@ -1,0 +1,133 @@
+"""The widgets every tab shares, so that a tab only says what is its own:
+
+    row = PresetRow(ui, "finetune", ids=("finetune-preset", "finetune-load-preset", "finetune-preset-note"), ...)
+    row.on_load(lambda preset, lang: [...updates...], outputs)        # one preset loader: lab/classroom/presets.py
+    LessonPicker(ui, [METHODS], label=K("finetune.method_lesson"), elem_id="finetune-lesson-pick")
+    upload_box(ui, dataset, label=K("finetune.upload"), elem_id="finetune-upload")    # one saver: lab/classroom/uploads.py
+    run = RunButton(ui, K("finetune.run"), elem_id="finetune-run"); run.on_click(submit, inputs, outputs)
+    @shows_errors(outputs=3)                                         # a LabError becomes a toast, outputs stay
+
+A RunButton's click always polls fast right after (ui.hurry): without it a new run's first progress
+waits for the slow tick (up to 5 s).
+"""
+import functools
+from typing import Callable, Optional
+
+import gradio as gr
+
+from lab.classroom import presets
+from lab.classroom.uploads import save_upload
+from lab.errors import LabError
+from lab.present.i18n import lesson
+from pages.ui import K, session_lang, warn
+
+
+def shows_errors(outputs: Optional[int] = None, lang_at: int = 0):
+    """Decorate a handler so that a LabError it raises is shown as a toast in the visitor's language
+    (positional argument `lang_at`) and changes nothing: `outputs` skips (one bare skip for None)."""
+    def decorate(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def handler(*args):
+            try:
+                return fn(*args)
+            except LabError as error:
+                warn(error, session_lang(args[lang_at] if len(args) > lang_at else None))
+                return gr.skip() if outputs is None else [gr.skip()] * outputs
+        return handler
+    return decorate
+
+
+class RunButton:
+    """A primary button that queues a job; its click always hurries the timer to the new run's progress."""
+
+    def __init__(self, ui, value, elem_id: str, variant: str = "primary", **kwargs):
+        self.ui = ui
+        self.button = ui.make(gr.Button, value=value, variant=variant, elem_id=elem_id, **kwargs)
+
+    def on_click(self, fn: Callable, inputs: list, outputs: list, **kwargs):
+        event = self.button.click(fn, inputs, outputs, **kwargs)
+        self.ui.hurry(event)
+        return event
+
+
+class PresetRow:
+    """A tab's preset dropdown, its load button and (optionally) the note saying what the preset does.
+    Choices come from lab/classroom/presets.py (the tab's folder, of one kind) with titles in the
+    visitor's language; ids = (dropdown, button, note) elem_ids (None: no such elem_id / no note)."""
+
+    def __init__(self, ui, tab: str, ids: tuple, label, button, info=None, kind: Optional[str] = None,
+                 blank: bool = True, note: bool = True, value=None, dropdown_scale: int = 3, **kwargs):
+        self.ui, self.tab, self.kind, self.blank = ui, tab, kind, blank
+        dropdown_id, button_id, note_id = ids
+        extra = {"info": info} if info is not None else {}
+        with gr.Row(equal_height=False):
+            self.dropdown = ui.make(gr.Dropdown, choices=self.choices("en"), value="" if value is None and blank else value,
+                                    label=label, elem_id=dropdown_id, scale=dropdown_scale, **extra, **kwargs)
+            self.button = ui.make(gr.Button, value=button, size="sm", scale=1, min_width=100, elem_id=button_id)
+        self.note = gr.Markdown("", elem_id=note_id) if note else None
+        ui.on_language(lambda lang: gr.update(choices=self.choices(lang)), [], [self.dropdown])
+
+    def choices(self, lang: str) -> list:
+        return ([("—", "")] if self.blank else []) + presets.choices(self.tab, lang, self.kind)
+
+    def on_load(self, fill: Callable, outputs: list) -> None:
+        """Load button: fill(preset, lang) -> updates for `outputs` (the note, when shown, comes first)."""
+        shown = ([self.note] if self.note is not None else []) + list(outputs)
+
+        @shows_errors(outputs=len(shown), lang_at=1)
+        def apply(preset_id, lang):
+            lang = session_lang(lang)
+            if not preset_id:
+                return [gr.skip()] * len(shown)
+            preset = presets.load(preset_id)
+            return ([presets.note(preset, lang)] if self.note is not None else []) + list(fill(preset, lang))
+
+        self.button.click(apply, [self.dropdown, self.ui.lang], shown)
+
+
+class Listed:
+    """A registry not yet converted to lab.registry.Registry, seen through its API (names, label_key,
+    lesson_name). The lead deletes these adapters once every registry is a Registry (issue 16)."""
+
+    def __init__(self, names: Callable, label_prefix: str, lesson_prefix: str):
+        self._names, self.label_prefix, self.lesson_prefix = names, label_prefix, lesson_prefix
+
+    def names(self) -> list[str]:
+        return list(self._names())
+
+    def label_key(self, name: str) -> str:
+        return f"{self.label_prefix}{name}"
+
+    def lesson_name(self, name: str) -> str:
+        return f"{self.lesson_prefix}{name}"
+
+
+class LessonPicker:
+    """A dropdown of one lesson per entry of some registries (labels through i18n), and the lesson shown.
+    Values are lesson names (e.g. "method_lora"), so one picker can span two registries."""
+
+    def __init__(self, ui, registries: list, label, elem_id: str, value: Optional[str] = None,
+                 lesson_elem_id: Optional[str] = None):
+        choices = [(K(registry.label_key(name)), registry.lesson_name(name))
+                   for registry in registries for name in registry.names()]
+        self.default = value or choices[0][1]
+        self.dropdown = ui.make(gr.Dropdown, choices=choices, value=self.default, label=label, elem_id=elem_id)
+        self.lesson = gr.Markdown(lesson(self.default, "en"), elem_classes=["lesson"], elem_id=lesson_elem_id)
+        self.dropdown.change(lambda name, lang: lesson(name or self.default, session_lang(lang)),
+                             [self.dropdown, ui.lang], [self.lesson])
+        ui.on_language(lambda lang, name: lesson(name or self.default, lang), [self.dropdown], [self.lesson])
+
+
+def upload_box(ui, target, label, elem_id: str, file_types=(".jsonl", ".json", ".csv"), save: Callable = save_upload,
+               **kwargs):
+    """A file box whose upload is saved (save(path, visitor) -> stored path) and put into `target`."""
+    box = ui.make(gr.File, label=label, file_types=list(file_types), elem_id=elem_id, **kwargs)
+
+    @shows_errors(outputs=None, lang_at=1)
+    def uploaded(file, lang, visitor):
+        if not file:
+            return gr.skip()
+        return gr.update(value=save(file if isinstance(file, str) else file.name, visitor or ""))
+
+    box.upload(uploaded, [box, ui.lang, ui.visitor], [target])
+    return box
