@@ -323,3 +323,15 @@ def test_the_cli_shows_a_run_whatever_its_result_file_holds(on_a_space, content,
     (RunFolder(run_id).path / "result.json").write_text(content)
     assert cli.main(["show", run_id]) == 0
     assert run_id in capsys.readouterr().out
+
+
+# 12. A visitor value of ".." wrote into the data root ------------------------------------------------
+@pytest.mark.parametrize("visitor", ["..", "../..", ".", "a/../..", "cli"])
+def test_an_odd_visitor_value_never_names_an_upload_folder(on_a_space, tmp_path, visitor):
+    from lab.classroom import uploads
+
+    source = tmp_path / "data.jsonl"
+    source.write_text('{"question": "1+1", "answer": "2"}\n')
+    saved = __import__("pathlib").Path(uploads.save_upload(str(source), visitor))
+    assert saved.parent == config.lab_home() / "uploads" / "anonymous"
+    assert not (config.lab_home() / "data.jsonl").exists()

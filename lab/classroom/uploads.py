@@ -25,7 +25,11 @@ DATA_SUFFIXES = (".jsonl", ".json", ".csv")
 
 
 def uploads_dir(visitor: str = "", sub: str = "") -> Path:
-    owner = SAFE_NAME.sub("", visitor or "") or "anonymous"
+    """LAB_HOME/uploads/<visitor>[/<sub>]: a visitor value that is not a well-formed key (".." included)
+    never names a folder; it goes to "anonymous", which no visitor's spec may read in Space mode."""
+    from lab.classroom.visitors import valid_visitor_key
+
+    owner = visitor if valid_visitor_key(visitor) else "anonymous"
     folder = config.lab_home() / "uploads" / owner
     folder = folder / sub if sub else folder
     folder.mkdir(parents=True, exist_ok=True)
