@@ -48,7 +48,7 @@ def build_app() -> gr.Blocks:
             for page in PAGES:
                 page.build(ui)
         ui.render_states()
-        ui.on_language(lambda lang, visitor: K("app.visitor", visitor=visitor or "…").render(lang),
+        ui.on_language(lambda lang, visitor: K("app.visitor", visitor=visitors.fingerprint(visitor) or "…").render(lang),
                        [ui.visitor], [visitor_note])
         ui.on_language(space_note_text, [], [space_note])
         wire_language(demo, ui, toggle)
@@ -70,16 +70,19 @@ def wire_language(demo: gr.Blocks, ui: UI, toggle: gr.Radio) -> None:
     page's data-dependent views), so a busy server answers it in one round trip."""
     outputs, inputs = ui.redraw_outputs(), ui.redraw_inputs()
 
-    def start(lang, visitor):
+    def start(lang, credential, request: gr.Request):
+        """The visitor key comes from the server: the browser's signed credential is verified (a new key
+        is issued, rate-limited per address, when it is missing or forged) and kept in server state."""
         lang = session_lang(lang)
-        visitor = visitor if visitors.valid_visitor_key(visitor) else visitors.new_visitor_key()
-        return lang, visitor, lang
+        client = request.client.host if request is not None and request.client else ""
+        visitor, credential = visitors.session_visitor(credential, client)
+        return lang, credential, visitor, lang
 
     def switch(lang, *values):
         return [session_lang(lang), *ui.redraw(lang, *values)]
 
-    loaded = demo.load(start, [ui.lang, ui.visitor], [ui.lang, ui.visitor, toggle], js=DETECT_LANGUAGE_JS,
-                       show_progress="hidden")
+    loaded = demo.load(start, [ui.lang, ui.credential], [ui.lang, ui.credential, ui.visitor, toggle],
+                       js=DETECT_LANGUAGE_JS, show_progress="hidden")
     redrawn = loaded.then(ui.redraw, [ui.lang, *inputs], outputs, show_progress="hidden")
     for handler in ui.loaders:
         loaded.then(handler.fn, [ui.lang, *handler.inputs], handler.outputs, show_progress="hidden")
@@ -103,10 +106,14 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def launch_options() -> dict:
-    """theme/css go to launch() in Gradio 6; run folders are allowed so artifacts can be downloaded."""
+    """theme/css go to launch() in Gradio 6. Nothing under the data folder is served by URL (it is
+    blocked, and no allowed path points into it): downloads are copies handed to Gradio by a handler
+    that checked the viewer (lab/classroom/downloads.py). Uploads are capped (LAB_MAX_UPLOAD_MB)."""
     css = (ASSETS / "style.css").read_text(encoding="utf-8")
+    blocked = sorted({str(config.lab_home()), str(config.models_dir())})
     return {"theme": gr.themes.Default(primary_hue="indigo", text_size="lg"), "css": css,
-            "allowed_paths": [str(config.runs_dir())], "footer_links": ["settings"], "show_error": True}
+            "allowed_paths": [], "blocked_paths": blocked, "max_file_size": f"{config.max_upload_mb()}mb",
+            "footer_links": ["settings"], "show_error": True}
 
 
 def main(argv=None) -> int:

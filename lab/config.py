@@ -86,3 +86,8 @@ def idle_exit_seconds() -> float:
         return float(os.environ.get("LAB_IDLE_EXIT", 120))
     except ValueError:
         return 120.0
+
+
+def max_upload_mb() -> int:
+    """The largest upload the app accepts (Gradio refuses bigger ones before they reach a handler)."""
+    return _int_env("LAB_MAX_UPLOAD_MB", 50 if space_mode() else 500)

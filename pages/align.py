@@ -15,7 +15,7 @@ from lab.present.i18n import t
 from lab.present.plots import empty_figure
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
-from pages.ui import K, session_lang
+from pages.ui import K, session_lang, viewer
 from pages.widgets import LessonPicker, Listed, PresetRow, RunButton, shows_errors, upload_box
 
 DPO_MAIN = ("beta", "loss_type", "max_steps", "batch_size", "learning_rate", "seed")
@@ -78,11 +78,11 @@ def build(ui) -> None:
         _wire_experiment(ui, reward, model, dataset, "reward")
         _wire_judge(ui, dpo)
 
-        def refresh_starts(lang):
-            return gr.update(choices=view.starting_choices(session_lang(lang)))
+        def refresh_starts(lang, visitor, token):
+            return gr.update(choices=view.starting_choices(session_lang(lang), viewer(visitor, token)))
 
-        dpo["refresh"].click(refresh_starts, [ui.lang], [dpo["start"]])
-        ui.on_language(refresh_starts, [], [dpo["start"]])
+        dpo["refresh"].click(refresh_starts, [ui.lang, ui.visitor, ui.token], [dpo["start"]])
+        ui.on_language(refresh_starts, [ui.visitor, ui.token], [dpo["start"]])
 
 
 def _dpo_section(ui) -> dict:
@@ -195,7 +195,7 @@ def _wire_experiment(ui, section: dict, model, dataset, kind: str, extra_inputs=
         extras, values = values[:len(extra_inputs)], values[len(extra_inputs):]
         fields = {"model": (model_name or "").strip(), "dataset": (data or "").strip()}
         fields.update(extra_fields(*extras) if extra_fields else {})
-        run_id = runner.submit(form.spec(values, extra=fields), owner=visitor or "")
+        run_id = runner.submit(form.spec(values, extra=fields, owner=visitor or ""), owner=visitor or "")
         return panel.started(run_id, session_lang(lang))
 
     section["run"].on_click(submit, [ui.lang, ui.visitor, model, dataset, *extra_inputs, *form.inputs()],

@@ -4,7 +4,7 @@ reports of a run or a comparison, and the teacher's "lock settings as a class pr
 Logic lives in lab/ (access, bundles, report, presets); this only wires widgets to it.
 """
 import gradio as gr
-from lab.classroom import bundles, html_report, presets
+from lab.classroom import bundles, downloads, html_report, presets
 from lab.errors import LabError
 from lab.present.i18n import t
 from pages.ui import K, session_lang, viewer, warn
@@ -22,6 +22,10 @@ class Classroom:
             with gr.Row():
                 self.token = ui.make(gr.Textbox, label=K("classroom.token"), info=K("classroom.token_info"),
                                      type="password", scale=2, elem_id="classroom-token")
+                with gr.Column(scale=1, min_width=160):
+                    self.sign_in = ui.make(gr.Button, value=K("classroom.sign_in"), size="sm", elem_id="classroom-sign-in")
+                    self.sign_out = ui.make(gr.Button, value=K("classroom.sign_out"), size="sm",
+                                            elem_id="classroom-sign-out")
                 self.role = gr.Markdown(role_text("en", ""), elem_id="classroom-role")
             with gr.Row():
                 self.export = ui.make(gr.Button, value=K("classroom.export"), size="sm", elem_id="classroom-export")
@@ -37,16 +41,25 @@ class Classroom:
                                       file_types=[".yaml", ".yml", ".json"], height=90, elem_id="classroom-preset")
             self.note = gr.Markdown("", elem_id="classroom-note")
         ui.on_language(role_text, [ui.token], [self.role])
-        ui.on_load(lambda lang, token: token or "", [ui.token], [self.token])
 
     def wire(self, selected, picks, redraw_table, table_io) -> None:
         ui = self.ui
         who = [ui.visitor, ui.token]
 
-        def set_token(lang, token):
-            return token or "", role_text(lang, token)
+        def sign_in(lang, typed):
+            """The token is checked on the server and kept in this session's server state only: the box
+            is emptied, nothing is stored in the browser, and a reload (or Sign out) is a visitor again."""
+            lang = session_lang(lang)
+            if viewer("", typed).role == "visitor":
+                if (typed or "").strip():
+                    warn(LabError("token_not_recognised"), lang)
+                return "", "", role_text(lang, "")
+            return "", typed, role_text(lang, typed)
 
-        self.token.change(set_token, [ui.lang, self.token], [ui.token, self.role]).then(redraw_table, *table_io)
+        self.sign_in.click(sign_in, [ui.lang, self.token], [self.token, ui.token, self.role]).then(redraw_table, *table_io)
+        self.token.submit(sign_in, [ui.lang, self.token], [self.token, ui.token, self.role]).then(redraw_table, *table_io)
+        self.sign_out.click(lambda lang: ["", "", role_text(lang, "")], [ui.lang], [self.token, ui.token, self.role]
+                            ).then(redraw_table, *table_io)
 
         def make_file(action, lang, run_id, run_ids, visitor, token):
             lang = session_lang(lang)
@@ -56,12 +69,14 @@ class Classroom:
                     if not run_ids:
                         raise LabError("no_run_selected")
                     html = html_report.comparison_report(list(run_ids), lang, seen)
-                    return gr.update(value=html_report.write(html, f"comparison-{run_ids[0]}.html"), visible=True)
+                    return gr.update(value=downloads.copy_for_download(
+                        html_report.write(html, f"comparison-{run_ids[0]}.html")), visible=True)
                 if not run_id:
                     raise LabError("no_run_selected")
                 if action == "bundle":
-                    return gr.update(value=str(bundles.export_run(run_id, seen)), visible=True)
-                return gr.update(value=html_report.write_run_report(run_id, lang, seen), visible=True)
+                    return gr.update(value=downloads.copy_for_download(bundles.export_run(run_id, seen)), visible=True)
+                return gr.update(value=downloads.copy_for_download(html_report.write_run_report(run_id, lang, seen)),
+                                 visible=True)
             except LabError as error:
                 warn(error, lang)
                 return gr.skip()

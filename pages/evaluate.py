@@ -22,7 +22,7 @@ from lab.present.plots import empty_figure
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
 from pages.widgets import LessonPicker, Listed, PresetRow, RunButton, shows_errors, upload_box
-from pages.ui import K, session_lang, warn
+from pages.ui import K, session_lang, viewer, warn
 
 JUDGE_MAIN = ("n_prompts", "max_new_tokens", "baseline", "seed")
 EVAL_MAIN = ("n_questions", "shots", "max_new_tokens")
@@ -117,28 +117,34 @@ def _judge_tab(ui) -> dict:
     def submit(lang, visitor, names, prompts, judge_name, judge_model_name, *values):
         spec = form.spec(values, extra={"contestants": [str(n).strip() for n in (names or [])],
                                         "prompt_set": (prompts or "").strip(), "judge": judge_name,
-                                        "judge_model": (judge_model_name or "").strip()})
+                                        "judge_model": (judge_model_name or "").strip()}, owner=visitor or "")
         run_id = runner.submit(spec, owner=visitor or "")
         return panel.started(run_id, session_lang(lang))
 
     (run.on_click(submit, [ui.lang, ui.visitor, contestants, prompt_set, judge, judge_model, *form.inputs()],
                   [panel.run_id, *panel.outputs()]))
-    refresh.click(lambda: [gr.update(choices=view.contestant_choices()),
-                           gr.update(choices=[c[1] for c in view.contestant_choices()]),
-                           gr.update(choices=view.arena_sources())], None, [contestants, judge_model, shown_run])
+    def refresh_lists(visitor, token):
+        seen = viewer(visitor, token)
+        choices = view.contestant_choices(seen)
+        return [gr.update(choices=choices), gr.update(choices=[c[1] for c in choices]),
+                gr.update(choices=view.arena_sources(seen))]
+
+    refresh.click(refresh_lists, [ui.visitor, ui.token], [contestants, judge_model, shown_run])
+    ui.on_load(lambda lang, visitor, token: refresh_lists(visitor, token), [ui.visitor, ui.token],
+               [contestants, judge_model, shown_run])
     # a finished run (from the CLI, a classmate, an earlier lesson) shown in the same panel
     ui.hurry(shown_run.input(lambda run_id, lang: panel.started(run_id, session_lang(lang)) if run_id
                              else [gr.skip()] * (1 + len(panel.outputs())), [shown_run, ui.lang],
                              [panel.run_id, *panel.outputs()]))
 
-    def restore(lang, run_id):
-        spec = run_spec(run_id) if run_id else None
+    def restore(lang, run_id, visitor, token):
+        spec = run_spec(run_id, viewer(visitor, token)) if run_id else None
         if not spec or spec.get("kind") != "judge":
             return [gr.skip()] * (4 + len(form.inputs()))
         return [gr.update(value=spec.get("contestants")), gr.update(value=spec.get("prompt_set")),
                 gr.update(value=spec.get("judge")), gr.update(value=spec.get("judge_model")), *form.fill(spec)]
 
-    ui.on_load(restore, [panel.run_id], [contestants, prompt_set, judge, judge_model, *form.inputs()])
+    ui.on_load(restore, [panel.run_id, ui.visitor, ui.token], [contestants, prompt_set, judge, judge_model, *form.inputs()])
 
     def fill_preset(preset, lang):
         return restore_values(preset.specs[0])
@@ -197,7 +203,8 @@ def _arena_tab(ui) -> None:
         return [*new_battle(source_run, lang), *board_updates(source_run, lang)]
 
     source.change(chosen, [source, ui.lang], battle_outputs + board_outputs)
-    refresh.click(lambda: gr.update(choices=view.arena_sources()), None, [source])
+    refresh.click(lambda visitor, token: gr.update(choices=view.arena_sources(viewer(visitor, token))),
+                  [ui.visitor, ui.token], [source])
     skip.click(new_battle, [source, ui.lang], battle_outputs)
 
     for vote, button in buttons.items():
@@ -250,7 +257,7 @@ def _metrics_tab(ui) -> None:
     @shows_errors(outputs=1 + len(panel.outputs()))
     def submit(lang, visitor, model_name, task_name, metric_name, *values):
         spec = form.spec(values, extra={"model": (model_name or "").strip(), "task": (task_name or "").strip(),
-                                        "metric": metric_name})
+                                        "metric": metric_name}, owner=visitor or "")
         run_id = runner.submit(spec, owner=visitor or "")
         return panel.started(run_id, session_lang(lang))
 

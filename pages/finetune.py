@@ -8,13 +8,14 @@ from lab.errors import LabError
 from lab.finetune import compare, view
 from lab.finetune.datasets import BUILTIN
 from lab.finetune.methods import method_names
+from lab.classroom import downloads
 from lab.present.formatting import parse_run_ids
 from lab.present.home_view import model_choices
 from lab.present.plots import empty_figure
 from lab.specs import spec_from_dict
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
-from pages.ui import K, session_lang
+from pages.ui import K, session_lang, viewer
 from pages.widgets import LessonPicker, Listed, PresetRow, RunButton, shows_errors, upload_box
 
 METHODS = Listed(method_names, "finetune.method.", "method_")  # until H2's Registry lands: lab.finetune.methods
@@ -94,37 +95,41 @@ def build(ui) -> None:
                                 result_outputs=[export_note])
 
     # -- events ----------------------------------------------------------------------------------
-    def show_group(lang, runs_text, signature=None):
-        """Table, plots, chat choices and the CSV for the runs of this tab; skipped while unchanged."""
+    def show_group(lang, runs_text, visitor, token, signature=None):
+        """Table, plots, chat choices and the CSV for the runs of this tab; skipped while unchanged.
+        The ids come from the browser: only the runs this viewer may see are shown."""
         lang = session_lang(lang)
-        run_ids = parse_run_ids(runs_text)
+        run_ids = runner.visible(parse_run_ids(runs_text), viewer(visitor, token))
         now = f"{lang}|{view.group_signature(run_ids)}"
         if signature is not None and now == signature:
             return [gr.skip()] * 8
         frame = compare.comparison_frame(run_ids)
-        csv_path = view.export_csv(frame, run_ids) if run_ids else None
+        csv_path = downloads.copy_for_download(view.export_csv(frame, run_ids)) if run_ids else None
         return [view.group_frame(run_ids, lang), compare.loss_curves(run_ids, lang) if run_ids else empty_figure(lang),
                 compare.quality_vs_parameters(frame, lang), compare.cost_bars(frame, lang),
                 gr.update(choices=view.finished_choices(run_ids, lang)), gr.update(value=csv_path),
                 view.measured_answer(run_ids, lang), now]
 
     group_outputs = [table, loss_plot, quality_plot, cost_plot, tuned_run, csv_button, measured, shown]
-    ui.poll(lambda runs_text, lang, signature: show_group(lang, runs_text, signature), [runs_state, ui.lang, shown],
-            group_outputs)
-    ui.on_language(lambda lang, runs_text: show_group(lang, runs_text), [runs_state], group_outputs)
+    ui.poll(lambda runs_text, lang, visitor, token, signature: show_group(lang, runs_text, visitor, token, signature),
+            [runs_state, ui.lang, ui.visitor, ui.token, shown], group_outputs)
+    ui.on_language(lambda lang, runs_text, visitor, token: show_group(lang, runs_text, visitor, token),
+                   [runs_state, ui.visitor, ui.token], group_outputs)
     ui.on_language(lambda lang: [view.methods_frame(lang), gr.update(choices=view.method_choices(lang))],
                    [], [methods_table, methods])
 
     @shows_errors(outputs=1 + len(group_outputs))
-    def submit(lang, visitor, model_name, data, chosen, *values):
+    def submit(lang, visitor, token, model_name, data, chosen, *values):
         lang = session_lang(lang)
         spec = form.spec(values, extra={"model": (model_name or "").strip(), "dataset": (data or "").strip(),
-                                        "method": (chosen or ["lora"])[0]})  # validated once, then per method
+                                        "method": (chosen or ["lora"])[0]},  # validated once, then per method
+                         owner=visitor or "")
         _, run_ids = compare.submit_comparison({k: v for k, v in spec.to_dict().items() if k != "method"},
                                                list(chosen or []), owner=visitor or "")
-        return [",".join(run_ids), *show_group(lang, ",".join(run_ids))]
+        return [",".join(run_ids), *show_group(lang, ",".join(run_ids), visitor, token)]
 
-    run.on_click(submit, [ui.lang, ui.visitor, model, dataset, methods, *form.inputs()], [runs_state, *group_outputs])
+    run.on_click(submit, [ui.lang, ui.visitor, ui.token, model, dataset, methods, *form.inputs()],
+                 [runs_state, *group_outputs])
 
     def show_preview(lang, model_name, data, *values):
         from lab.finetune.preview import preview
@@ -147,12 +152,16 @@ def build(ui) -> None:
 
     preset_row.on_load(apply_preset, [methods, dataset, *form.inputs()])
 
-    def pick_run(run_id, lang):
+    def pick_run(run_id, lang, visitor, token):
+        if run_id and not runner.visible([run_id], viewer(visitor, token)):
+            run_id = ""  # a value the browser made up: nothing to export or download
         can, note = view.export_state(run_id, session_lang(lang))
         path = view.adapter_zip(run_id)
+        path = downloads.copy_for_download(path) if path else None
         return [gr.update(interactive=can), note, gr.update(value=path, visible=bool(path))]
 
-    tuned_run.change(pick_run, [tuned_run, ui.lang], [export_button.button, export_note, adapter_download])
+    tuned_run.change(pick_run, [tuned_run, ui.lang, ui.visitor, ui.token], [export_button.button, export_note,
+                                                                            adapter_download])
 
     @shows_errors(outputs=1 + len(chat_panel.outputs()))
     def chat(lang, visitor, run_id, prompts):

@@ -76,9 +76,10 @@ class SpecForm:
         """Widget values in inputs() order -> {field name: value}."""
         return dict(zip(self.widgets, values))
 
-    def spec(self, values, extra: dict | None = None) -> Spec:
-        """A validated spec from widget values (raises LabError, which the page shows translated)."""
-        return to_spec(self.kind, self.values(values), extra)
+    def spec(self, values, extra: dict | None = None, owner: str | None = None) -> Spec:
+        """A validated spec from widget values (raises LabError, which the page shows translated); owner:
+        the submitting visitor, whose references are checked before the spec is built (Space mode)."""
+        return to_spec(self.kind, self.values(values), extra, owner)
 
     def fill(self, spec_data: dict) -> list:
         """Updates that put a spec's values into the widgets (e.g. to load a run's settings)."""

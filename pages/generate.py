@@ -8,7 +8,7 @@ from lab.runs.job_view import run_spec
 from lab.specs import kinds
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
-from pages.ui import K, session_lang, warn
+from pages.ui import K, session_lang, viewer, warn
 
 def build(ui) -> None:
     with ui.make(gr.Tab, label=K("tab.generate"), id="generate", elem_id="tab-generate"):
@@ -37,7 +37,7 @@ def build(ui) -> None:
     def submit(lang, visitor, model_name, *values):
         lang = session_lang(lang)
         try:
-            spec = form.spec(values, extra={"model": (model_name or "").strip()})
+            spec = form.spec(values, extra={"model": (model_name or "").strip()}, owner=visitor or "")
             run_id = runner.submit(spec, owner=visitor or "")
         except LabError as error:
             warn(error, lang)
@@ -46,11 +46,11 @@ def build(ui) -> None:
 
     ui.hurry(run.click(submit, [ui.lang, ui.visitor, model, *form.inputs()], [panel.run_id, *panel.outputs()]))
 
-    def restore(lang, run_id):
+    def restore(lang, run_id, visitor, token):
         """After a reload, show the settings of the run the panel re-attached to."""
-        spec = run_spec(run_id) if run_id else None
+        spec = run_spec(run_id, viewer(visitor, token)) if run_id else None
         if not spec or spec.get("kind") != "generate":
             return [gr.skip()] * (1 + len(form.inputs()))
         return [gr.update(value=spec.get("model", default)), *form.fill(spec)]
 
-    ui.on_load(restore, [panel.run_id], [model, *form.inputs()])
+    ui.on_load(restore, [panel.run_id, ui.visitor, ui.token], [model, *form.inputs()])

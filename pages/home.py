@@ -5,7 +5,7 @@ board of the chosen step, the models the lab knows and the machine.
 Logic in lab/classroom/guided_path.py, lab/classroom/presets.py and lab/classroom/classboard.py; this file wires widgets.
 """
 import gradio as gr
-from lab.classroom import classboard, guided_path, html_report, presets
+from lab.classroom import classboard, downloads, guided_path, html_report, presets
 from lab.errors import LabError
 from lab.present.home_view import models_markdown
 from lab.present.i18n import t
@@ -63,7 +63,7 @@ def build(ui) -> None:
             return [gr.skip()] * 7
         table, figure = _board(step_id, seen, lang)
         return [guided_path.path_markdown(visitor, lang), _info(step_id, lang), _reveal(step_id, seen, lang),
-                guided_path.runs_markdown(run_ids, lang), table, figure, now]
+                guided_path.runs_markdown(run_ids, lang, seen), table, figure, now]
 
     outputs = [path, info, reveal, status, board_table, board_plot, shown]
     inputs = [ui.lang, ui.visitor, ui.token, step, step_runs]
@@ -100,7 +100,8 @@ def build(ui) -> None:
                     ("table", classboard.board_frame(preset, seen, lang, rows)),
                     ("figure", classboard.board_figure(preset, seen, lang, rows))]
         html = html_report.html_report(t("report.board_title", lang, title=preset.text("title", lang)), sections, lang)
-        return gr.update(value=html_report.write(html, f"board-{step_id.replace('/', '-')}.html"), visible=True)
+        path = html_report.write(html, f"board-{step_id.replace('/', '-')}.html")
+        return gr.update(value=downloads.copy_for_download(path), visible=True)
 
     board_report.click(board_html, [ui.lang, ui.visitor, ui.token, step], board_file)
 

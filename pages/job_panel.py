@@ -39,17 +39,19 @@ class JobPanel:
             self.cancel = ui.make(gr.Button, value=K("job.cancel"), variant="stop", size="sm", scale=0,
                                   min_width=120, visible=False, elem_id=f"{name}-cancel")
         self.cancel.click(self._cancel, [self.run_id, ui.lang, ui.visitor, ui.token], self.outputs())
-        ui.poll(self.poll, [self.run_id, ui.lang, self.shown], self.outputs())
-        ui.on_language(lambda lang, run_id: self.render(run_id, lang), [self.run_id], self.outputs())
+        # the run id is the browser's: every read checks it against this session's viewer
+        ui.poll(self.poll, [self.run_id, ui.lang, self.shown, ui.visitor, ui.token], self.outputs())
+        ui.on_language(lambda lang, run_id, visitor, token: self.render(run_id, lang, "", viewer(visitor, token)),
+                       [self.run_id, ui.visitor, ui.token], self.outputs())
 
     def outputs(self) -> list:
         return [self.html, self.cancel, self.shown, *self.result_outputs]
 
-    def render(self, run_id: str, lang: str, shown: str = "") -> list:
+    def render(self, run_id: str, lang: str, shown: str, seen) -> list:
         lang = session_lang(lang)
         if not run_id:
             return [status_html(None), gr.update(visible=False), "", *self.show_result(None, lang)]
-        status = job_status(run_id, lang)
+        status = job_status(run_id, lang, seen)
         signature = f"{run_id}|{lang}|{status['text']}|{status['error']}"
         if signature == shown:
             return [gr.skip()] * len(self.outputs())
@@ -61,22 +63,24 @@ class JobPanel:
             results = [gr.skip()] * len(self.result_outputs)
         return [status_html(status), gr.update(visible=not status["terminal"]), signature, *results]
 
-    def poll(self, run_id, lang, shown):
+    def poll(self, run_id, lang, shown, visitor="", token=""):
         if not run_id:
             return [gr.skip()] * len(self.outputs())
-        return self.render(run_id, lang, shown)
+        return self.render(run_id, lang, shown, viewer(visitor, token))
 
     def started(self, run_id: str, lang: str) -> list:
-        """What a submit handler returns for [panel.run_id, *panel.outputs()]: the new run, outputs cleared."""
-        status = job_status(run_id, session_lang(lang))
-        return [run_id, status_html(status), gr.update(visible=True), "", *self.show_result(None, session_lang(lang))]
+        """What a submit handler returns for [panel.run_id, *panel.outputs()]: the run, outputs cleared.
+        Nothing of the run is read here: the next poll reads it, checked against the viewer."""
+        lang = session_lang(lang)
+        waiting = {"status": "queued", "fraction": 0.0, "text": K("job.waiting").render(lang), "error": ""}
+        return [run_id, status_html(waiting), gr.update(visible=True), "", *self.show_result(None, lang)]
 
     def _cancel(self, run_id, lang, visitor="", token=""):
         lang = session_lang(lang)
         if run_id:
             try:
-                if runner.get(run_id)["status"] in store.ACTIVE:
+                if runner.get(run_id, viewer(visitor, token))["status"] in store.ACTIVE:
                     runner.cancel(run_id, viewer=viewer(visitor, token))  # only your own (or the teacher's)
             except LabError as error:
                 warn(error, lang)
-        return self.render(run_id, lang)
+        return self.render(run_id, lang, "", viewer(visitor, token))

@@ -10,7 +10,7 @@ from lab.prompting.strategies import STRATEGIES
 from lab.tasks import save_upload
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
-from pages.ui import K, session_lang
+from pages.ui import K, session_lang, viewer
 from pages.widgets import LessonPicker, Listed, PresetRow, RunButton, shows_errors, upload_box
 
 STRATEGY_LESSONS = Listed(lambda: list(STRATEGIES), "prompting.strategy.", "strategy_")  # until H2's Registry lands
@@ -111,7 +111,7 @@ def build(ui) -> None:
     def submit(lang, visitor, model_name, task_name, chosen, *values):
         """[the strategies shown, panel.run_id, *panel outputs]; a refused spec shows why and changes nothing."""
         spec = form.spec(values, extra={"model": (model_name or "").strip(), "task": (task_name or "").strip(),
-                                        "strategies": list(chosen or [])})
+                                        "strategies": list(chosen or [])}, owner=visitor or "")
         run_id = runner.submit(spec, owner=visitor or "")
         return [gr.update(value=list(chosen)), *panel.started(run_id, session_lang(lang))]
 
@@ -122,11 +122,11 @@ def build(ui) -> None:
     compare_all.on_click(lambda lang, visitor, model_name, task_name, _chosen, *values: submit(
         lang, visitor, model_name, task_name, list(STRATEGIES), *values), inputs, outputs)
 
-    def redraw_result(lang, run_id):
-        result = job_status(run_id, lang)["result"] if run_id else None
+    def redraw_result(lang, run_id, visitor, token):
+        result = job_status(run_id, lang, viewer(visitor, token))["result"] if run_id else None
         return show(result if (result or {}).get("status") == "succeeded" else None, lang)
 
-    ui.on_language(redraw_result, [panel.run_id], result_outputs)
+    ui.on_language(redraw_result, [panel.run_id, ui.visitor, ui.token], result_outputs)
     ui.on_language(lambda lang, name: [gr.update(choices=view.task_choices(lang)), view.task_description(name, lang),
                                        gr.update(choices=view.strategy_choices(lang)),
                                        gr.update(choices=[("—", "")] + view.strategy_choices(lang))],
@@ -162,13 +162,13 @@ def build(ui) -> None:
 
     preset_row.on_load(apply_preset, [strategies, task, model, *form.inputs()])
 
-    def restore(lang, run_id):
+    def restore(lang, run_id, visitor, token):
         """After a reload, show the settings of the run the panel re-attached to."""
-        spec = run_spec(run_id) if run_id else None
+        spec = run_spec(run_id, viewer(visitor, token)) if run_id else None
         if not spec or spec.get("kind") != "prompt":
             return [gr.skip()] * (3 + len(form.inputs()))
         return [gr.update(value=spec.get("model", default_model)), gr.update(value=spec.get("task")),
                 gr.update(value=spec.get("strategies")), *form.fill(spec)]
 
-    ui.on_load(restore, [panel.run_id], [model, task, strategies, *form.inputs()])
+    ui.on_load(restore, [panel.run_id, ui.visitor, ui.token], [model, task, strategies, *form.inputs()])
 

@@ -14,7 +14,7 @@ from lab.quantize.schemes import scheme_names
 from lab.specs import kinds
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
-from pages.ui import K, session_lang
+from pages.ui import K, session_lang, viewer
 from pages.widgets import LessonPicker, Listed, PresetRow, RunButton, shows_errors
 
 Q_MAIN = ("int8_threshold", "double_quant", "compute_dtype", "rtn_bits", "rtn_granularity", "rtn_group_sizes",
@@ -116,7 +116,8 @@ def build(ui) -> None:
         """A Run handler: the form's spec with the model and the checked schemes/methods, submitted."""
         @shows_errors(outputs=1 + len(panel.outputs()))
         def submit(lang, visitor, model_name, chosen, *values):
-            spec = form.spec(values, extra={"model": (model_name or "").strip(), listed: list(chosen or [])})
+            spec = form.spec(values, extra={"model": (model_name or "").strip(), listed: list(chosen or [])},
+                             owner=visitor or "")
             run_id = runner.submit(spec, owner=visitor or "")
             return panel.started(run_id, session_lang(lang))
         return submit
@@ -139,5 +140,8 @@ def build(ui) -> None:
     q_preset.on_load(load_preset, [model, schemes, *q_form.inputs()])
     normalization.change(redraw_histogram, [ui.lang, q_panel.run_id, normalization], [q_plots[histogram_index]])
     model.change(lambda lang, name: view.model_warning(name, session_lang(lang)), [ui.lang, model], [model_note])
-    refresh.click(lambda visitor: gr.update(choices=view.model_choices(visitor or "")), [ui.visitor], [model])
+    refresh.click(lambda visitor, token: gr.update(choices=view.model_choices(viewer(visitor, token))),
+                  [ui.visitor, ui.token], [model])
+    ui.on_load(lambda lang, visitor, token: gr.update(choices=view.model_choices(viewer(visitor, token))),
+               [ui.visitor, ui.token], [model])
     ui.on_language(lambda lang, name: view.model_warning(name, lang), [model], [model_note])

@@ -4,6 +4,7 @@ render() reads the run's row and files (lab.runs.runs_view.run_detail); the time
 skips unless the run changed (status, or any of its files: RunFolder.signature).
 """
 import gradio as gr
+from lab.classroom import downloads
 from lab.runs import store
 from lab.runs.folder import RunFolder
 from lab.errors import LabError
@@ -60,7 +61,8 @@ class RunDetail:
         metric = "loss" if "loss" in names else (names[0] if names else "loss")
         error = f"**{K('runs.detail.error').render(lang)}** {detail['error']}" if detail["error"] else ""
         return [detail["summary"], _shown(error), metric_curves({run_id: frame}, metric, lang), detail["log_tail"],
-                _shown(detail["outputs"]), detail["spec_json"], detail["downloads"] or None, _signature(run_id, lang)]
+                _shown(detail["outputs"]), detail["spec_json"],
+                downloads.copies_for_download(detail["downloads"]) or None, _signature(run_id, lang)]
 
     def poll(self, run_id, lang, shown, visitor="", token=""):
         lang = session_lang(lang)

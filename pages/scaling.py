@@ -19,7 +19,7 @@ from pages.job_panel import JobPanel
 from lab.classroom import presets
 from lab.classroom.uploads import save_upload
 from pages.widgets import RunButton, shows_errors
-from pages.ui import K, session_lang, warn
+from pages.ui import K, session_lang, viewer, warn
 
 FIT_FIELDS = ("huber_delta", "bootstrap_samples", "max_iterations", "compute_budget", "kaplan_irreducible", "seed")
 PREDICTION = view.FIGURES.index("prediction")
@@ -138,7 +138,7 @@ def build(ui) -> None:
                 extra["csv"] = stored_upload(upload_path, visitor or "")
             elif source_value == "sweep":
                 extra["sweep_run"] = sweep_run or ""
-            run_id = runner.submit(form.spec(values, extra=extra), owner=visitor or "")
+            run_id = runner.submit(form.spec(values, extra=extra, owner=visitor or ""), owner=visitor or "")
         except LabError as error:
             warn(error, lang)
             return [gr.skip()] * (1 + len(panel.outputs()))
@@ -173,7 +173,10 @@ def build(ui) -> None:
         return sweep_panel.started(run_id, session_lang(lang))
 
     fit.on_click(submit_fit, [ui.lang, ui.visitor, source, upload, sweep, *form.inputs()], [panel.run_id, *panel.outputs()])
-    refresh.click(lambda visitor: gr.update(choices=view.sweep_choices(visitor or "")), [ui.visitor], [sweep])
+    refresh.click(lambda visitor, token: gr.update(choices=view.sweep_choices(viewer(visitor, token))),
+                  [ui.visitor, ui.token], [sweep])
+    ui.on_load(lambda lang, visitor, token: gr.update(choices=view.sweep_choices(viewer(visitor, token))),
+               [ui.visitor, ui.token], [sweep])
     predict.click(predict_now, [ui.lang, panel.run_id, n_box, d_box], [prediction_text, figures[PREDICTION]])
     verify.on_click(submit_verify, [ui.lang, ui.visitor, panel.run_id, n_box, d_box],
                  [verify_panel.run_id, *verify_panel.outputs()])

@@ -61,8 +61,9 @@ class UI:
     """Shared by every page while the app is built: the registry, the browser states and the timer."""
 
     lang: gr.BrowserState = None  # "en" | "zh"
-    visitor: gr.BrowserState = None  # this browser's random key, the owner of its runs
-    token: gr.BrowserState = None  # a teacher's or admin's token, typed in Runs → Classroom (lab/classroom/access.py)
+    visitor: gr.State = None  # the visitor key the server verified on page load: the owner of runs (server-side)
+    credential: gr.BrowserState = None  # the signed credential the browser keeps so a reload keeps its runs
+    token: gr.State = None  # a teacher's or admin's token, signed in per session in Runs → Classroom (server-side)
     timer: gr.Timer = None  # one event per tick runs every page's poller (see wire_timer)
     interval: gr.State = None  # the timer's current interval (FAST_TICK or SLOW_TICK)
     secret: str = ""  # encrypts BrowserState values (stable per data folder)
@@ -77,8 +78,12 @@ class UI:
         """Inside gr.Blocks: the browser states (language, visitor key), the timer and its interval."""
         ui = cls(secret=secret)
         ui.lang = gr.BrowserState(None, storage_key="llm-lab-lang", secret=secret)
-        ui.visitor = gr.BrowserState("", storage_key="llm-lab-visitor", secret=secret)
-        ui.token = gr.BrowserState("", storage_key="llm-lab-token", secret=secret)
+        # gr.State lives on the server (a browser cannot send its value); BrowserState lives in the
+        # browser, readable by any script of the page (Gradio publishes its key): only the signed visitor
+        # credential is kept there, never a token (lab/classroom/visitors.py).
+        ui.visitor = gr.State("")
+        ui.credential = gr.BrowserState("", storage_key="llm-lab-visitor", secret=secret)
+        ui.token = gr.State("")
         ui.timer = gr.Timer(FAST_TICK)  # pages poll running jobs; slower while nothing runs (wire_timer)
         ui.interval = gr.State(FAST_TICK)
         return ui

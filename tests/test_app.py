@@ -166,9 +166,9 @@ def test_runs_view_tables_detail_and_comparison(lab_home):
 
     from lab.runs.job_view import job_status, run_spec
 
-    status = job_status("run-c", "en")
+    status = job_status("run-c", "en", None)
     assert status["terminal"] and status["status"] == "failed" and "out of memory" in status["error"]
-    assert job_status("no-such-run", "en")["status"] == "missing"
+    assert job_status("no-such-run", "en", None)["status"] == "missing"
     assert run_spec("run-a")["kind"] == "demo" and run_spec("../x") is None
 
 

@@ -24,10 +24,13 @@ def lesson_choices(lang: str) -> list[tuple[str, str]]:
     return [(t(f"align.lesson.{name}", lang), name) for name in LESSONS]
 
 
-def starting_choices(lang: str) -> list[tuple[str, str]]:
-    """The base model, then every finished fine-tune or DPO run (their adapters load the same way)."""
+def starting_choices(lang: str, viewer=None) -> list[tuple[str, str]]:
+    """The base model, then every finished fine-tune or DPO run this viewer may see (their adapters load
+    the same way). viewer None: an anonymous visitor (shared runs only), for widgets built at start."""
+    from lab.classroom.access import Viewer
+
     choices = [(t("align.start_base", lang), "")]
-    for row in store.list_runs(statuses=("succeeded",)):
+    for row in runner.list_runs(viewer or Viewer(), statuses=("succeeded",)):
         if row["kind"] not in STARTING_KINDS:
             continue
         folder = RunFolder(row["id"])

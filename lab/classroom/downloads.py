@@ -17,6 +17,7 @@ from lab.errors import LabError
 
 KEEP_SECONDS = 3600  # copies older than this are removed on the next download
 PREFIX = "llm-lab-download-"
+_copies: dict[tuple, str] = {}  # (source, mtime, size, name) -> its copy, reused while it exists (polls re-render)
 
 
 def _clean_old(now: float) -> None:
@@ -42,7 +43,16 @@ def copy_for_download(path, name: str | None = None) -> str:
     source = _inside_data(Path(path))
     if not source.exists() or source.is_symlink():
         raise LabError("no_such_file", name=source.name)
+    stat = source.stat()
+    key = (str(source), stat.st_mtime_ns, stat.st_size, name)
+    if key in _copies and Path(_copies[key]).is_file():
+        return _copies[key]
     _clean_old(time.time())
+    _copies[key] = _make_copy(source, name)
+    return _copies[key]
+
+
+def _make_copy(source: Path, name: str | None) -> str:
     folder = Path(tempfile.mkdtemp(prefix=PREFIX))
     if source.is_dir():
         target = folder / f"{name or source.name}.zip"

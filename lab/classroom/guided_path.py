@@ -98,7 +98,7 @@ def _short(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def runs_markdown(run_ids: list[str], lang: str) -> str:
+def runs_markdown(run_ids: list[str], lang: str, viewer) -> str:
     """This visitor's runs of the step: status, queue position or progress, one line each."""
     from lab.runs.job_view import job_status
     from lab.runs.store import get_run
@@ -106,8 +106,8 @@ def runs_markdown(run_ids: list[str], lang: str) -> str:
     lines = []
     for run_id in run_ids:
         row = get_run(run_id)
-        if row is None:
+        status = job_status(run_id, lang, viewer)  # the ids come from the browser: checked every time
+        if row is None or status["status"] == "missing":
             continue
-        status = job_status(run_id, lang)
         lines.append(f"- **{row['name'] or row['kind']}** · {status['text']}" + (f" — {status['error']}" if status["error"] else ""))
     return (f"**{t('path.your_runs', lang)}**\n\n" + "\n".join(lines)) if lines else ""

@@ -278,5 +278,5 @@ def storage_notice(lang: str) -> str:
         return ""
     home = config.lab_home()
     if home == config.SPACE_DATA or config.SPACE_DATA in home.parents:
-        return t("space.persistent", lang, path=str(home))
+        return t("space.persistent", lang, path=t("system.data_folder", lang))  # never the server path
     return t("space.not_persistent", lang)

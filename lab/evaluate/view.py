@@ -1,7 +1,6 @@
 """What the Evaluate tab shows, as data: tables and figures from a judge or evaluate run's result,
 and the arena's live leaderboard. Pure reads of the runs' results and arena.db, in a language."""
 import pandas as pd
-from lab.runs import store
 from lab.runs.folder import RunFolder
 from lab.errors import LabError
 from lab.evaluate import arena, bradley_terry, plots
@@ -111,9 +110,12 @@ def length_plot(result: dict | None, lang: str):
 
 
 # -- arena -----------------------------------------------------------------------------------------------
-def arena_sources() -> list[tuple[str, str]]:
-    """(label, run id) of finished judge runs, newest first: the answers the arena can show."""
-    rows = [r for r in store.list_runs(limit=200, statuses=("succeeded",)) if r["kind"] == "judge"]
+def arena_sources(viewer=None) -> list[tuple[str, str]]:
+    """(label, run id) of finished judge runs this viewer may see, newest first (None: shared runs only)."""
+    from lab.classroom.access import Viewer
+    from lab.runs import runner
+
+    rows = [r for r in runner.list_runs(viewer or Viewer(), limit=200, statuses=("succeeded",)) if r["kind"] == "judge"]
     return [(f"{r['name'] or r['id']} · {r['id'][-6:]}", r["id"]) for r in rows]
 
 
@@ -171,15 +173,18 @@ def examples_frame(result: dict | None, lang: str) -> pd.DataFrame:
 
 
 # -- pickers ---------------------------------------------------------------------------------------------
-def contestant_choices() -> list[tuple[str, str]]:
-    """(label, value) for the contestant picker: offline models, their variants, finished fine-tune and DPO runs."""
+def contestant_choices(viewer=None) -> list[tuple[str, str]]:
+    """(label, value) for the contestant picker: offline models, their variants, finished fine-tune and DPO
+    runs this viewer may see (None: shared runs only, for widgets built at start)."""
+    from lab.classroom.access import Viewer
     from lab.evaluate.contestants import VARIANTS, is_run
+    from lab.runs import runner
     from lab.present.home_view import model_choices
 
     models, default = model_choices()
     choices = [(name, name) for name in models]
     choices += [(f"{default}@{variant}", f"{default}@{variant}") for variant in VARIANTS]
-    for row in store.list_runs(limit=200, statuses=("succeeded",)):
+    for row in runner.list_runs(viewer or Viewer(), limit=200, statuses=("succeeded",)):
         if is_run(row["id"]):
             choices.append((f"{row['name'] or row['kind']} · {row['id']}", row["id"]))
     return choices

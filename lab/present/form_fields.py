@@ -121,10 +121,16 @@ def _number(info: FieldInfo, index: int, line: str):
                        got=repr(line)[:40]) from None
 
 
-def to_spec(kind: str, values: dict, extra: dict | None = None) -> Spec:
-    """Widget values (field name -> value) plus fixed extras -> a validated spec (raises LabError)."""
+def to_spec(kind: str, values: dict, extra: dict | None = None, owner: str | None = None) -> Spec:
+    """Widget values (field name -> value) plus fixed extras -> a validated spec (raises LabError).
+    owner: the visitor submitting it; in Space mode the files and runs the data names are checked
+    first (lab.classroom.space_mode.check_data), since building the spec validates them by reading."""
     infos = {info.name: info for info in describe(spec_class(kind))}
     data = {"kind": kind, **(extra or {})}
     for name, value in values.items():
         data[name] = from_widget(infos[name], value) if name in infos else value
+    if owner is not None:
+        from lab.classroom import space_mode
+
+        space_mode.check_data(data, owner)
     return spec_from_dict(data)

@@ -75,7 +75,8 @@ def system_status() -> dict:
         "cpus": cpu_count(),
         "memory": memory_mb(),
         "gpus": list(gpus()),
-        "lab_home": str(home),
+        # on a shared server the data folder's path is nobody's business (it names where runs live)
+        "lab_home": t("system.data_folder", "en") if config.space_mode() else str(home),
         "disk_free_gb": disk_free_gb(home),
         "max_jobs": config.max_jobs(),
         "worker_threads": config.worker_threads(),

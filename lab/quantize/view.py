@@ -6,7 +6,6 @@ import math
 
 import pandas as pd
 
-from lab.runs import store
 from lab.runs.folder import RunFolder, read_json
 from lab.present.i18n import t
 from lab.quantize import plots
@@ -20,15 +19,15 @@ FIGURES = ("memory", "speed", "rtn", "errors", "histogram", "outliers")
 NORMALIZATIONS = ("absmax64", "minmax32", "none")
 
 
-def model_choices(visitor: str = "") -> list[tuple[str, str]]:
-    """The default full-precision model, the models of finished runs this visitor may use (pre-trained,
-    exported quantized or pruned), then the offline ones."""
+def model_choices(viewer=None) -> list[tuple[str, str]]:
+    """The default full-precision model, the models of finished runs this viewer may see (pre-trained,
+    exported quantized or pruned), then the offline ones. None: shared runs only (widgets built at start)."""
+    from lab.classroom.access import Viewer
     from lab.modeling.models import available_models
+    from lab.runs import runner
 
     choices = [(f"{DEFAULT_QUANTIZE_MODEL} (fp32, Shakespeare)", DEFAULT_QUANTIZE_MODEL)]
-    for row in store.list_runs(statuses=("succeeded",)):
-        if row.get("private") and row.get("owner") != visitor:
-            continue
+    for row in runner.list_runs(viewer or Viewer(), statuses=("succeeded",)):
         metrics_dir = RunFolder(row["id"]).artifact_dir
         for sub in ("model", "export"):
             if (metrics_dir / sub / "config.json").is_file():

@@ -9,9 +9,17 @@ from lab.present.i18n import t
 from lab.runs.runs_view import duration, error_message, eta_text, finish_text, format_duration, status_text
 
 
-def job_status(run_id: str, lang: str) -> dict:
-    """A tab's view of the run it submitted: status line, progress fraction, error, and the result when done."""
-    row = store.get_run(run_id)
+def job_status(run_id: str, lang: str, viewer) -> dict:
+    """A tab's view of the run it follows: status line, progress fraction, error, and the result when done.
+
+    The run id comes from the browser: it is checked against the viewer (lab.classroom.access.Viewer)
+    on every call, through the run API; a run this viewer may not see reads as missing."""
+    from lab.runs import runner
+
+    try:
+        row = runner.get(run_id, viewer)
+    except LabError:
+        row = None
     if row is None:
         return {"status": "missing", "fraction": 0.0, "text": t("error.no_such_run", lang, run_id=run_id),
                 "error": "", "terminal": True, "result": None}
@@ -36,10 +44,12 @@ def job_status(run_id: str, lang: str) -> dict:
             "error": error_message(result, row, lang) if status in ("failed", "cancelled") else ""}
 
 
-def run_spec(run_id: str) -> dict | None:
-    """The spec a run was started with (None for an unknown or malformed id)."""
+def run_spec(run_id: str, viewer) -> dict | None:
+    """The spec a run was started with (None for an unknown or malformed id, or a run the viewer may not see)."""
+    from lab.runs import runner
+
     try:
-        return RunFolder(run_id).read_spec() or None
+        return runner.read(run_id, viewer).read_spec() or None
     except LabError:
         return None
 

@@ -41,8 +41,9 @@ def submit(spec: Spec, owner: str = "", private: bool | None = None, use_cache: 
     from lab.classroom import space_mode, visitors
     from lab.runs import retention
 
-    if config.space_mode() and viewer is not None and viewer.role == "visitor" and not visitors.valid_visitor_key(owner):
-        raise LabError("no_visitor_key")
+    if config.space_mode() and (owner == "" or (viewer is not None and viewer.role == "visitor"
+                                                and not visitors.valid_visitor_key(owner))):
+        raise LabError("no_visitor_key")  # the app's visitor without a server-issued key (the CLI says "cli")
     if private is None:
         private = space_mode.private_by_default() and space_mode.is_visitor(owner)
     if not checked:
@@ -185,6 +186,18 @@ def list_runs(viewer: access.Viewer | None = None, limit: int = 500, statuses=No
     if any(row["status"] == "running" and _orphaned(row) for row in rows):
         rows = [resolve_orphan(row) if row["status"] == "running" and _orphaned(row) else row for row in rows]
     return rows
+
+
+def visible(run_ids: list[str], viewer: access.Viewer | None) -> list[str]:
+    """The ids (from a browser state) of runs this viewer may see, in order; the rest are dropped."""
+    out = []
+    for run_id in run_ids:
+        try:
+            get(run_id, viewer)
+        except LabError:
+            continue
+        out.append(run_id)
+    return out
 
 
 def read(run_id: str, viewer: access.Viewer | None = None) -> RunFolder:

@@ -7,7 +7,6 @@ import re
 
 import pandas as pd
 
-from lab.runs import store
 from lab.runs.folder import RunFolder
 from lab.present.i18n import t
 from lab.scaling import plots
@@ -25,10 +24,12 @@ MAX_VERIFY_FLOPS = 2e14  # ~10 minutes of a loaded CPU core; bigger checks belon
 
 
 
-def sweep_choices(visitor: str = "") -> list[tuple[str, str]]:
-    """Finished sweeps this visitor may use: their own, the command line's, and shared ones."""
-    rows = [r for r in store.list_runs(statuses=("succeeded",)) if r["kind"] == "scaling_sweep"
-            and (not r.get("private") or r.get("owner") == visitor)]
+def sweep_choices(viewer=None) -> list[tuple[str, str]]:
+    """Finished sweeps this viewer may see: their own, the command line's, and shared ones (None: shared only)."""
+    from lab.classroom.access import Viewer
+    from lab.runs import runner
+
+    rows = [r for r in runner.list_runs(viewer or Viewer(), statuses=("succeeded",)) if r["kind"] == "scaling_sweep"]
     return [(f"{r['name'] or r['id']} · {int(r['metrics'].get('n_points', 0))} pts", r["id"]) for r in rows]
 
 
