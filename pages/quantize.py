@@ -13,7 +13,7 @@ from lab.prune.methods import method_names
 from lab.quantize import view
 from lab.quantize.default_model import DEFAULT_QUANTIZE_MODEL
 from lab.quantize.schemes import scheme_names
-from lab.specs import kinds
+from lab.specs import KINDS
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
 from pages.ui import K, session_lang, warn
@@ -28,7 +28,7 @@ PRUNE_LESSONS = [f"prune_{n}" for n in method_names()]
 
 def build(ui) -> None:
     with ui.make(gr.Tab, label=K("tab.quantize"), id="quantize", elem_id="tab-quantize"):
-        if not {"quantize", "prune"} <= set(kinds()):
+        if not {"quantize", "prune"} <= set(KINDS):
             ui.make(gr.Markdown, value=K("app.coming_soon"))
             ui.lesson("quantize")
             return

@@ -15,7 +15,7 @@ import pytest
 
 from lab import config
 from lab.present.i18n import LANGUAGES, lesson, messages
-from lab.specs import kinds
+from lab.specs import KINDS
 
 I18N = config.REPO / "assets" / "i18n"
 LESSONS = config.REPO / "assets" / "lessons"
@@ -80,9 +80,9 @@ def test_key_families_built_at_run_time_exist():
         assert [k for k in families if k not in messages(lang)] == [], lang
 
 
-@pytest.mark.parametrize("kind", sorted(kinds()))
+@pytest.mark.parametrize("kind", KINDS.names())
 def test_every_spec_field_has_a_label_and_help_in_both_languages(kind):
-    spec_class = kinds()[kind].spec_class
+    spec_class = KINDS.get(kind).spec_class
     for field in dataclasses.fields(spec_class):
         for lang in LANGUAGES:
             assert f"field.{field.name}" in messages(lang), f"{kind}.{field.name}: no label in {lang}"

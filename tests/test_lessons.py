@@ -53,9 +53,9 @@ def test_every_spec_field_has_help_in_both_languages_that_the_form_shows():
     the help exists, differs between the languages and is Chinese in Chinese, for every kind."""
     import dataclasses
 
-    from lab.specs import kinds
+    from lab.specs import KINDS
 
-    for kind, entry in kinds().items():
+    for kind, entry in KINDS.entries().items():
         for field in dataclasses.fields(entry.spec_class):
             english, chinese = entry.spec_class.help(field.name, "en"), entry.spec_class.help(field.name, "zh")
             assert english.strip() and chinese.strip() and english != chinese, f"{kind}.{field.name}"

@@ -4,11 +4,11 @@ import json
 import pytest
 
 from lab.errors import LabError
-from lab.specs import example_spec, kinds, spec_from_dict, spec_from_json
+from lab.specs import KINDS, example_spec, spec_from_dict, spec_from_json
 
 
 def test_every_kind_has_a_complete_example_that_round_trips():
-    for kind, entry in kinds().items():
+    for kind, entry in KINDS.entries().items():
         spec = example_spec(kind)
         data = json.loads(spec.to_json())
         assert data["kind"] == kind

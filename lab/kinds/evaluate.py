@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from lab.errors import LabError
 from lab.evaluate.metrics import METRICS
 from lab.modeling.models import DEFAULT_MODEL
-from lab.specs import Spec, device_setting, register_kind, setting, weights_dtype_setting
+from lab.specs import KINDS, Kind, Spec, device_setting, setting, weights_dtype_setting
 
 
 @dataclass
@@ -83,4 +83,4 @@ def run(spec: EvaluateSpec, ctx) -> dict:
             "task": task.name, "task_type": task.type, "examples": rows[:20]}
 
 
-register_kind(EvaluateSpec, run)
+KINDS.register(EvaluateSpec.kind, Kind(EvaluateSpec, run))

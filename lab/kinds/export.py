@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 
 from lab.errors import LabError
-from lab.specs import Spec, register_kind, setting
+from lab.specs import KINDS, Kind, Spec, setting
 
 
 @dataclass
@@ -63,4 +63,4 @@ def run(spec: ExportSpec, ctx) -> dict:
     return {"merged_mb": round(size, 1), "wall_seconds": round(time.time() - started, 2), "merged_folder": str(out)}
 
 
-register_kind(ExportSpec, run)
+KINDS.register(ExportSpec.kind, Kind(ExportSpec, run))

@@ -18,7 +18,7 @@ from lab.errors import LabError
 from lab.evaluate.judges import JUDGES, judge_names
 from lab.modeling.filters import FILTERS
 from lab.modeling.models import DEFAULT_MODEL
-from lab.specs import Spec, device_setting, register_kind, setting, weights_dtype_setting
+from lab.specs import KINDS, Kind, Spec, device_setting, setting, weights_dtype_setting
 
 
 @dataclass
@@ -172,4 +172,4 @@ def run(spec: JudgeSpec, ctx) -> dict:
             "wall_seconds": round(time.time() - started, 2)}
 
 
-register_kind(JudgeSpec, run)
+KINDS.register(JudgeSpec.kind, Kind(JudgeSpec, run))

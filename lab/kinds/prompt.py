@@ -33,7 +33,7 @@ from lab.modeling.filters import FILTERS
 from lab.modeling.models import DEFAULT_MODEL, check_model_name
 from lab.prompting.prompts import PLACEMENTS
 from lab.prompting.strategies import SELECTIONS, STRATEGIES, get_strategy
-from lab.specs import Spec, device_setting, register_kind, setting, weights_dtype_setting
+from lab.specs import KINDS, Kind, Spec, device_setting, setting, weights_dtype_setting
 from lab.tasks import check_task_source, get_task
 
 MAX_K = 16
@@ -128,4 +128,4 @@ def run(spec: PromptSpec, ctx) -> dict:
     return run_prompting(spec, ctx)
 
 
-register_kind(PromptSpec, run)
+KINDS.register(PromptSpec.kind, Kind(PromptSpec, run))

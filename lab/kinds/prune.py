@@ -15,7 +15,7 @@ from lab.modeling.models import check_model_name
 from lab.prune.methods import method_names
 from lab.quantize.default_model import DEFAULT_QUANTIZE_MODEL
 from lab.quantize.fields import MeasureFields
-from lab.specs import Spec, register_kind, setting
+from lab.specs import KINDS, Kind, Spec, setting
 
 MAX_POINTS = 40
 
@@ -97,4 +97,4 @@ def run(spec: PruneSpec, ctx) -> dict:
     return figures
 
 
-register_kind(PruneSpec, run)
+KINDS.register(PruneSpec.kind, Kind(PruneSpec, run))

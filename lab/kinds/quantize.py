@@ -17,7 +17,7 @@ from lab.quantize.default_model import DEFAULT_QUANTIZE_MODEL
 from lab.quantize.fields import MeasureFields
 from lab.quantize.rtn import GRANULARITIES, MODES
 from lab.quantize.schemes import scheme_names
-from lab.specs import Spec, register_kind, setting
+from lab.specs import KINDS, Kind, Spec, setting
 
 DEFAULT_PROMPTS = ["ROMEO.\n", "To be, or not to be", "KING.\nWhat news"]
 
@@ -161,4 +161,4 @@ def _save_views(folder, views) -> None:
     (folder / "about.json").write_text(json.dumps({"layer": views["layer"], "spikes": views["spikes"]}), encoding="utf-8")
 
 
-register_kind(QuantizeSpec, run)
+KINDS.register(QuantizeSpec.kind, Kind(QuantizeSpec, run))
