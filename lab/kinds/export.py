@@ -38,7 +38,7 @@ def run(spec: ExportSpec, ctx) -> dict:
     import torch
 
     from lab.finetune.load import adapter_folder, apply_adapter, describe, is_whole_model
-    from lab.finetune.methods import get_method
+    from lab.finetune.methods import METHODS
     from lab.modeling.models import load_model
 
     started = time.time()
@@ -47,7 +47,7 @@ def run(spec: ExportSpec, ctx) -> dict:
     if is_whole_model(folder):  # full fine-tuning (or BitFit on a model with biases) saved the whole model
         shutil.copytree(folder, out)
     else:
-        method = get_method(about["method"])
+        method = METHODS.get(about["method"])
         if not method.can_merge:
             raise LabError("cannot_merge", method=about["method"])
         ctx.progress(0, 3, message="loading the base model", force=True)
