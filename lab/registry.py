@@ -75,7 +75,7 @@ class Registry:
     def get(self, name: str):
         self._load()
         if name not in self._entries:
-            raise LabError(self.error, what=self.what, name=str(name)[:100], names=", ".join(self.names()))
+            raise LabError(self.error, what=self.what, name=str(name)[:100], names=", ".join(sorted(self._entries)))
         return self._entries[name]
 
     def __contains__(self, name) -> bool:

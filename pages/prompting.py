@@ -127,7 +127,7 @@ def build(ui) -> None:
     ui.hurry(run.click(submit, inputs, outputs))
     # one click: every strategy on the same questions
     ui.hurry(compare_all.click(lambda lang, visitor, model_name, task_name, _chosen, *values: submit(
-        lang, visitor, model_name, task_name, list(STRATEGIES), *values), inputs, outputs))
+        lang, visitor, model_name, task_name, STRATEGIES.names(), *values), inputs, outputs))
 
     def redraw_result(lang, run_id):
         result = job_status(run_id, lang)["result"] if run_id else None

@@ -74,9 +74,9 @@ def generation(task, items, model, tokenizer, options, progress):
     from lab.modeling.generation import generate
     from lab.prompting.prompts import STOP_PLAIN, PromptCraft, render
     from lab.prompting.scoring import extract, gold_answer, wilson_interval
-    from lab.prompting.strategies import get_strategy
+    from lab.prompting.strategies import STRATEGIES
 
-    strategy = get_strategy("few_shot" if options["shots"] else "zero_shot")
+    strategy = STRATEGIES.get("few_shot" if options["shots"] else "zero_shot")
     craft = PromptCraft(chat_template=options["use_chat_template"])
     exemplars = task.exemplars[:options["shots"]]
     rendered = [render(tokenizer, task, item, exemplars, strategy, craft) for item in items]

@@ -46,7 +46,7 @@ class JudgeSpec(Spec):
                                   zh="参赛者回答的最大长度(以 token 计)。", minimum=1, maximum=2048)
     answer_filter: str = setting("auto", en="Rule judge: how the answer is pulled out of the text (auto: the prompt set's own; last_number for uploads).",
                                  zh="规则裁判:如何从回答中提取答案(auto:提示集自带的方式;上传文件用 last_number)。",
-                                 choices=["auto", *[name for name in FILTERS if name not in ("regex", "match_label")]])
+                                 choices=["auto", *[name for name in FILTERS.names() if name not in ("regex", "match_label")]])
     bootstrap_rounds: int = setting(200, en="Bootstrap resamples for the 95% intervals of the ratings (0: no intervals).",
                                     zh="评分 95% 区间的自助法重抽样次数(0 表示不计算区间)。", minimum=0, maximum=5000)
     batch_size: int = setting(8, en="Prompts answered (or judged) together.", zh="同时回答(或评判)的提示数。", minimum=1, maximum=256)
