@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from lab.errors import LabError
-from lab.evaluate.judges import JUDGES, judge_names
+from lab.evaluate.judges import JUDGES
 from lab.modeling.filters import FILTERS
 from lab.modeling.models import DEFAULT_MODEL
 from lab.specs import KINDS, Kind, Spec, device_setting, setting, weights_dtype_setting
@@ -37,7 +37,7 @@ class JudgeSpec(Spec):
                              zh="使用提示集中的多少条。提示越多,区间越窄,但耗时越长。", minimum=1, maximum=2000)
     judge: str = setting("logprob", en="Who decides: llm (a model writes a verdict), logprob (the model's probability of \"A\" vs \"B\"), reference (closeness to the reference answer), rule (a correct answer beats a wrong one), human (the class votes in the Arena).",
                          zh="由谁裁决:llm(模型写出裁决)、logprob(比较模型回答 \"A\" 与 \"B\" 的概率)、reference(与参考答案的接近程度)、rule(答对胜过答错)、human(全班在竞技场投票)。",
-                         choices=judge_names())
+                         choices=JUDGES.names())
     judge_model: str = setting(DEFAULT_MODEL, en="The judge's model for the llm and logprob judges: a model name, folder, hub id or run id. A small judge is strongly biased: the tab measures by how much.",
                                zh="llm 和 logprob 裁判所用的模型:模型名、文件夹、Hub ID 或运行编号。小模型当裁判偏差很大:本页会测出偏差有多大。")
     baseline: str = setting("", en="The contestant the length-controlled win rate compares against (empty: the first contestant).",
@@ -70,7 +70,7 @@ class JudgeSpec(Spec):
         check_prompt_set(self.prompt_set)
         if self.baseline and self.baseline not in names:
             raise LabError("baseline_not_contestant", baseline=self.baseline, contestants=", ".join(names))
-        if JUDGES[self.judge].needs_model:
+        if JUDGES.get(self.judge).needs_model:
             check_contestant(self.judge_model)
 
     @property
@@ -99,7 +99,7 @@ def run(spec: JudgeSpec, ctx) -> dict:
 
     torch.set_num_threads(ctx.threads)
     started = time.time()
-    judge = JUDGES[spec.judge]
+    judge = JUDGES.get(spec.judge)
     prompts, set_filter, filter_params = load_prompts(spec.prompt_set, spec.n_prompts, needs=judge.needs)
     pairs = list(combinations(spec.contestants, 2))
     total = len(spec.contestants) * len(prompts) + (2 * len(pairs) * len(prompts) if judge.automatic else 0)

@@ -59,25 +59,25 @@ FILTERS = Registry("answer filter", order=("none", "last_number", "the_answer_is
                    label_prefix="prompting.filter.", error="unknown_filter")
 
 
-def answer_filter(normalise: Callable[[str], str] = normalise_text) -> Callable:
+def as_filter(normalise: Callable[[str], str] = normalise_text) -> Callable:
     """The `wrap` of FILTERS.decorator: a function text -> answer or None becomes an AnswerFilter."""
     return lambda extract: AnswerFilter(extract, normalise, (extract.__doc__ or "").strip())
 
 
-@FILTERS.decorator("none", answer_filter())
+@FILTERS.decorator("none", as_filter())
 def whole_text(text: str) -> Optional[str]:
     """The whole output is the answer."""
     return text
 
 
-@FILTERS.decorator("last_number", answer_filter())
+@FILTERS.decorator("last_number", as_filter())
 def last_number(text: str) -> Optional[str]:
     """The last number in the text ("... so 7 + 5 = 12." -> "12"); commas as thousands separators."""
     numbers = re.findall(r"-?\$?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?", text)
     return numbers[-1] if numbers else None
 
 
-@FILTERS.decorator("the_answer_is", answer_filter())
+@FILTERS.decorator("the_answer_is", as_filter())
 def the_answer_is(text: str) -> Optional[str]:
     """What follows the first "The answer is" or "Answer:" (any case), up to the end of that sentence."""
     match = re.search(r"(?:the\s+(?:final\s+)?answer\s+is|answer\s*:)\s*:?\s*(.+)", text, re.IGNORECASE)
@@ -87,7 +87,7 @@ def the_answer_is(text: str) -> Optional[str]:
     return answer or None
 
 
-@FILTERS.decorator("choice_letter", answer_filter(normalise_letter))
+@FILTERS.decorator("choice_letter", as_filter(normalise_letter))
 def choice_letter(text: str) -> Optional[str]:
     """An option letter A-E: "Answer: C", "the answer is (B)", "(B)", or a reply starting "B." / "B)" / "B"."""
     patterns = [
@@ -102,7 +102,7 @@ def choice_letter(text: str) -> Optional[str]:
     return None
 
 
-@FILTERS.decorator("match_label", answer_filter())
+@FILTERS.decorator("match_label", as_filter())
 def first_label(text: str, labels=()) -> Optional[str]:
     """The label named first in the text ("Sentiment: Positive." -> "positive"); without labels, the first word."""
     if not labels:
@@ -125,7 +125,7 @@ def compile_user_regex(pattern: str, ignore_case: bool = False):
         raise LabError("bad_regex", pattern=pattern[:80], detail=str(exc)) from None
 
 
-@FILTERS.decorator("regex", answer_filter())
+@FILTERS.decorator("regex", as_filter())
 def regex_filter(text: str, pattern: str = "", group: Optional[int] = None, ignore_case: bool = False,
                  select: str = "first") -> Optional[str]:
     """Your own regular expression: the first (or last) match; `group` defaults to 1 if it has a group."""
