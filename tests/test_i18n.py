@@ -4,6 +4,7 @@
   values, and the same {placeholders};
 - every key the code names literally (t("..."), K("..."), LabError("...")) exists;
 - the key families built at run time (statuses, tabs, table headers, spec field labels) exist;
+- every entry of every registry with a label prefix has its label (registry.label_key) in both languages;
 - every spec field has help in both languages, and every tab has its lesson in both languages.
 """
 import dataclasses
@@ -78,6 +79,26 @@ def test_key_families_built_at_run_time_exist():
                 + [f"generate.finish.{r}" for r in ("eos", "stop", "length")])
     for lang in LANGUAGES:
         assert [k for k in families if k not in messages(lang)] == [], lang
+
+
+def registry_labels() -> list:
+    from lab.registry import all_registries
+
+    return [(registry.what, name, registry.label_key(name)) for registry in all_registries()
+            if registry.label_prefix is not None for name in registry.names()]
+
+
+def test_registries_with_labels_are_all_found():
+    """The walk below covers every labelled registry (so an empty list cannot pass it by accident)."""
+    labelled = {what for what, _, _ in registry_labels()}
+    assert {"job kind", "fine-tuning method", "quantization scheme", "pruning method", "prompting strategy",
+            "answer filter", "judge", "metric"} <= labelled
+
+
+@pytest.mark.parametrize("what, name, key", registry_labels())
+def test_every_registry_entry_has_its_label_in_both_languages(what, name, key):
+    for lang in LANGUAGES:
+        assert key in messages(lang), f"{what} {name}: no label {key} in {lang}"
 
 
 @pytest.mark.parametrize("kind", KINDS.names())

@@ -14,6 +14,7 @@ from lab.runs import run_files, store
 from lab.errors import LabError
 from lab.present.i18n import t
 from lab.present.plots import axis_title as figure_name
+from lab.specs import KINDS
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 TABLE_COLUMNS = ("id", "kind", "name", "status", "queue", "progress", "started", "duration", "figures", "owner")
@@ -28,7 +29,7 @@ def status_text(status: str, lang: str) -> str:
 
 def kind_text(kind: str, lang: str) -> str:
     """A job kind in words ("kind.generate"), or its name where the lab has no translation."""
-    key = f"kind.{kind}"
+    key = KINDS.label_key(kind)
     text = t(key, lang)
     return kind if text == key else text
 
