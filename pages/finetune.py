@@ -7,7 +7,7 @@ from lab.runs import runner
 from lab.errors import LabError
 from lab.finetune import compare, view
 from lab.finetune.datasets import BUILTIN
-from lab.finetune.methods import method_names
+from lab.finetune.methods import METHODS
 from lab.present.home_view import model_choices
 from lab.present.i18n import lesson
 from lab.present.plots import empty_figure
@@ -17,9 +17,7 @@ from pages.job_panel import JobPanel
 from pages.ui import K, session_lang, warn
 
 MAIN = ("max_steps", "batch_size", "learning_rate", "max_length", "seed")
-METHOD_SETTINGS = ("lora_r", "lora_alpha", "lora_dropout", "target_modules", "quant_type", "double_quant",
-                   "adalora_init_r", "adalora_target_r", "num_virtual_tokens", "prefix_projection",
-                   "encoder_hidden_size", "prompt_init_text", "adapter_size", "adapter_placement")
+METHOD_SETTINGS = METHODS.settings_of()  # every method's own settings (lab/finetune/methods/<name>.py)
 EXCLUDED = ("model", "method", "dataset", "name", "resume_from")
 
 
@@ -52,6 +50,8 @@ def build(ui) -> None:
                                   elem_id="finetune-methods")
                 form = SpecForm(ui, "finetune", exclude=EXCLUDED, render=False)
                 form.render(include=MAIN, columns=3)
+                for name in METHOD_SETTINGS:  # LoRA's at first; methods.change below follows the choice
+                    form.widgets[name].visible = name in METHODS.settings_of(["lora"])
                 with ui.make(gr.Accordion, label=K("finetune.method_settings"), open=False):
                     form.render(include=METHOD_SETTINGS, columns=2)
                 with ui.make(gr.Accordion, label=K("finetune.training_settings"), open=False):
@@ -61,7 +61,7 @@ def build(ui) -> None:
                 ui.lesson("finetune")
                 lesson_pick = ui.make(gr.Dropdown, choices=view.method_choices("en"), value="lora",
                                       label=K("finetune.method_lesson"), elem_id="finetune-lesson-pick")
-                method_lesson = gr.Markdown(lesson("method_lora", "en"), elem_classes=["lesson"])
+                method_lesson = gr.Markdown(lesson(METHODS.lesson_name("lora"), "en"), elem_classes=["lesson"])
         with ui.make(gr.Accordion, label=K("finetune.preview_title"), open=False) as preview_box:
             preview_note = gr.Markdown("")
             preview_tokens = gr.HighlightedText(value=[], show_legend=False, show_inline_category=False,
@@ -118,9 +118,12 @@ def build(ui) -> None:
     ui.on_language(lambda lang: [view.methods_frame(lang), gr.update(choices=view.method_choices(lang)),
                                  gr.update(choices=view.method_choices(lang)), gr.update(choices=_preset_choices(lang))],
                    [], [methods_table, methods, lesson_pick, preset])
-    ui.on_language(lambda lang, name: lesson(f"method_{name or 'lora'}", lang), [lesson_pick], [method_lesson])
-    lesson_pick.change(lambda name, lang: lesson(f"method_{name or 'lora'}", session_lang(lang)),
+    ui.on_language(lambda lang, name: lesson(METHODS.lesson_name(name or "lora"), lang), [lesson_pick], [method_lesson])
+    lesson_pick.change(lambda name, lang: lesson(METHODS.lesson_name(name or "lora"), session_lang(lang)),
                        [lesson_pick, ui.lang], [method_lesson])
+    # the "method settings" section shows the chosen methods' settings only (a preset's methods too)
+    methods.change(lambda chosen: form.show_only(METHODS.settings_of(chosen or []), METHOD_SETTINGS), [methods],
+                   form.widgets_of(METHOD_SETTINGS))
 
     def submit(lang, visitor, model_name, data, chosen, *values):
         lang = session_lang(lang)

@@ -9,21 +9,21 @@ import gradio as gr
 from lab.runs import runner
 from lab.errors import LabError
 from lab.present.i18n import lesson
-from lab.prune.methods import method_names
+from lab.prune.methods import METHODS as PRUNE_METHODS
 from lab.quantize import view
 from lab.quantize.default_model import DEFAULT_QUANTIZE_MODEL
-from lab.quantize.schemes import scheme_names
+from lab.quantize.schemes import SCHEMES
 from lab.specs import KINDS
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
 from pages.ui import K, session_lang, warn
 
-Q_MAIN = ("int8_threshold", "double_quant", "compute_dtype", "rtn_bits", "rtn_granularity", "rtn_group_sizes",
-          "rtn_mode")
+Q_MAIN = SCHEMES.settings_of()  # every scheme's own options (lab/quantize/schemes/<name>.py)
+Q_DEFAULT_SCHEMES = ["fp32", "bf16", "int8", "nf4", "fp4", "rtn"]
 Q_EXCLUDED = ("model", "schemes", "name")
 P_EXCLUDED = ("model", "methods", "name")
-SCHEME_LESSONS = [f"scheme_{n}" for n in scheme_names()]
-PRUNE_LESSONS = [f"prune_{n}" for n in method_names()]
+SCHEME_LESSONS = [SCHEMES.lesson_name(n) for n in SCHEMES.names()]
+PRUNE_LESSONS = [PRUNE_METHODS.lesson_name(n) for n in PRUNE_METHODS.names()]
 
 
 def build(ui) -> None:
@@ -48,11 +48,12 @@ def build(ui) -> None:
                                                label=K("quantize.page.preset"), elem_id="quantize-preset", scale=5)
                             q_load = ui.make(gr.Button, value=K("quantize.page.load_preset"), size="sm", scale=1,
                                              min_width=100, elem_id="quantize-load-preset")
-                        schemes = ui.make(gr.CheckboxGroup, choices=scheme_names(),
-                                          value=["fp32", "bf16", "int8", "nf4", "fp4", "rtn"],
+                        schemes = ui.make(gr.CheckboxGroup, choices=SCHEMES.names(), value=Q_DEFAULT_SCHEMES,
                                           label=K("quantize.page.schemes"), info=K("quantize.page.schemes_info"),
                                           elem_id="quantize-schemes")
                         q_form = SpecForm(ui, "quantize", exclude=Q_EXCLUDED, render=False)
+                        for name in Q_MAIN:  # the checked schemes' options only; schemes.change below follows
+                            q_form.widgets[name].visible = name in SCHEMES.settings_of(Q_DEFAULT_SCHEMES)
                         with ui.make(gr.Accordion, label=K("quantize.page.scheme_settings"), open=False):
                             q_form.render(include=Q_MAIN, columns=2)
                         with ui.make(gr.Accordion, label=K("quantize.page.measure_settings"), open=False):
@@ -76,7 +77,8 @@ def build(ui) -> None:
                         q_summary.render()
                     with gr.Column(scale=2):
                         ui.lesson("quantize")
-                        lesson_pick = ui.make(gr.Dropdown, choices=[(K(f"quantize.lesson.{n}"), n) for n in SCHEME_LESSONS],
+                        lesson_pick = ui.make(gr.Dropdown, choices=[(K(SCHEMES.label_key(n)), SCHEMES.lesson_name(n))
+                                                                    for n in SCHEMES.names()],
                                               value=SCHEME_LESSONS[0], label=K("quantize.page.entry_lesson"),
                                               elem_id="quantize-lesson-pick")
                         entry_lesson = gr.Markdown(lesson(SCHEME_LESSONS[0], "en"), elem_classes=["lesson"],
@@ -96,7 +98,7 @@ def build(ui) -> None:
             with ui.make(gr.Tab, label=K("quantize.page.prune_tab")):
                 with gr.Row():
                     with gr.Column(scale=3):
-                        methods = ui.make(gr.CheckboxGroup, choices=method_names(), value=method_names(),
+                        methods = ui.make(gr.CheckboxGroup, choices=PRUNE_METHODS.names(), value=PRUNE_METHODS.names(),
                                           label=K("quantize.page.methods"), elem_id="prune-methods")
                         p_form = SpecForm(ui, "prune", exclude=P_EXCLUDED, render=False)
                         p_form.render(include=("sparsities", "two_four"), columns=2)
@@ -113,7 +115,8 @@ def build(ui) -> None:
                             view.prune_figure(result, lang)], result_outputs=[p_summary, p_table, p_plot])
                         p_summary.render()
                     with gr.Column(scale=2):
-                        prune_pick = ui.make(gr.Dropdown, choices=[(K(f"quantize.lesson.{n}"), n) for n in PRUNE_LESSONS],
+                        prune_pick = ui.make(gr.Dropdown, choices=[(K(PRUNE_METHODS.label_key(n)), PRUNE_METHODS.lesson_name(n))
+                                                                   for n in PRUNE_METHODS.names()],
                                              value=PRUNE_LESSONS[0], label=K("quantize.page.entry_lesson"),
                                              elem_id="prune-lesson-pick")
                         prune_lesson = gr.Markdown(lesson(PRUNE_LESSONS[0], "en"), elem_classes=["lesson"],
@@ -155,6 +158,8 @@ def build(ui) -> None:
     ui.hurry(p_run.click(submitter(p_form, p_panel, "methods"), [ui.lang, ui.visitor, model, methods, *p_form.inputs()],
                          [p_panel.run_id, *p_panel.outputs()]))
     q_load.click(load_preset, [q_preset], [model, schemes, *q_form.inputs()])
+    schemes.change(lambda chosen: q_form.show_only(SCHEMES.settings_of(chosen or []), Q_MAIN), [schemes],
+                   q_form.widgets_of(Q_MAIN))
     normalization.change(redraw_histogram, [ui.lang, q_panel.run_id, normalization], [q_plots[histogram_index]])
     model.change(lambda lang, name: view.model_warning(name, session_lang(lang)), [ui.lang, model], [model_note])
     refresh.click(lambda visitor: gr.update(choices=view.model_choices(visitor or "")), [ui.visitor], [model])

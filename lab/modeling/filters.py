@@ -159,4 +159,4 @@ def exact_match(pred: str, gold: str, filter_name: str = "none", **params) -> bo
     `gold` is already an answer ("1000", "B", "Paris"): it is normalised, not extracted.
     """
     found = apply_filter(filter_name, pred, **params)
-    return found is not None and found == get_filter(filter_name).normalise(str(gold))
+    return found is not None and found == FILTERS.get(filter_name).normalise(str(gold))
