@@ -1,11 +1,13 @@
 """One registry class for every kind of entry the lab has: job kinds, PEFT methods, quantization
 schemes, prune methods, prompt strategies, exemplar selections, answer filters, judges, metrics.
 
-    METHODS = Registry("finetune method", package="lab.finetune.methods", lesson_prefix="method_",
-                       label_prefix="finetune.method.", order=("full", "lora", ...))
-    METHODS.register("lora", entry)        # or @METHODS.decorator("lora") on a function
-    METHODS.get("lora")                    # LabError naming the unknown name and the known ones
+    METHODS = Registry("fine-tuning method", package="lab.finetune.methods", lesson_prefix="method_",
+                       label_prefix="finetune.method.", error="unknown_method", order=("full", "lora", ...))
+    METHODS.register("lora", entry)        # or @FILTERS.decorator("none", wrap) on a function
+    METHODS.get("lora")                    # LabError `error` naming the unknown name and the known ones
     METHODS.names()                        # in display order: `order` first, then the rest sorted
+    METHODS.entries(); "lora" in METHODS   # name -> entry in display order; membership
+    METHODS.settings_of(["lora", "qlora"]) # spec fields those entries read (entries with `.settings`)
 
 `package`: a package whose modules register entries on import; they are imported on first use (lazy),
 so adding an entry is adding a file there. Every registry made with this class is listed by

@@ -69,6 +69,7 @@ def test_every_key_named_in_the_code_exists_in_both_languages():
 
 
 def test_key_families_built_at_run_time_exist():
+    from lab.finetune.methods import METHODS
     from lab.present.home_view import MODEL_COLUMNS
     from lab.runs.job_view import GENERATION_COLUMNS
     from lab.runs.runs_view import STATUSES, TABLE_COLUMNS
@@ -76,7 +77,8 @@ def test_key_families_built_at_run_time_exist():
     families = ([f"runs.status.{s}" for s in STATUSES] + [f"tab.{name}" for name in TABS]
                 + [f"runs.col.{c}" for c in TABLE_COLUMNS] + [f"generate.col.{c}" for c in GENERATION_COLUMNS]
                 + [f"home.models.{c}" for c in MODEL_COLUMNS] + [f"kind.{k}" for k in ("demo", "generate")]
-                + [f"generate.finish.{r}" for r in ("eos", "stop", "length")])
+                + [f"generate.finish.{r}" for r in ("eos", "stop", "length")]
+                + [f"finetune.trains.{m}" for m in METHODS.names()])  # the methods table's "what trains"
     for lang in LANGUAGES:
         assert [k for k in families if k not in messages(lang)] == [], lang
 
