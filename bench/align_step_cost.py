@@ -23,11 +23,11 @@ sys.path.insert(0, str(REPO))
 
 def run(kind: str, fields: dict, threads: int) -> dict:
     from lab.runs.job_context import JobContext
-    from lab.specs import kinds, spec_from_dict
+    from lab.specs import KINDS, spec_from_dict
 
     folder = Path(tempfile.mkdtemp(prefix=f"bench-{kind}-"))
     started = time.time()
-    figures = kinds()[kind].run(spec_from_dict({"kind": kind, **fields}), JobContext(folder, threads))
+    figures = KINDS.get(kind).run(spec_from_dict({"kind": kind, **fields}), JobContext(folder, threads))
     return {"seconds_per_step": round(figures["train_seconds"] / figures["steps"], 3), "steps": figures["steps"],
             "wall_seconds": round(time.time() - started, 1)}
 

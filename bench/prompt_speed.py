@@ -40,13 +40,13 @@ def main() -> None:
     from lab.modeling.models import DEFAULT_MODEL, load_model
     from lab.prompting.prompts import PromptCraft, render
     from lab.prompting.scoring import extract
-    from lab.prompting.strategies import choose_exemplars, get_strategy
+    from lab.prompting.strategies import STRATEGIES, choose_exemplars
     from lab.tasks import get_task
 
     torch.set_num_threads(args.threads)
     model, tokenizer, info = load_model(DEFAULT_MODEL, dtype="fp32")
     task = get_task("arithmetic_1digit")
-    strategy = get_strategy("few_shot")
+    strategy = STRATEGIES.get("few_shot")
     questions = task.questions[:args.questions]
     prompts = [render(tokenizer, task, item, choose_exemplars(task.exemplars, 4, "first", False, item.question, i, 0),
                       strategy, PromptCraft())[0] for i, item in enumerate(questions)]

@@ -44,7 +44,7 @@ def main() -> None:
     from lab.modeling.generation import generate
     from lab.quantize.default_model import DEFAULT_QUANTIZE_MODEL, ensure_default_model, resolve
     from lab.quantize.memory import weight_memory
-    from lab.quantize.schemes import get_scheme
+    from lab.quantize.schemes import SCHEMES
     from lab.specs import spec_from_dict
 
     torch.set_num_threads(args.threads)
@@ -61,7 +61,7 @@ def main() -> None:
     models = {}
     for label, variant in variants.items():
         started = time.time()
-        model, tokenizer, _ = get_scheme(variant.scheme).load(path, variant, device)
+        model, tokenizer, _ = SCHEMES.get(variant.scheme).load(path, variant, device)
         load_seconds[label] = round(time.time() - started, 3)
         memory[label] = weight_memory(model)
         models[label] = (model, tokenizer)

@@ -1,11 +1,13 @@
 """One registry class for every kind of entry the lab has: job kinds, PEFT methods, quantization
 schemes, prune methods, prompt strategies, exemplar selections, answer filters, judges, metrics.
 
-    METHODS = Registry("finetune method", package="lab.finetune.methods", lesson_prefix="method_",
-                       label_prefix="finetune.method.", order=("full", "lora", ...))
-    METHODS.register("lora", entry)        # or @METHODS.decorator("lora") on a function
-    METHODS.get("lora")                    # LabError naming the unknown name and the known ones
+    METHODS = Registry("fine-tuning method", package="lab.finetune.methods", lesson_prefix="method_",
+                       label_prefix="finetune.method.", error="unknown_method", order=("full", "lora", ...))
+    METHODS.register("lora", entry)        # or @FILTERS.decorator("none", wrap) on a function
+    METHODS.get("lora")                    # LabError `error` naming the unknown name and the known ones
     METHODS.names()                        # in display order: `order` first, then the rest sorted
+    METHODS.entries(); "lora" in METHODS   # name -> entry in display order; membership
+    METHODS.settings_of(["lora", "qlora"]) # spec fields those entries read (entries with `.settings`)
 
 `package`: a package whose modules register entries on import; they are imported on first use (lazy),
 so adding an entry is adding a file there. Every registry made with this class is listed by
@@ -30,8 +32,9 @@ REGISTRY_MODULES = (
 class Registry:
     def __init__(self, what: str, package: Optional[str] = None, order: tuple = (),
                  lesson_prefix: Optional[str] = None, label_prefix: Optional[str] = None,
-                 skip_private: bool = True):
+                 skip_private: bool = True, error: str = "unknown_entry"):
         self.what = what  # "finetune method": named in the unknown-name error
+        self.error = error  # LabError key of the unknown-name error; its message may use {name}, {names}, {what}
         self.package = package
         self.order = tuple(order)
         self.lesson_prefix = lesson_prefix  # lesson of entry NAME: assets/lessons/<lang>/<prefix>NAME.md
@@ -74,7 +77,7 @@ class Registry:
     def get(self, name: str):
         self._load()
         if name not in self._entries:
-            raise LabError("unknown_entry", what=self.what, name=str(name)[:100], names=", ".join(self.names()))
+            raise LabError(self.error, what=self.what, name=str(name)[:100], names=", ".join(sorted(self._entries)))
         return self._entries[name]
 
     def __contains__(self, name) -> bool:
@@ -86,6 +89,16 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self.names())
+
+    def settings_of(self, names=None) -> tuple:
+        """The spec fields the named entries (default: all) read, each once, in display order: for
+        registries whose entries own settings (finetune methods, quantization schemes; `entry.settings`)."""
+        chosen = [n for n in self.names() if names is None or n in names]
+        return tuple(dict.fromkeys(f for n in chosen for f in self._entries[n].settings))
+
+    def groups(self) -> list:
+        """The settings groups the entries own (`entry.group`, a dataclass), each once, in display order."""
+        return list(dict.fromkeys(e.group for e in self.entries().values() if getattr(e, "group", None)))
 
     def lesson_name(self, name: str) -> Optional[str]:
         return f"{self.lesson_prefix}{name}" if self.lesson_prefix is not None else None

@@ -12,6 +12,7 @@ import typing
 from dataclasses import dataclass, field
 
 from lab.errors import LabError
+from lab.registry import Registry
 
 
 def setting(default, en: str, zh: str, choices=None, minimum=None, maximum=None):
@@ -22,6 +23,32 @@ def setting(default, en: str, zh: str, choices=None, minimum=None, maximum=None)
     return field(default=default, metadata=meta)
 
 
+def compose(*groups):
+    """Class decorator, placed under @dataclass: adds the fields of each settings group to the spec, flat.
+
+    A group is a small dataclass a method or scheme declares next to its code (e.g. LoRA's rank, alpha,
+    dropout, target modules); its fields follow the spec's own, group by group, so the spec's JSON (and
+    spec_hash(), which is computed on that flat form) is the same as if they were written in the spec.
+    A group may define `check(spec)`, a static method that raises LabError naming a bad value; it runs
+    after the spec's own validate().
+    """
+    def add(cls):
+        annotations = cls.__dict__.get("__annotations__", {})
+        for group in groups:
+            for f in dataclasses.fields(group):
+                if f.name in annotations:
+                    raise TypeError(f"{cls.__name__}: field {f.name} of {group.__name__} is already a field")
+                annotations[f.name] = f.type
+                setattr(cls, f.name, field(default=f.default, default_factory=f.default_factory, metadata=f.metadata))
+        cls.__annotations__ = annotations
+        cls.setting_groups = tuple(groups)
+        return cls
+    return add
+
+
+def group_fields(group) -> tuple:
+    """The field names of a settings group, in declaration order."""
+    return tuple(f.name for f in dataclasses.fields(group)) if group else ()
 
 def weights_dtype_setting():
     """The `dtype` field of every kind that loads a model to run it (lab.modeling.models.load_model decides "auto")."""
@@ -43,6 +70,7 @@ class Spec:
     needs_torch: typing.ClassVar[bool] = True  # the dispatcher pre-imports the ML stack for these
     graceful_cancel: typing.ClassVar[bool] = False  # True: SIGTERM sets ctx.cancel_requested; the job stops itself
     cancel_grace_seconds: typing.ClassVar[float] = 5.0  # then SIGKILL
+    setting_groups: typing.ClassVar[tuple] = ()  # settings groups added by @compose (their check() runs too)
 
     name: str = setting("", en="A name for this run, shown in the Runs tab.", zh="本次运行的名称,显示在“运行记录”页。")
     seed: int = setting(0, en="Random seed: the same seed and settings give the same result.",
@@ -62,6 +90,9 @@ class Spec:
             if meta.get("maximum") is not None and isinstance(value, (int, float)) and value > meta["maximum"]:
                 raise LabError("too_large", field=f.name, value=value, maximum=meta["maximum"])
         self.validate()
+        for group in self.setting_groups:
+            if hasattr(group, "check"):
+                group.check(self)
 
     def validate(self):
         """Checks across fields; subclasses raise LabError naming the bad value."""
@@ -134,32 +165,23 @@ def _check_type(name: str, value, annotation):
     raise LabError("bad_type", field=name, expected=annotation.__name__, got=type(value).__name__)
 
 
-KINDS: dict[str, "KindEntry"] = {}
-
-
 @dataclass
-class KindEntry:
+class Kind:
     spec_class: type
     run: typing.Callable  # run(spec, ctx) -> dict of figures (merged into the result's "metrics")
-    module: str
+
+    @property
+    def module(self) -> str:
+        return self.run.__module__
 
 
-def register_kind(spec_class: type, run: typing.Callable) -> None:
-    """One line at the bottom of each lab/kinds/<kind>.py: register_kind(GenerateSpec, run)."""
-    KINDS[spec_class.kind] = KindEntry(spec_class, run, run.__module__)
-
-
-def kinds() -> dict[str, KindEntry]:
-    import lab.kinds  # noqa: F401  (importing registers every kind; the modules import no torch)
-
-    return KINDS
+# Job kinds, one module each in lab/kinds/ ending with KINDS.register(XSpec.kind, Kind(XSpec, run));
+# those modules import no torch at module level (the app imports them to build forms).
+KINDS = Registry("job kind", package="lab.kinds", label_prefix="kind.", error="unknown_kind")
 
 
 def spec_class(kind: str) -> type:
-    entries = kinds()
-    if kind not in entries:
-        raise LabError("unknown_kind", kind=kind, kinds=", ".join(sorted(entries)))
-    return entries[kind].spec_class
+    return KINDS.get(kind).spec_class
 
 
 def spec_from_dict(data) -> Spec:

@@ -11,7 +11,7 @@ import gradio as gr
 from lab.runs import runner
 from lab.errors import LabError
 from lab.evaluate import arena, view
-from lab.evaluate.judges import judge_names
+from lab.evaluate.judges import JUDGES
 from lab.evaluate.metrics import METRICS
 from lab.evaluate.prompt_sets import prompt_set_names
 from lab.present.home_view import model_choices
@@ -21,13 +21,12 @@ from lab.evaluate.plots import EMPTY
 from lab.present.plots import empty_figure
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
-from pages.widgets import LessonPicker, Listed, PresetRow, RunButton, shows_errors, upload_box
+from pages.widgets import LessonPicker, PresetRow, RunButton, shows_errors, upload_box
 from pages.ui import K, session_lang, viewer, warn
 
 JUDGE_MAIN = ("n_prompts", "max_new_tokens", "baseline", "seed")
 EVAL_MAIN = ("n_questions", "shots", "max_new_tokens")
-LESSON_REGISTRIES = [Listed(judge_names, "evaluate.lesson.judge_", "judge_"),  # until H2's Registry lands
-                     Listed(lambda: list(METRICS), "evaluate.lesson.metric_", "metric_")]
+LESSON_REGISTRIES = [JUDGES, METRICS]  # one lesson per registered entry
 
 
 def build(ui) -> None:
@@ -70,7 +69,7 @@ def _judge_tab(ui) -> dict:
         upload_box(ui, prompt_set, label=K("evaluate.upload"), file_types=(".jsonl", ".csv"), height=90,
                    elem_id="evaluate-upload")
     with gr.Row():
-        judge = ui.make(gr.Dropdown, choices=judge_names(), value="logprob", label=K("field.judge"),
+        judge = ui.make(gr.Dropdown, choices=JUDGES.names(), value="logprob", label=K("field.judge"),
                         info=K("evaluate.judge_info"), elem_id="evaluate-judge")
         judge_model = ui.make(gr.Dropdown, choices=[c[1] for c in choices], value=default_model, allow_custom_value=True,
                               label=K("field.judge_model"), info=K("evaluate.judge_model_info"), elem_id="evaluate-judge-model")
@@ -236,7 +235,7 @@ def _metrics_tab(ui) -> None:
         task = ui.make(gr.Dropdown, choices=task_names(), value="tweet_sentiment", allow_custom_value=True,
                        label=K("field.task"), info=K("evaluate.task_info"), elem_id="evaluate-task")
     with gr.Row():
-        metric = ui.make(gr.Radio, choices=list(METRICS), value="multiple_choice", label=K("field.metric"),
+        metric = ui.make(gr.Radio, choices=METRICS.names(), value="multiple_choice", label=K("field.metric"),
                          info=K("evaluate.metric_info"), elem_id="evaluate-metric")
         upload_box(ui, task, label=K("evaluate.task_upload"), file_types=(".jsonl",), save=save_upload, height=90,
                    elem_id="evaluate-task-upload")

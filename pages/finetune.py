@@ -7,7 +7,7 @@ from lab.runs import runner
 from lab.errors import LabError
 from lab.finetune import compare, view
 from lab.finetune.datasets import BUILTIN
-from lab.finetune.methods import method_names
+from lab.finetune.methods import METHODS
 from lab.classroom import downloads
 from lab.present.formatting import parse_run_ids
 from lab.present.home_view import model_choices
@@ -16,14 +16,10 @@ from lab.specs import spec_from_dict
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
 from pages.ui import K, session_lang, viewer
-from pages.widgets import LessonPicker, Listed, PresetRow, RunButton, shows_errors, upload_box
-
-METHODS = Listed(method_names, "finetune.method.", "method_")  # until H2's Registry lands: lab.finetune.methods
+from pages.widgets import LessonPicker, PresetRow, RunButton, shows_errors, upload_box
 
 MAIN = ("max_steps", "batch_size", "learning_rate", "max_length", "seed")
-METHOD_SETTINGS = ("lora_r", "lora_alpha", "lora_dropout", "target_modules", "quant_type", "double_quant",
-                   "adalora_init_r", "adalora_target_r", "num_virtual_tokens", "prefix_projection",
-                   "encoder_hidden_size", "prompt_init_text", "adapter_size", "adapter_placement")
+METHOD_SETTINGS = METHODS.settings_of()  # every method's own settings (lab/finetune/methods/<name>.py)
 EXCLUDED = ("model", "method", "dataset", "name", "resume_from")
 
 
@@ -51,6 +47,8 @@ def build(ui) -> None:
                                   elem_id="finetune-methods")
                 form = SpecForm(ui, "finetune", exclude=EXCLUDED, render=False)
                 form.render(include=MAIN, columns=3)
+                for name in METHOD_SETTINGS:  # LoRA's at first; methods.change below follows the choice
+                    form.widgets[name].visible = name in METHODS.settings_of(["lora"])
                 with ui.make(gr.Accordion, label=K("finetune.method_settings"), open=False):
                     form.render(include=METHOD_SETTINGS, columns=2)
                 with ui.make(gr.Accordion, label=K("finetune.training_settings"), open=False):
@@ -117,6 +115,9 @@ def build(ui) -> None:
                    [runs_state, ui.visitor, ui.token], group_outputs)
     ui.on_language(lambda lang: [view.methods_frame(lang), gr.update(choices=view.method_choices(lang))],
                    [], [methods_table, methods])
+    # the "method settings" section shows the chosen methods' settings only (a preset's methods too)
+    methods.change(lambda chosen: form.show_only(METHODS.settings_of(chosen or []), METHOD_SETTINGS), [methods],
+                   form.widgets_of(METHOD_SETTINGS))
 
     @shows_errors(outputs=1 + len(group_outputs))
     def submit(lang, visitor, token, model_name, data, chosen, *values):

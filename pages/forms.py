@@ -69,6 +69,14 @@ class SpecForm:
                 for component in chosen[start:start + columns]:
                     component.render()
 
+    def show_only(self, shown, among) -> list:
+        """Updates that show the widgets of `among` named in `shown` and hide the rest of `among` (e.g. a
+        "method settings" section showing the chosen methods' settings only); outputs: self.widgets_of(among)."""
+        return [gr.update(visible=name in shown) for name in among]
+
+    def widgets_of(self, names) -> list:
+        return [self.widgets[name] for name in names]
+
     def inputs(self) -> list:
         return list(self.widgets.values())
 

@@ -5,14 +5,14 @@ from lab.errors import LabError
 from lab.present.home_view import model_choices
 from lab.runs.job_view import generation_frame as outputs_frame
 from lab.runs.job_view import run_spec
-from lab.specs import kinds
+from lab.specs import KINDS
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
 from pages.ui import K, session_lang, viewer, warn
 
 def build(ui) -> None:
     with ui.make(gr.Tab, label=K("tab.generate"), id="generate", elem_id="tab-generate"):
-        if "generate" not in kinds():
+        if "generate" not in KINDS:
             ui.make(gr.Markdown, value=K("generate.unavailable"))
             return
         choices, default = model_choices()

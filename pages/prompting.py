@@ -11,9 +11,9 @@ from lab.tasks import save_upload
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
 from pages.ui import K, session_lang, viewer
-from pages.widgets import LessonPicker, Listed, PresetRow, RunButton, shows_errors, upload_box
+from pages.widgets import LessonPicker, PresetRow, RunButton, shows_errors, upload_box
 
-STRATEGY_LESSONS = Listed(lambda: list(STRATEGIES), "prompting.strategy.", "strategy_")  # until H2's Registry lands
+STRATEGY_LESSONS = STRATEGIES  # the lesson picker walks the registry
 
 MAIN = ("questions", "k", "selection", "n_paths", "k_values", "seed")
 CRAFT = ("system_prompt", "instruction", "instruction_placement", "output_format", "use_chat_template")
@@ -120,7 +120,7 @@ def build(ui) -> None:
     run.on_click(submit, inputs, outputs)
     # one click: every strategy on the same questions
     compare_all.on_click(lambda lang, visitor, model_name, task_name, _chosen, *values: submit(
-        lang, visitor, model_name, task_name, list(STRATEGIES), *values), inputs, outputs)
+        lang, visitor, model_name, task_name, STRATEGIES.names(), *values), inputs, outputs)
 
     def redraw_result(lang, run_id, visitor, token):
         result = job_status(run_id, lang, viewer(visitor, token))["result"] if run_id else None

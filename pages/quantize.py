@@ -7,27 +7,25 @@ lab/quantize/view.py.
 """
 import gradio as gr
 from lab.runs import runner
-from lab.prune.methods import method_names
+from lab.prune.methods import METHODS as PRUNE_METHODS
 from lab.quantize import view
 from lab.quantize.default_model import DEFAULT_QUANTIZE_MODEL
-from lab.quantize.schemes import scheme_names
-from lab.specs import kinds
+from lab.quantize.schemes import SCHEMES
+from lab.specs import KINDS
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
 from pages.ui import K, session_lang, viewer
-from pages.widgets import LessonPicker, Listed, PresetRow, RunButton, shows_errors
+from pages.widgets import LessonPicker, PresetRow, RunButton, shows_errors
 
-Q_MAIN = ("int8_threshold", "double_quant", "compute_dtype", "rtn_bits", "rtn_granularity", "rtn_group_sizes",
-          "rtn_mode")
+Q_MAIN = SCHEMES.settings_of()  # every scheme's own options (lab/quantize/schemes/<name>.py)
+Q_DEFAULT_SCHEMES = ["fp32", "bf16", "int8", "nf4", "fp4", "rtn"]
 Q_EXCLUDED = ("model", "schemes", "name")
 P_EXCLUDED = ("model", "methods", "name")
-SCHEMES = Listed(scheme_names, "quantize.lesson.scheme_", "scheme_")  # until H2's Registry lands
-PRUNE_METHODS = Listed(method_names, "quantize.lesson.prune_", "prune_")
 
 
 def build(ui) -> None:
     with ui.make(gr.Tab, label=K("tab.quantize"), id="quantize", elem_id="tab-quantize"):
-        if not {"quantize", "prune"} <= set(kinds()):
+        if not {"quantize", "prune"} <= set(KINDS):
             ui.make(gr.Markdown, value=K("app.coming_soon"))
             ui.lesson("quantize")
             return
@@ -46,11 +44,12 @@ def build(ui) -> None:
                                              kind="quantize", label=K("quantize.page.preset"),
                                              button=K("quantize.page.load_preset"), blank=False, note=False,
                                              dropdown_scale=5)
-                        schemes = ui.make(gr.CheckboxGroup, choices=scheme_names(),
-                                          value=["fp32", "bf16", "int8", "nf4", "fp4", "rtn"],
+                        schemes = ui.make(gr.CheckboxGroup, choices=SCHEMES.names(), value=Q_DEFAULT_SCHEMES,
                                           label=K("quantize.page.schemes"), info=K("quantize.page.schemes_info"),
                                           elem_id="quantize-schemes")
                         q_form = SpecForm(ui, "quantize", exclude=Q_EXCLUDED, render=False)
+                        for name in Q_MAIN:  # the checked schemes' options only; schemes.change below follows
+                            q_form.widgets[name].visible = name in SCHEMES.settings_of(Q_DEFAULT_SCHEMES)
                         with ui.make(gr.Accordion, label=K("quantize.page.scheme_settings"), open=False):
                             q_form.render(include=Q_MAIN, columns=2)
                         with ui.make(gr.Accordion, label=K("quantize.page.measure_settings"), open=False):
@@ -91,7 +90,7 @@ def build(ui) -> None:
             with ui.make(gr.Tab, label=K("quantize.page.prune_tab")):
                 with gr.Row():
                     with gr.Column(scale=3):
-                        methods = ui.make(gr.CheckboxGroup, choices=method_names(), value=method_names(),
+                        methods = ui.make(gr.CheckboxGroup, choices=PRUNE_METHODS.names(), value=PRUNE_METHODS.names(),
                                           label=K("quantize.page.methods"), elem_id="prune-methods")
                         p_form = SpecForm(ui, "prune", exclude=P_EXCLUDED, render=False)
                         p_form.render(include=("sparsities", "two_four"), columns=2)
@@ -138,6 +137,8 @@ def build(ui) -> None:
     p_run.on_click(submitter(p_form, p_panel, "methods"), [ui.lang, ui.visitor, model, methods, *p_form.inputs()],
                    [p_panel.run_id, *p_panel.outputs()])
     q_preset.on_load(load_preset, [model, schemes, *q_form.inputs()])
+    schemes.change(lambda chosen: q_form.show_only(SCHEMES.settings_of(chosen or []), Q_MAIN), [schemes],
+                   q_form.widgets_of(Q_MAIN))
     normalization.change(redraw_histogram, [ui.lang, q_panel.run_id, normalization], [q_plots[histogram_index]])
     model.change(lambda lang, name: view.model_warning(name, session_lang(lang)), [ui.lang, model], [model_note])
     refresh.click(lambda visitor, token: gr.update(choices=view.model_choices(viewer(visitor, token))),

@@ -13,7 +13,7 @@ from lab.errors import LabError
 from lab.kinds.scaling import EXAMPLE_CSV
 from lab.scaling import view
 from lab.scaling.data import read_points_file
-from lab.specs import kinds, spec_from_dict
+from lab.specs import KINDS, spec_from_dict
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
 from lab.classroom import presets
@@ -32,7 +32,7 @@ def stored_upload(path: str, visitor: str = "") -> str:
 
 def build(ui) -> None:
     with ui.make(gr.Tab, label=K("tab.scaling"), id="scaling", elem_id="tab-scaling"):
-        if not {"scaling", "scaling_sweep", "pretrain"} <= set(kinds()):
+        if not {"scaling", "scaling_sweep", "pretrain"} <= set(KINDS):
             ui.make(gr.Markdown, value=K("app.coming_soon"))
             ui.lesson("scaling")
             return

@@ -145,10 +145,10 @@ def test_the_judge_spec_pits_the_reference_against_the_dpo_run_on_the_same_promp
 
 
 def test_submitting_to_the_judge_is_refused_clearly_while_no_judge_kind_exists(lab_home, monkeypatch):
-    from lab.specs import KINDS, kinds
+    from lab.specs import KINDS
 
-    kinds()
-    monkeypatch.delitem(KINDS, "judge")  # an install without the Evaluate tab
+    KINDS.names()  # fill the registry, then take the judge kind out for this test
+    monkeypatch.delitem(KINDS._entries, "judge")  # an install without the Evaluate tab
     fake_dpo_run("r-dpo", {"kind": "dpo", "model": "m"}, [{"prompt": "p"}])
     with pytest.raises(LabError) as caught:
         judging.submit_judge("r-dpo")

@@ -9,7 +9,7 @@ from lab import config
 from lab.runs import runner
 from lab.runs.job_context import JobContext
 from lab.errors import LabError
-from lab.specs import kinds, spec_from_dict
+from lab.specs import KINDS, spec_from_dict
 from tiny_models import trained_tiny_model_dir
 
 
@@ -32,7 +32,7 @@ def separable_pairs(path, flip: bool = False, count: int = 40):
 def run_kind(kind, run_dir, **fields):
     spec = spec_from_dict({"kind": kind, "model": str(trained_tiny_model_dir()), **fields})
     run_dir.mkdir(parents=True, exist_ok=True)
-    return kinds()[kind].run(spec, JobContext(run_dir))
+    return KINDS.get(kind).run(spec, JobContext(run_dir))
 
 
 @pytest.mark.parametrize("flip", [False, True])

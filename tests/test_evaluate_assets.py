@@ -24,7 +24,7 @@ def test_preset_is_a_valid_spec_with_texts_in_both_languages(path):
     assert spec.kind in ("judge", "evaluate")
 
 
-@pytest.mark.parametrize("judge", sorted(JUDGES))
+@pytest.mark.parametrize("judge", sorted(JUDGES.names()))
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_judge_has_a_lesson(judge, lang):
     path = config.REPO / "assets" / "lessons" / lang / f"judge_{judge}.md"
@@ -33,7 +33,7 @@ def test_every_judge_has_a_lesson(judge, lang):
     assert len(text) > 400 and ("Predict, then run" in text if lang == "en" else "先预测,再运行" in text)
 
 
-@pytest.mark.parametrize("metric", sorted(__import__("lab.evaluate.metrics", fromlist=["METRICS"]).METRICS))
+@pytest.mark.parametrize("metric", sorted(__import__("lab.evaluate.metrics", fromlist=["METRICS"]).METRICS.names()))
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_metric_has_a_lesson(metric, lang):
     path = config.REPO / "assets" / "lessons" / lang / f"metric_{metric}.md"

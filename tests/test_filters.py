@@ -7,7 +7,7 @@ from lab.modeling.filters import FILTERS, apply_filter, canonical_number, exact_
 
 def test_every_filter_is_registered_with_a_description():
     assert {"none", "regex", "last_number", "the_answer_is", "choice_letter"} <= set(FILTERS)
-    assert all(entry.description for entry in FILTERS.values())
+    assert all(entry.description for entry in FILTERS.entries().values())
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -8,7 +8,7 @@ from lab.runs.job_context import JobContext
 from lab.errors import LabError
 from lab.finetune import train as recipe
 from lab.finetune.datasets import load_examples
-from lab.finetune.methods import method_names
+from lab.finetune.methods import METHODS
 from lab.specs import spec_from_dict
 from tiny_models import make_tiny_model_dir
 
@@ -53,7 +53,7 @@ def make_spec(model_dir, data, method, **extra):
 
 
 def test_every_registered_method_is_covered():
-    assert set(method_names()) == set(TRAINABLE)
+    assert set(METHODS.names()) == set(TRAINABLE)
 
 
 @pytest.mark.parametrize("method", list(TRAINABLE))

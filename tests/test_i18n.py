@@ -4,6 +4,7 @@
   values, and the same {placeholders};
 - every key the code names literally (t("..."), K("..."), LabError("...")) exists;
 - the key families built at run time (statuses, tabs, table headers, spec field labels) exist;
+- every entry of every registry with a label prefix has its label (registry.label_key) in both languages;
 - every spec field has help in both languages, and every tab has its lesson in both languages.
 """
 import dataclasses
@@ -16,7 +17,7 @@ import pytest
 from lab import config
 from lab.present.tabs import TABS
 from lab.present.i18n import LANGUAGES, lesson, messages
-from lab.specs import kinds
+from lab.specs import KINDS
 
 I18N = config.REPO / "assets" / "i18n"
 LESSONS = config.REPO / "assets" / "lessons"
@@ -68,6 +69,7 @@ def test_every_key_named_in_the_code_exists_in_both_languages():
 
 
 def test_key_families_built_at_run_time_exist():
+    from lab.finetune.methods import METHODS
     from lab.present.home_view import MODEL_COLUMNS
     from lab.runs.job_view import GENERATION_COLUMNS
     from lab.runs.runs_view import STATUSES, TABLE_COLUMNS
@@ -75,14 +77,35 @@ def test_key_families_built_at_run_time_exist():
     families = ([f"runs.status.{s}" for s in STATUSES] + [f"tab.{name}" for name in TABS]
                 + [f"runs.col.{c}" for c in TABLE_COLUMNS] + [f"generate.col.{c}" for c in GENERATION_COLUMNS]
                 + [f"home.models.{c}" for c in MODEL_COLUMNS] + [f"kind.{k}" for k in ("demo", "generate")]
-                + [f"generate.finish.{r}" for r in ("eos", "stop", "length")])
+                + [f"generate.finish.{r}" for r in ("eos", "stop", "length")]
+                + [f"finetune.trains.{m}" for m in METHODS.names()])  # the methods table's "what trains"
     for lang in LANGUAGES:
         assert [k for k in families if k not in messages(lang)] == [], lang
 
 
-@pytest.mark.parametrize("kind", sorted(kinds()))
+def registry_labels() -> list:
+    from lab.registry import all_registries
+
+    return [(registry.what, name, registry.label_key(name)) for registry in all_registries()
+            if registry.label_prefix is not None for name in registry.names()]
+
+
+def test_registries_with_labels_are_all_found():
+    """The walk below covers every labelled registry (so an empty list cannot pass it by accident)."""
+    labelled = {what for what, _, _ in registry_labels()}
+    assert {"job kind", "fine-tuning method", "quantization scheme", "pruning method", "prompting strategy",
+            "answer filter", "judge", "metric"} <= labelled
+
+
+@pytest.mark.parametrize("what, name, key", registry_labels())
+def test_every_registry_entry_has_its_label_in_both_languages(what, name, key):
+    for lang in LANGUAGES:
+        assert key in messages(lang), f"{what} {name}: no label {key} in {lang}"
+
+
+@pytest.mark.parametrize("kind", KINDS.names())
 def test_every_spec_field_has_a_label_and_help_in_both_languages(kind):
-    spec_class = kinds()[kind].spec_class
+    spec_class = KINDS.get(kind).spec_class
     for field in dataclasses.fields(spec_class):
         for lang in LANGUAGES:
             assert f"field.{field.name}" in messages(lang), f"{kind}.{field.name}: no label in {lang}"

@@ -12,7 +12,7 @@ from lab.prompting.prompts import PromptCraft, build_messages, build_text, rende
 from lab.prompting.run import run_prompting
 from lab.modeling.stats import wilson_interval
 from lab.prompting.scoring import answer_span, extract, majority_vote
-from lab.prompting.strategies import STRATEGIES, choose_exemplars, get_strategy
+from lab.prompting.strategies import STRATEGIES, choose_exemplars
 from lab.tasks import Task, TaskItem, get_task
 from tiny_models import make_tokenizer, trained_tiny_model_dir
 
@@ -25,7 +25,7 @@ PLAIN = PromptCraft(chat_template=False)
 
 
 def text(strategy, craft=PLAIN, k=2):
-    return build_text(TASK, QUESTION, POOL[:k] if get_strategy(strategy).shots else [], get_strategy(strategy), craft)
+    return build_text(TASK, QUESTION, POOL[:k] if STRATEGIES.get(strategy).shots else [], STRATEGIES.get(strategy), craft)
 
 
 def test_exact_plain_text_of_each_strategy():
@@ -56,7 +56,7 @@ def test_prompt_craft_options_change_the_text_as_documented():
 
 def test_chat_messages_turn_exemplars_into_user_and_assistant_turns():
     craft = PromptCraft(system_prompt="Be brief.")
-    messages = build_messages(TASK, QUESTION, POOL, get_strategy("few_shot_cot"), craft)
+    messages = build_messages(TASK, QUESTION, POOL, STRATEGIES.get("few_shot_cot"), craft)
     assert messages == [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": f"Solve the problem. {FORMAT}\n\nCalculate 1 + 2."},
@@ -65,26 +65,26 @@ def test_chat_messages_turn_exemplars_into_user_and_assistant_turns():
         {"role": "assistant", "content": "5 - 4 = 1. The answer is 1."},
         {"role": "user", "content": "Calculate 2 + 2."},
     ]
-    cot = build_messages(TASK, QUESTION, [], get_strategy("zero_shot_cot"), PromptCraft(placement="after"))
+    cot = build_messages(TASK, QUESTION, [], STRATEGIES.get("zero_shot_cot"), PromptCraft(placement="after"))
     assert cot == [{"role": "user", "content": f"Calculate 2 + 2.\nSolve the problem. {FORMAT}\nLet's think step by step."}]
 
 
 def test_render_uses_the_tokenizers_chat_template_or_plain_text():
     tokenizer = make_tokenizer()
-    rendered, chat = render(tokenizer, TASK, QUESTION, [], get_strategy("zero_shot"), PromptCraft())
+    rendered, chat = render(tokenizer, TASK, QUESTION, [], STRATEGIES.get("zero_shot"), PromptCraft())
     assert chat and rendered == f"<s>user: Solve the problem. {FORMAT}\n\nCalculate 2 + 2.\n<s>assistant: "
     tokenizer.chat_template = None
-    rendered, chat = render(tokenizer, TASK, QUESTION, [], get_strategy("zero_shot"), PromptCraft())
+    rendered, chat = render(tokenizer, TASK, QUESTION, [], STRATEGIES.get("zero_shot"), PromptCraft())
     assert not chat and rendered == text("zero_shot")
 
 
 def test_multiple_choice_and_classification_prompts():
     mmlu = get_task("mmlu_cot")
     item = mmlu.questions[0]
-    prompt = build_text(mmlu, item, mmlu.exemplars[:1], get_strategy("few_shot"), PLAIN)
+    prompt = build_text(mmlu, item, mmlu.exemplars[:1], STRATEGIES.get("few_shot"), PLAIN)
     assert f"A: The answer is ({mmlu.exemplars[0].answer})." in prompt and "\nA. " in prompt and "\nB. " in prompt
     sentiment = get_task("tweet_sentiment")
-    prompt = build_text(sentiment, sentiment.questions[0], [], get_strategy("zero_shot"), PLAIN)
+    prompt = build_text(sentiment, sentiment.questions[0], [], STRATEGIES.get("zero_shot"), PLAIN)
     assert prompt.startswith("Classify the text as one of: negative, neutral, positive. ")
 
 
@@ -219,7 +219,7 @@ def test_a_prompt_longer_than_the_context_is_truncated_with_a_warning(tmp_path):
     assert result["strategies"][0]["truncated"] == 2
 
 
-@pytest.mark.parametrize("name", sorted(STRATEGIES))
+@pytest.mark.parametrize("name", sorted(STRATEGIES.names()))
 def test_every_strategy_has_a_lesson_in_both_languages(name):
     for lang in ("en", "zh"):
         path = config.REPO / "assets" / "lessons" / lang / f"strategy_{name}.md"

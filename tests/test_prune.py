@@ -6,7 +6,7 @@ torch = pytest.importorskip("torch")
 
 from lab.errors import LabError  # noqa: E402
 from lab.prune import masks  # noqa: E402
-from lab.prune.methods import get_method, method_names  # noqa: E402
+from lab.prune.methods import METHODS  # noqa: E402
 from lab.specs import spec_from_dict  # noqa: E402
 
 
@@ -23,7 +23,7 @@ def linear(rows=64, columns=96, seed=0):
 def test_methods_reach_the_requested_sparsity_exactly(method, sparsity):
     layer = linear()
     norm = torch.rand(layer.in_features) + 0.1
-    get_method(method).prune(layer, sparsity, norm, "unstructured")
+    METHODS.get(method).prune(layer, sparsity, norm, "unstructured")
     zeros = int((layer.weight == 0).sum())
     assert zeros == round(sparsity * layer.weight.numel())
     assert not any(name.endswith("_orig") or name.endswith("_mask") for name, _ in layer.named_parameters())
@@ -31,7 +31,7 @@ def test_methods_reach_the_requested_sparsity_exactly(method, sparsity):
 
 def test_wanda_prunes_within_each_row_and_rows_differ_by_at_most_one():
     layer = linear(rows=10, columns=30)
-    get_method("wanda").prune(layer, 0.37, torch.ones(30), "unstructured")  # 111 of 300: not a whole row count
+    METHODS.get("wanda").prune(layer, 0.37, torch.ones(30), "unstructured")  # 111 of 300: not a whole row count
     per_row = (layer.weight == 0).sum(dim=1).tolist()
     assert sum(per_row) == 111 and max(per_row) - min(per_row) <= 1
 
@@ -39,7 +39,7 @@ def test_wanda_prunes_within_each_row_and_rows_differ_by_at_most_one():
 @pytest.mark.parametrize("method", ["magnitude", "wanda"])
 def test_two_four_keeps_two_of_every_four(method):
     layer = linear(rows=32, columns=64)
-    get_method(method).prune(layer, 0.5, torch.rand(64) + 0.1, "2:4")
+    METHODS.get(method).prune(layer, 0.5, torch.rand(64) + 0.1, "2:4")
     groups = (layer.weight != 0).reshape(32, 16, 4).sum(dim=2)
     assert (groups == 2).all()
     with pytest.raises(LabError) as caught:
@@ -54,8 +54,8 @@ def test_wanda_keeps_small_weights_on_large_activation_features_magnitude_does_n
             layer.weight[:, 7] *= 0.01  # tiny weights ...
     norm = torch.ones(by_wanda.in_features)
     norm[7] = 1e4  # ... on an outlier feature
-    get_method("magnitude").prune(by_magnitude, 0.5, None, "unstructured")
-    get_method("wanda").prune(by_wanda, 0.5, norm, "unstructured")
+    METHODS.get("magnitude").prune(by_magnitude, 0.5, None, "unstructured")
+    METHODS.get("wanda").prune(by_wanda, 0.5, norm, "unstructured")
     assert (by_magnitude.weight[:, 7] == 0).all()
     assert (by_wanda.weight[:, 7] != 0).all()
 
@@ -137,4 +137,4 @@ def test_bad_prune_specs_name_the_problem(extra, key):
 
 
 def test_method_registry_order():
-    assert method_names()[:2] == ["magnitude", "wanda"]
+    assert METHODS.names()[:2] == ["magnitude", "wanda"]

@@ -14,7 +14,7 @@ from lab.present.i18n import ASSETS, LANGUAGES  # noqa: E402
 from lab.modeling.layers import linear_layers  # noqa: E402
 from lab.quantize import inside, plots, rtn  # noqa: E402
 from lab.quantize.memory import weight_memory  # noqa: E402
-from lab.quantize.schemes import Variant, get_scheme, scheme_names  # noqa: E402
+from lab.quantize.schemes import SCHEMES, Variant  # noqa: E402
 from lab.specs import spec_from_dict  # noqa: E402
 
 
@@ -76,8 +76,8 @@ def test_rtn_smaller_groups_have_smaller_error_and_cost_more_bits():
     ("fp4+dq", "fp4", "Linear4bit", torch.uint8), ("bf16", "bf16", "Linear", torch.bfloat16)])
 def test_quantized_layers_are_really_quantized(tiny_dir, label, scheme, layer_class, dtype):
     spec = quantize_spec(tiny_dir, double_quant="both")
-    variant = next(v for v in get_scheme(scheme).expand(spec) if v.label == label)
-    model, tokenizer, _ = get_scheme(scheme).load(str(tiny_dir), variant, "cpu")
+    variant = next(v for v in SCHEMES.get(scheme).expand(spec) if v.label == label)
+    model, tokenizer, _ = SCHEMES.get(scheme).load(str(tiny_dir), variant, "cpu")
     layers = linear_layers(model)
     assert layers and all(type(m).__name__ == layer_class and m.weight.dtype == dtype for _, m in layers)
     if scheme in ("nf4", "fp4"):
@@ -90,8 +90,8 @@ def test_quantized_layers_are_really_quantized(tiny_dir, label, scheme, layer_cl
 
 def test_rtn_load_puts_every_linear_weight_on_its_grid(tiny_dir):
     spec = quantize_spec(tiny_dir)
-    variant = next(v for v in get_scheme("rtn").expand(spec) if v.label == "rtn2 ch")
-    model, _, _ = get_scheme("rtn").load(str(tiny_dir), variant, "cpu")
+    variant = next(v for v in SCHEMES.get("rtn").expand(spec) if v.label == "rtn2 ch")
+    model, _, _ = SCHEMES.get("rtn").load(str(tiny_dir), variant, "cpu")
     for _, module in linear_layers(model):
         assert all(len(torch.unique(row)) <= 3 for row in module.weight)  # 2-bit symmetric: -s, 0, s
     assert len(torch.unique(model.lm_head.weight[0])) > 3  # the output layer stays full precision
@@ -120,12 +120,12 @@ def wider_dir(tmp_path_factory):
 def test_double_quant_is_smaller_than_plain_nf4_under_honest_counting(wider_dir):
     tiny_dir = wider_dir
     spec = quantize_spec(tiny_dir, double_quant="both")
-    plain, nested = get_scheme("nf4").expand(spec)
+    plain, nested = SCHEMES.get("nf4").expand(spec)
     counts = {}
     for variant in (plain, nested):
-        model, _, _ = get_scheme("nf4").load(str(tiny_dir), variant, "cpu")
+        model, _, _ = SCHEMES.get("nf4").load(str(tiny_dir), variant, "cpu")
         counts[variant.label] = weight_memory(model)
-    fp32_model, _, _ = get_scheme("fp32").load(str(tiny_dir), Variant("fp32", "fp32"), "cpu")
+    fp32_model, _, _ = SCHEMES.get("fp32").load(str(tiny_dir), Variant("fp32", "fp32"), "cpu")
     fp32 = weight_memory(fp32_model)
     assert counts["nf4+dq"]["linear_bytes"] < counts["nf4"]["linear_bytes"]
     assert counts["nf4+dq"]["linear_state_bytes"] < counts["nf4"]["linear_state_bytes"]
@@ -139,7 +139,7 @@ def test_double_quant_is_smaller_than_plain_nf4_under_honest_counting(wider_dir)
 
 def test_int8_memory_counts_the_row_scales(tiny_dir):
     spec = quantize_spec(tiny_dir)
-    model, _, _ = get_scheme("int8").load(str(tiny_dir), get_scheme("int8").expand(spec)[0], "cpu")
+    model, _, _ = SCHEMES.get("int8").load(str(tiny_dir), SCHEMES.get("int8").expand(spec)[0], "cpu")
     memory = weight_memory(model)
     rows = sum(m.out_features for _, m in linear_layers(model))
     assert memory["linear_state_bytes"] == 4 * rows  # one fp32 scale (SCB) per output row
@@ -201,12 +201,12 @@ def test_layer_errors_match_the_loaded_models_own_weights(tiny_dir):
     import bitsandbytes.functional as F
 
     spec = quantize_spec(tiny_dir, schemes=["fp32", "int8", "nf4"], double_quant="on")
-    fp32, _, _ = get_scheme("fp32").load(str(tiny_dir), Variant("fp32", "fp32"), "cpu")
+    fp32, _, _ = SCHEMES.get("fp32").load(str(tiny_dir), Variant("fp32", "fp32"), "cpu")
     variants = spec.variants()
-    errors = inside.layer_errors(fp32, variants, get_scheme).set_index(["layer", "variant"])["rel_error"]
+    errors = inside.layer_errors(fp32, variants, SCHEMES.get).set_index(["layer", "variant"])["rel_error"]
     dense = {name: m.weight.detach().float() for name, m in linear_layers(fp32)}
-    nf4_model, _, _ = get_scheme("nf4").load(str(tiny_dir), variants[2], "cpu")
-    int8_model, _, _ = get_scheme("int8").load(str(tiny_dir), variants[1], "cpu")
+    nf4_model, _, _ = SCHEMES.get("nf4").load(str(tiny_dir), variants[2], "cpu")
+    int8_model, _, _ = SCHEMES.get("int8").load(str(tiny_dir), variants[1], "cpu")
     for name, module in linear_layers(nf4_model):
         stored = F.dequantize_4bit(module.weight.data, module.weight.quant_state).float().reshape(dense[name].shape)
         assert errors[(name, "nf4+dq")] == pytest.approx(rtn.relative_error(dense[name], stored), rel=1e-4)
@@ -295,9 +295,9 @@ def test_quantize_kind_end_to_end_exports_a_folder_other_tabs_load(tiny_dir, tmp
 
 
 def test_every_scheme_and_method_has_its_lesson_in_both_languages():
-    from lab.prune.methods import method_names
+    from lab.prune.methods import METHODS
 
-    for name in [f"scheme_{s}" for s in scheme_names()] + [f"prune_{m}" for m in method_names()]:
+    for name in [SCHEMES.lesson_name(s) for s in SCHEMES] + [METHODS.lesson_name(m) for m in METHODS]:
         for lang in LANGUAGES:
             path = ASSETS / "lessons" / lang / f"{name}.md"
             assert path.is_file(), path

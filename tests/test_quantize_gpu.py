@@ -15,7 +15,7 @@ def tiny_dir():
 def test_every_scheme_loads_quantized_on_cuda(tiny_dir):
     from lab.modeling.layers import linear_layers
     from lab.quantize.memory import weight_memory
-    from lab.quantize.schemes import get_scheme
+    from lab.quantize.schemes import SCHEMES
     from lab.specs import spec_from_dict
 
     spec = spec_from_dict({"kind": "quantize", "model": str(tiny_dir), "device": "cuda", "double_quant": "both",
@@ -24,7 +24,7 @@ def test_every_scheme_loads_quantized_on_cuda(tiny_dir):
                 "nf4": torch.uint8, "nf4+dq": torch.uint8, "fp4": torch.uint8, "fp4+dq": torch.uint8}
     sizes = {}
     for variant in spec.variants():
-        model, tokenizer, _ = get_scheme(variant.scheme).load(str(tiny_dir), variant, "cuda")
+        model, tokenizer, _ = SCHEMES.get(variant.scheme).load(str(tiny_dir), variant, "cuda")
         layers = linear_layers(model)
         assert all(m.weight.device.type == "cuda" and m.weight.dtype == expected[variant.label] for _, m in layers)
         with torch.inference_mode():

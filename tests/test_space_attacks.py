@@ -14,7 +14,7 @@ from lab.classroom import access, bundles, downloads, space_mode, visitors
 from lab.errors import LabError
 from lab.runs import runner, store
 from lab.runs.folder import RunFolder
-from lab.specs import kinds, spec_from_dict
+from lab.specs import KINDS, spec_from_dict
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def test_another_visitors_run_cannot_be_named_in_a_spec(on_a_space):
 
 def test_every_field_naming_a_file_folder_or_run_is_checked():
     words = ("folder", "path", "run id", "file")
-    for kind, entry in kinds().items():
+    for kind, entry in KINDS.entries().items():
         for field in dataclasses.fields(entry.spec_class):
             help_text = field.metadata.get("help", {}).get("en", "").lower()
             if field.metadata.get("choices"):

@@ -42,7 +42,7 @@ class Start:
 
 def load_start(spec, ctx) -> Start:
     from lab.finetune.load import adapter_folder, describe, is_whole_model
-    from lab.finetune.methods import get_method
+    from lab.finetune.methods import METHODS
     from lab.modeling.models import load_model
 
     progress = lambda done, total, message: ctx.progress(0, 1, message=message, force=True)  # noqa: E731
@@ -60,7 +60,7 @@ def load_start(spec, ctx) -> Start:
         return Start(model, tokenizer, info, "lora", str(folder), common.lora_config(spec))
     from peft import PeftConfig, PeftModel
 
-    if get_method(about["method"]).load is not None or PeftConfig.from_pretrained(str(folder)).is_prompt_learning:
+    if METHODS.get(about["method"]).load is not None or PeftConfig.from_pretrained(str(folder)).is_prompt_learning:
         raise LabError("align_cannot_continue", run_id=spec.start_from, method=about["method"])
     model, tokenizer, info = load(about["base_model"])
     model = PeftModel.from_pretrained(model, str(folder), is_trainable=True)  # DPOTrainer keeps a frozen copy as "ref"
@@ -111,13 +111,13 @@ def held_out_figures(before: list, after: list, beta: float) -> dict:
 
 def save_policy(start: Start, model, ctx) -> dict:
     """artifacts/adapter/ exactly as a fine-tune leaves it (lab_finetune.json + the adapter), and its zip."""
-    from lab.finetune.methods import get_method
+    from lab.finetune.methods import METHODS
     from lab.finetune.train import folder_mb, save_result_model
 
     if "ref" in getattr(model, "peft_config", {}):
         model.delete_adapter("ref")  # TRL's frozen reference copy: not part of the result
     folder = ctx.artifact_dir / "adapter"
-    save_result_model(model, start.tokenizer, get_method(start.method), folder)
+    save_result_model(model, start.tokenizer, METHODS.get(start.method), folder)
     write_json(folder / "lab_finetune.json", {"method": start.method, "base_model": start.base_model,
                                                         "base_location": start.info["location"], "run_id": ctx.run_id,
                                                         "trained_by": "dpo"})

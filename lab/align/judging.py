@@ -63,9 +63,9 @@ def judge_spec_from_dpo(run_id: str) -> dict:
 
 
 def judge_available() -> bool:
-    from lab.specs import kinds
+    from lab.specs import KINDS
 
-    return JUDGE_KIND in kinds()
+    return JUDGE_KIND in KINDS
 
 
 def submit_judge(run_id: str, owner: str = "") -> str:

@@ -11,7 +11,8 @@ the two verdicts (lab/evaluate/outcomes.py), so a judge never needs to know abou
     rule       checkable tasks: a correct answer beats an incorrect one (lab/modeling/filters.py exact match)
     human      no automatic verdict: the answers go to the Arena, where the class votes
 
-Adding a judge is one function here with @register_judge; nothing else branches on judge names.
+Adding a judge is one function here with @JUDGES.decorator(name, judge(...)), plus its two lessons
+(assets/lessons/<lang>/judge_<name>.md) and two labels (`evaluate.judge.<name>`); nothing else branches on judge names.
 """
 import re
 from collections import Counter
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from lab.evaluate.verdicts import parse_verdict
+from lab.registry import Registry
 
 ANSWER_CHARS = 600  # each answer is cut to this in the judge prompt: a small judge's context is short
 REFERENCE_TIE = 0.05  # reference judge: F1 scores closer than this are a tie
@@ -54,21 +56,19 @@ class JudgeSetup:
 
 @dataclass(frozen=True)
 class Judge:
-    name: str
     judge: Callable[[list, JudgeSetup], list]  # judge(cases, setup) -> verdicts
     needs_model: bool = False
     needs: str | None = None  # the prompt field every prompt must have ("reference", "answer")
     automatic: bool = True
 
 
-JUDGES: dict[str, Judge] = {}
+JUDGES = Registry("judge", order=("llm", "logprob", "reference", "rule", "human"), lesson_prefix="judge_",
+                  label_prefix="evaluate.judge.")
 
 
-def register_judge(name: str, needs_model: bool = False, needs: str | None = None, automatic: bool = True):
-    def wrap(judge):
-        JUDGES[name] = Judge(name, judge, needs_model, needs, automatic)
-        return judge
-    return wrap
+def as_judge(needs_model: bool = False, needs: str | None = None, automatic: bool = True) -> Callable:
+    """The `wrap` of JUDGES.decorator: a function (cases, setup) -> verdicts becomes a Judge."""
+    return lambda function: Judge(function, needs_model, needs, automatic)
 
 
 def judge_prompt(case: Case, instruction: str) -> str:
@@ -81,7 +81,7 @@ LLM_INSTRUCTION = "Reply with exactly one verdict: [[A]] if answer A is better, 
 LOGPROB_INSTRUCTION = "Reply with A or B."
 
 
-@register_judge("llm", needs_model=True)
+@JUDGES.decorator("llm", as_judge(needs_model=True))
 def llm_judge(cases: list[Case], setup: JudgeSetup) -> list[Verdict]:
     from lab.modeling.generation import generate
 
@@ -91,7 +91,7 @@ def llm_judge(cases: list[Case], setup: JudgeSetup) -> list[Verdict]:
     return [Verdict(parse_verdict(reply.text), reply.text) for reply in replies]
 
 
-@register_judge("logprob", needs_model=True)
+@JUDGES.decorator("logprob", as_judge(needs_model=True))
 def logprob_judge(cases: list[Case], setup: JudgeSetup) -> list[Verdict]:
     import math
 
@@ -128,7 +128,7 @@ def overlap_f1(candidate: str, reference: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-@register_judge("reference", needs="reference")
+@JUDGES.decorator("reference", as_judge(needs="reference"))
 def reference_judge(cases: list[Case], setup: JudgeSetup) -> list[Verdict]:
     verdicts = []
     for case in cases:
@@ -138,7 +138,7 @@ def reference_judge(cases: list[Case], setup: JudgeSetup) -> list[Verdict]:
     return verdicts
 
 
-@register_judge("rule", needs="answer")
+@JUDGES.decorator("rule", as_judge(needs="answer"))
 def rule_judge(cases: list[Case], setup: JudgeSetup) -> list[Verdict]:
     from lab.modeling.filters import apply_filter, exact_match
 
@@ -153,10 +153,6 @@ def rule_judge(cases: list[Case], setup: JudgeSetup) -> list[Verdict]:
     return verdicts
 
 
-@register_judge("human", automatic=False)
+@JUDGES.decorator("human", as_judge(automatic=False))
 def human_judge(cases: list[Case], setup: JudgeSetup) -> list[Verdict]:
     raise NotImplementedError("human votes come from the Arena (lab/evaluate/arena.py)")
-
-
-def judge_names() -> list[str]:
-    return list(JUDGES)

@@ -1,6 +1,7 @@
 """Automatic metrics over a task (lab/tasks): multiple-choice log-likelihood, generation accuracy, perplexity.
 
-Registered entries, each metric(task, items, model, tokenizer, options, progress) -> (figures, rows):
+Entries of METRICS (each with two lessons, assets/lessons/<lang>/metric_<name>.md, and two labels,
+`evaluate.metric.<name>`), each metric(task, items, model, tokenizer, options, progress) -> (figures, rows):
 
     multiple_choice  score every option's log-likelihood after the question (lab/modeling/scoring.py, the context
                      run once per question); accuracy by the raw sum, per token and per character
@@ -13,23 +14,22 @@ from dataclasses import dataclass
 from typing import Callable
 
 from lab.errors import LabError
+from lab.registry import Registry
 
 
 @dataclass(frozen=True)
 class Metric:
-    name: str
     compute: Callable
     task_types: tuple  # task types it applies to
 
 
-METRICS: dict[str, Metric] = {}
+METRICS = Registry("metric", order=("multiple_choice", "generation", "perplexity"), lesson_prefix="metric_",
+                   label_prefix="evaluate.metric.")
 
 
-def register_metric(name: str, task_types=("numeric", "multiple_choice", "classification")):
-    def wrap(compute):
-        METRICS[name] = Metric(name, compute, tuple(task_types))
-        return compute
-    return wrap
+def as_metric(task_types=("numeric", "multiple_choice", "classification")) -> Callable:
+    """The `wrap` of METRICS.decorator: a compute function becomes a Metric for these task types."""
+    return lambda compute: Metric(compute, tuple(task_types))
 
 
 def few_shot_prefix(task, shots: int) -> str:
@@ -38,7 +38,7 @@ def few_shot_prefix(task, shots: int) -> str:
     return "".join(f"Question: {task.prompt_text(e)}\nAnswer: {e.answer_text}\n\n" for e in task.exemplars[:shots])
 
 
-@register_metric("multiple_choice", task_types=("multiple_choice", "classification"))
+@METRICS.decorator("multiple_choice", as_metric(task_types=("multiple_choice", "classification")))
 def multiple_choice(task, items, model, tokenizer, options, progress):
     from lab.modeling.scoring import score_choices
 
@@ -72,7 +72,7 @@ def multiple_choice(task, items, model, tokenizer, options, progress):
             "chance": sum(1 / len(item.choices) for item in items) / n, "n": n}, rows
 
 
-@register_metric("generation", task_types=("numeric", "multiple_choice", "classification", "free_text"))
+@METRICS.decorator("generation", as_metric(("numeric", "multiple_choice", "classification", "free_text")))
 def generation(task, items, model, tokenizer, options, progress):
     """Zero- or few-shot prompts built exactly as the Prompting tab builds them (lab/prompting), scored the same way."""
     if task.template == "lm_eval":  # an lm-eval YAML: raw context, stop strings, its filters and exact_match
@@ -83,9 +83,9 @@ def generation(task, items, model, tokenizer, options, progress):
     from lab.prompting.prompts import STOP_PLAIN, PromptCraft, render
     from lab.modeling.stats import wilson_interval
     from lab.prompting.scoring import extract, gold_answer
-    from lab.prompting.strategies import get_strategy
+    from lab.prompting.strategies import STRATEGIES
 
-    strategy = get_strategy("few_shot" if options["shots"] else "zero_shot")
+    strategy = STRATEGIES.get("few_shot" if options["shots"] else "zero_shot")
     craft = PromptCraft(chat_template=options["use_chat_template"])
     exemplars = task.exemplars[:options["shots"]]
     rendered = [render(tokenizer, task, item, exemplars, strategy, craft) for item in items]
@@ -106,7 +106,7 @@ def generation(task, items, model, tokenizer, options, progress):
             "tokens_per_second": round(results.tokens_per_second, 2), "n": n}, rows
 
 
-@register_metric("perplexity")
+@METRICS.decorator("perplexity", as_metric())
 def perplexity_metric(task, items, model, tokenizer, options, progress):
     from lab.modeling.scoring import perplexity
 
@@ -118,5 +118,5 @@ def perplexity_metric(task, items, model, tokenizer, options, progress):
 
 
 def check_metric(metric: str, task_type: str, task: str) -> None:
-    if task_type not in METRICS[metric].task_types:
+    if task_type not in METRICS.get(metric).task_types:
         raise LabError("metric_needs_choices", metric=metric, task=task, task_type=task_type)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from lab.errors import LabError
+from lab.registry import Registry
 
 PROMPT_FIELDS = ("prompt", "instruction", "question")
 REFERENCE_FIELDS = ("reference", "output")
@@ -24,22 +25,19 @@ REFERENCE_FIELDS = ("reference", "output")
 
 @dataclass(frozen=True)
 class PromptSet:
-    name: str
     load: Callable[[], list[dict]]
     answer_filter: str  # lab.modeling.filters name used by the rule judge on this set
 
 
-PROMPT_SETS: dict[str, PromptSet] = {}
+PROMPT_SETS = Registry("prompt set", order=("chatterbot", "arithmetic"))
 
 
-def register_prompt_set(name: str, answer_filter: str = "none"):
-    def wrap(load):
-        PROMPT_SETS[name] = PromptSet(name, load, answer_filter)
-        return load
-    return wrap
+def as_prompt_set(answer_filter: str = "none") -> Callable:
+    """The `wrap` of PROMPT_SETS.decorator: a function () -> prompts becomes a PromptSet."""
+    return lambda load: PromptSet(load, answer_filter)
 
 
-@register_prompt_set("chatterbot")
+@PROMPT_SETS.decorator("chatterbot", as_prompt_set())
 def _chatterbot() -> list[dict]:
     from lab.finetune.datasets import DATA
     from lab.modeling.rows import read_rows
@@ -54,7 +52,7 @@ def _chatterbot() -> list[dict]:
     return rows
 
 
-@register_prompt_set("arithmetic", answer_filter="last_number")
+@PROMPT_SETS.decorator("arithmetic", as_prompt_set(answer_filter="last_number"))
 def _arithmetic() -> list[dict]:
     from lab.finetune.datasets import load_examples
 
@@ -97,7 +95,7 @@ def load_prompts(prompt_set: str, limit: int, needs: str | None = None) -> tuple
     from lab.tasks import TASKS, get_task
 
     if prompt_set in PROMPT_SETS:
-        entry = PROMPT_SETS[prompt_set]
+        entry = PROMPT_SETS.get(prompt_set)
         rows, answer_filter, params = entry.load(), entry.answer_filter, {}
     elif prompt_set in TASKS:  # a task of lab/tasks: its test questions, checked with the task's own filter
         task = get_task(prompt_set)
@@ -128,4 +126,4 @@ def check_prompt_set(prompt_set: str) -> None:
 def prompt_set_names() -> list[str]:
     from lab.tasks import TASKS
 
-    return [*PROMPT_SETS, *TASKS]
+    return [*PROMPT_SETS.names(), *TASKS]

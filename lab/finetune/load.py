@@ -7,7 +7,7 @@ whole model folder (full fine-tuning).
 from pathlib import Path
 from lab.runs.folder import RunFolder, read_json
 from lab.errors import LabError
-from lab.finetune.methods import get_method
+from lab.finetune.methods import METHODS
 
 
 def adapter_folder(run_id: str) -> Path:
@@ -29,7 +29,7 @@ def is_whole_model(folder: Path) -> bool:
 def apply_adapter(model, run_id: str):
     """Put the fine-tune's learned parameters on top of an already loaded base model (in place for peft)."""
     folder = adapter_folder(run_id)
-    method = get_method(describe(run_id)["method"])
+    method = METHODS.get(describe(run_id)["method"])
     if method.load is not None:
         return method.load(model, folder)
     from peft import PeftModel

@@ -12,7 +12,7 @@ from lab.runs.folder import RunFolder, write_json
 from lab.errors import JobCancelled, LabError
 from lab.finetune import encode
 from lab.finetune.datasets import load_examples
-from lab.finetune.methods import get_method
+from lab.finetune.methods import METHODS
 
 
 def use_bf16(dtype: str, cuda: bool) -> bool:
@@ -153,7 +153,7 @@ class Setup:
 
 def prepare(spec, ctx) -> Setup:
     """Load data and model, refuse what cannot apply, apply the method."""
-    method = get_method(spec.method)
+    method = METHODS.get(spec.method)
     if spec.resume_from:
         check_resume(spec)
     train_examples, validation, has_answers = load_examples(spec.dataset, seed=spec.seed)

@@ -10,7 +10,7 @@ from lab.runs import runner, store
 from lab.runs.folder import RunFolder, write_atomic
 from lab.errors import LabError
 from lab.finetune.compare import comparison_frame
-from lab.finetune.methods import get_method, method_names
+from lab.finetune.methods import METHODS
 from lab.present.i18n import t
 from lab.present.formatting import format_duration, format_number
 from lab.runs.runs_view import status_text
@@ -20,18 +20,17 @@ SHOWN = ("method", "status", "trainable_percent", "train_loss_first", "train_los
 
 
 def method_label(name: str, lang: str) -> str:
-    return t(f"finetune.method.{name}", lang)
+    return t(METHODS.label_key(name), lang)
 
 
 def method_choices(lang: str) -> list[tuple[str, str]]:
-    return [(method_label(name, lang), name) for name in method_names()]
+    return [(method_label(name, lang), name) for name in METHODS.names()]
 
 
 def methods_frame(lang: str) -> pd.DataFrame:
     """One row per method: what trains, its usual learning rate, whether it merges (and why not)."""
     rows = []
-    for name in method_names():
-        method = get_method(name)
+    for name, method in METHODS.entries().items():
         merge = t("finetune.yes", lang) if method.can_merge else t("finetune.merge_no", lang)
         rows.append([method_label(name, lang), t(f"finetune.trains.{name}", lang), f"{method.learning_rate:g}", merge])
     columns = [t(f"finetune.methods_col.{c}", lang) for c in ("method", "trains", "lr", "merge")]
@@ -81,7 +80,7 @@ def export_state(run_id: str, lang: str) -> tuple[bool, str]:
         return False, ""
     method = RunFolder(run_id).read_spec().get("method", "")
     try:
-        mergeable = get_method(method).can_merge
+        mergeable = METHODS.get(method).can_merge
     except LabError:
         return False, ""
     if mergeable:

@@ -1,10 +1,6 @@
-"""Job kinds: one module each, registering itself with lab.specs.register_kind on import.
+"""Job kinds: one module each, ending with `KINDS.register(XSpec.kind, Kind(XSpec, run))` (lab.specs).
 
-Adding a kind is adding a file here. Kind modules import no torch at module level (the app
-imports them to build forms); their run() imports what it needs.
+Adding a kind is adding a file here: lab.specs.KINDS imports every module of this package on first
+use. Kind modules import no torch at module level (the app imports them to build forms); their run()
+imports what it needs.
 """
-import importlib
-import pkgutil
-
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")

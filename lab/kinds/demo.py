@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 
 from lab.errors import LabError
-from lab.specs import Spec, register_kind, setting
+from lab.specs import KINDS, Kind, Spec, setting
 
 
 @dataclass
@@ -43,4 +43,4 @@ def run(spec: DemoSpec, ctx) -> dict:
     return {"steps": spec.steps, "final_loss": round(loss, 4), "summary": f"counted {spec.steps} steps"}
 
 
-register_kind(DemoSpec, run)
+KINDS.register(DemoSpec.kind, Kind(DemoSpec, run))

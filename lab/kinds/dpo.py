@@ -9,7 +9,7 @@ Generate and Evaluate tabs load a DPO run id exactly as they load a fine-tune ru
 from dataclasses import dataclass
 
 from lab.align import fields
-from lab.specs import Spec, register_kind, setting
+from lab.specs import KINDS, Kind, Spec, setting
 
 
 @dataclass
@@ -61,4 +61,4 @@ def run(spec: DpoSpec, ctx) -> dict:
     return train_dpo(spec, ctx)
 
 
-register_kind(DpoSpec, run)
+KINDS.register(DpoSpec.kind, Kind(DpoSpec, run))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from lab.errors import LabError
 from lab.evaluate.metrics import METRICS
 from lab.modeling.models import DEFAULT_MODEL
-from lab.specs import Spec, device_setting, register_kind, setting, weights_dtype_setting
+from lab.specs import KINDS, Kind, Spec, device_setting, setting, weights_dtype_setting
 
 
 @dataclass
@@ -25,7 +25,7 @@ class EvaluateSpec(Spec):
                         zh="评测任务:内置任务(见列表)或上传的问答 JSONL 文件路径。")
     metric: str = setting("multiple_choice", en="multiple_choice: score each option by its log-likelihood, no generation; generation: let the model answer and extract the answer; perplexity: how surprised the model is by the question and worked answer (lower is better).",
                           zh="multiple_choice:按对数似然给每个选项打分,无需生成;generation:让模型自由作答并提取答案;perplexity:模型对题目和解答文字的“惊讶程度”(越低越好)。",
-                          choices=list(METRICS))
+                          choices=METRICS.names())
     n_questions: int = setting(40, en="How many test questions to use (the task's first ones). More gives a steadier accuracy.",
                                zh="使用多少道测试题(取任务中的前若干道)。越多,准确率越稳定。", minimum=1, maximum=100000)
     shots: int = setting(0, en="Worked examples put before each question (few-shot), taken from the task's exemplar pool, never from the test questions.",
@@ -73,7 +73,7 @@ def run(spec: EvaluateSpec, ctx) -> dict:
     options = {"shots": spec.shots, "max_new_tokens": spec.max_new_tokens, "batch_size": spec.batch_size,
                "use_chat_template": spec.use_chat_template}
     measure_started = time.time()
-    figures, rows = METRICS[spec.metric].compute(
+    figures, rows = METRICS.get(spec.metric).compute(
         task, items, model, tokenizer, options,
         lambda done, total: ctx.progress(0.1 + 0.9 * done / total, 1.0, message=f"{spec.metric}: {done}/{total}"))
     write_atomic(ctx.artifact_dir / "evaluations.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
@@ -83,4 +83,4 @@ def run(spec: EvaluateSpec, ctx) -> dict:
             "task": task.name, "task_type": task.type, "examples": rows[:20]}
 
 
-register_kind(EvaluateSpec, run)
+KINDS.register(EvaluateSpec.kind, Kind(EvaluateSpec, run))

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 from lab.errors import LabError
-from lab.specs import Spec, register_kind, setting
+from lab.specs import KINDS, Kind, Spec, setting
 
 
 @dataclass
@@ -69,14 +69,14 @@ def _check_gguf_architecture(run_id: str) -> None:
 def _merged(spec: ExportSpec, ctx, dtype: str):
     """(model, tokenizer) of the fine-tune with its adapter folded into the base weights."""
     from lab.finetune.load import adapter_folder, apply_adapter, describe, is_whole_model
-    from lab.finetune.methods import get_method
+    from lab.finetune.methods import METHODS
     from lab.modeling.models import load_model
 
     about, folder = describe(spec.run_id), adapter_folder(spec.run_id)
     if is_whole_model(folder):  # full fine-tuning (or BitFit on a model with biases) saved the whole model
         model, tokenizer, _ = load_model(str(folder), dtype=dtype, device="cpu")
         return model, tokenizer
-    method = get_method(about["method"])
+    method = METHODS.get(about["method"])
     if not method.can_merge:
         raise LabError("cannot_merge", method=about["method"])
     ctx.progress(0, 3, message="loading the base model", force=True)
@@ -130,4 +130,4 @@ def _export_gguf(spec: ExportSpec, ctx) -> dict:
     return figures
 
 
-register_kind(ExportSpec, run)
+KINDS.register(ExportSpec.kind, Kind(ExportSpec, run))

@@ -3,12 +3,13 @@ from dataclasses import dataclass
 
 from lab.errors import LabError
 from lab.finetune.datasets import BUILTIN
-from lab.finetune.methods import get_method, method_names
+from lab.finetune.methods import METHODS
 from lab.modeling.models import DEFAULT_MODEL
-from lab.specs import Spec, register_kind, setting
+from lab.specs import KINDS, Kind, Spec, compose, setting
 
 
 @dataclass
+@compose(*METHODS.groups())  # each method's own settings (lab/finetune/methods/<name>.py), after these
 class FinetuneSpec(Spec):
     kind = "finetune"
     graceful_cancel = True  # a cancel saves a checkpoint at the end of the current step, then stops
@@ -17,7 +18,7 @@ class FinetuneSpec(Spec):
     model: str = setting(DEFAULT_MODEL, en="The base model: an offline model name, a local folder or a hub id.",
                          zh="基础模型:离线模型名称、本地文件夹或 Hub 模型 ID。")
     method: str = setting("lora", en="How to fine-tune: which parameters train (see the lesson of each method).",
-                          zh="微调方法:决定哪些参数参与训练(见各方法的课程)。", choices=method_names())
+                          zh="微调方法:决定哪些参数参与训练(见各方法的课程)。", choices=METHODS.names())
     dataset: str = setting("arithmetic", en="Training data: a built-in set (arithmetic, chatterbot) or the path of an uploaded JSONL/CSV file.",
                            zh="训练数据:内置数据集(arithmetic、chatterbot)或上传的 JSONL/CSV 文件路径。")
     max_steps: int = setting(30, en="The budget: optimizer steps to train. Methods compared on equal budgets get the same steps.",
@@ -53,50 +54,19 @@ class FinetuneSpec(Spec):
                                            zh="反向传播时重新计算激活值:更省内存,约慢 30%。")
     trust_remote_code: bool = setting(False, en="Run Python code shipped with a hub model. Only for models you trust.",
                                       zh="运行 Hub 模型自带的 Python 代码。仅对可信模型开启。")
-    lora_r: int = setting(8, en="LoRA rank: the width of the low-rank update. Higher = more capacity and parameters.",
-                          zh="LoRA 秩:低秩更新的宽度。越高容量和参数越多。", minimum=1, maximum=1024)
-    lora_alpha: int = setting(16, en="LoRA scale: the update is multiplied by alpha / r (usually 2*r).",
-                              zh="LoRA 缩放:更新量乘以 alpha / r(通常取 2*r)。", minimum=1)
-    lora_dropout: float = setting(0.05, en="Dropout on the LoRA input, against overfitting.", zh="LoRA 输入上的 dropout,防止过拟合。",
-                                  minimum=0.0, maximum=0.9)
-    target_modules: str = setting("", en="Comma-separated layer names to adapt (e.g. q_proj,v_proj); empty = peft's default for the model.",
-                                  zh="要适配的层名,用逗号分隔(如 q_proj,v_proj);留空使用 peft 对该模型的默认值。")
-    quant_type: str = setting("nf4", en="QLoRA's 4-bit format: NF4 (NormalFloat, made for normally distributed weights) or FP4.",
-                              zh="QLoRA 的 4 位格式:NF4(为正态分布权重设计)或 FP4。", choices=["nf4", "fp4"])
-    double_quant: bool = setting(True, en="Also quantize the quantization constants (saves ~0.4 bit per weight).",
-                                 zh="对量化常数再做一次量化(每个权重约省 0.4 位)。")
-    adalora_init_r: int = setting(12, en="AdaLoRA's starting rank per matrix, before the budget is reallocated.",
-                                  zh="AdaLoRA 每个矩阵的初始秩(之后重新分配预算)。", minimum=1)
-    adalora_target_r: int = setting(4, en="AdaLoRA's average rank at the end: the budget it keeps.",
-                                    zh="AdaLoRA 最终的平均秩:保留的预算。", minimum=1)
-    num_virtual_tokens: int = setting(16, en="Prefix / prompt / P-tuning: how many learned vectors are put before the input.",
-                                      zh="前缀/提示/P-tuning:在输入前加入的可学习向量个数。", minimum=1, maximum=512)
-    prefix_projection: bool = setting(False, en="Prefix tuning: produce the prefix with a small MLP (more stable, more parameters).",
-                                      zh="前缀微调:用小型 MLP 生成前缀(更稳定,参数更多)。")
-    encoder_hidden_size: int = setting(128, en="P-tuning / prefix projection: hidden width of the prompt encoder.",
-                                       zh="P-tuning / 前缀投影:提示编码器的隐藏层宽度。", minimum=1)
-    prompt_init_text: str = setting("", en="Prompt tuning: start the soft prompt from this text's embeddings (empty = random).",
-                                    zh="提示微调:用这段文字的嵌入初始化软提示(留空为随机)。")
-    adapter_size: int = setting(32, en="Adapters: the bottleneck width (down-projection size).", zh="适配器:瓶颈宽度(降维后的大小)。",
-                                minimum=1)
-    adapter_placement: str = setting("houlsby", en="Adapters: houlsby = after attention and MLP; pfeiffer = after the MLP only.",
-                                     zh="适配器:houlsby 放在注意力和 MLP 之后;pfeiffer 只放在 MLP 之后。", choices=["houlsby", "pfeiffer"])
 
     def validate(self):
         if not self.model.strip():
             raise LabError("bad_model_name", model=self.model)
         if self.eval_steps > self.max_steps:
             raise LabError("field_greater", field="eval_steps", value=self.eval_steps, other="max_steps", other_value=self.max_steps)
-        if self.adalora_target_r > self.adalora_init_r:
-            raise LabError("field_greater", field="adalora_target_r", value=self.adalora_target_r,
-                           other="adalora_init_r", other_value=self.adalora_init_r)
         if not self.dataset.strip():
             raise LabError("data_not_found", dataset=self.dataset, builtin=", ".join(BUILTIN))
         if self.resume_from:
             from lab.runs.folder import check_run_id
 
             check_run_id(self.resume_from)
-        method = get_method(self.method)
+        method = METHODS.get(self.method)
         reason = method.refuse(None, self) if method.refuse else None  # what can be known before loading
         if reason is not None:
             raise reason
@@ -112,4 +82,4 @@ def run(spec: FinetuneSpec, ctx) -> dict:
     return finetune(spec, ctx)
 
 
-register_kind(FinetuneSpec, run)
+KINDS.register(FinetuneSpec.kind, Kind(FinetuneSpec, run))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from lab.errors import LabError
 from lab.modeling.models import DEFAULT_MODEL, check_model_name
-from lab.specs import Spec, device_setting, register_kind, setting, weights_dtype_setting
+from lab.specs import KINDS, Kind, Spec, device_setting, setting, weights_dtype_setting
 
 
 @dataclass
@@ -159,4 +159,4 @@ def _generate(spec, model, tokenizer, ctx, label: str):
                     on_batch=batch_done)
 
 
-register_kind(GenerateSpec, run)
+KINDS.register(GenerateSpec.kind, Kind(GenerateSpec, run))

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from lab.errors import LabError
-from lab.evaluate.judges import JUDGES, judge_names
+from lab.evaluate.judges import JUDGES
 from lab.modeling.filters import FILTERS
 from lab.modeling.models import DEFAULT_MODEL
-from lab.specs import Spec, device_setting, register_kind, setting, weights_dtype_setting
+from lab.specs import KINDS, Kind, Spec, device_setting, setting, weights_dtype_setting
 
 
 @dataclass
@@ -38,7 +38,7 @@ class JudgeSpec(Spec):
                              zh="使用提示集中的多少条。提示越多,区间越窄,但耗时越长。", minimum=1, maximum=2000)
     judge: str = setting("logprob", en="Who decides: llm (a model writes a verdict), logprob (the model's probability of \"A\" vs \"B\"), reference (closeness to the reference answer), rule (a correct answer beats a wrong one), human (the class votes in the Arena).",
                          zh="由谁裁决:llm(模型写出裁决)、logprob(比较模型回答 \"A\" 与 \"B\" 的概率)、reference(与参考答案的接近程度)、rule(答对胜过答错)、human(全班在竞技场投票)。",
-                         choices=judge_names())
+                         choices=JUDGES.names())
     judge_model: str = setting(DEFAULT_MODEL, en="The judge's model for the llm and logprob judges: a model name, folder, hub id or run id. A small judge is strongly biased: the tab measures by how much.",
                                zh="llm 和 logprob 裁判所用的模型:模型名、文件夹、Hub ID 或运行编号。小模型当裁判偏差很大:本页会测出偏差有多大。")
     baseline: str = setting("", en="The contestant the length-controlled win rate compares against (empty: the first contestant).",
@@ -47,7 +47,7 @@ class JudgeSpec(Spec):
                                   zh="参赛者回答的最大长度(以 token 计)。", minimum=1, maximum=2048)
     answer_filter: str = setting("auto", en="Rule judge: how the answer is pulled out of the text (auto: the prompt set's own; last_number for uploads).",
                                  zh="规则裁判:如何从回答中提取答案(auto:提示集自带的方式;上传文件用 last_number)。",
-                                 choices=["auto", *[name for name in FILTERS if name not in ("regex", "match_label")]])
+                                 choices=["auto", *[name for name in FILTERS.names() if name not in ("regex", "match_label")]])
     bootstrap_rounds: int = setting(200, en="Bootstrap resamples for the 95% intervals of the ratings (0: no intervals).",
                                     zh="评分 95% 区间的自助法重抽样次数(0 表示不计算区间)。", minimum=0, maximum=5000)
     batch_size: int = setting(8, en="Prompts answered (or judged) together.", zh="同时回答(或评判)的提示数。", minimum=1, maximum=256)
@@ -71,7 +71,7 @@ class JudgeSpec(Spec):
         check_prompt_set(self.prompt_set)
         if self.baseline and self.baseline not in names:
             raise LabError("baseline_not_contestant", baseline=self.baseline, contestants=", ".join(names))
-        if JUDGES[self.judge].needs_model:
+        if JUDGES.get(self.judge).needs_model:
             check_contestant(self.judge_model)
 
     @property
@@ -100,7 +100,7 @@ def run(spec: JudgeSpec, ctx) -> dict:
 
     torch.set_num_threads(ctx.threads)
     started = time.time()
-    judge = JUDGES[spec.judge]
+    judge = JUDGES.get(spec.judge)
     prompts, set_filter, filter_params = load_prompts(spec.prompt_set, spec.n_prompts, needs=judge.needs)
     pairs = list(combinations(spec.contestants, 2))
     total = len(spec.contestants) * len(prompts) + (2 * len(pairs) * len(prompts) if judge.automatic else 0)
@@ -173,4 +173,4 @@ def run(spec: JudgeSpec, ctx) -> dict:
             "wall_seconds": round(time.time() - started, 2)}
 
 
-register_kind(JudgeSpec, run)
+KINDS.register(JudgeSpec.kind, Kind(JudgeSpec, run))

@@ -7,7 +7,7 @@ full-precision model (the default SmolLM2 was shipped 4-bit).
 from dataclasses import dataclass
 
 from lab.pretrain.fields import TinyModelFields
-from lab.specs import Spec, register_kind, setting
+from lab.specs import KINDS, Kind, Spec, setting
 
 
 @dataclass
@@ -69,4 +69,4 @@ def run(spec: PretrainSpec, ctx) -> dict:
     return result
 
 
-register_kind(PretrainSpec, run)
+KINDS.register(PretrainSpec.kind, Kind(PretrainSpec, run))

@@ -32,8 +32,8 @@ from lab.errors import LabError
 from lab.modeling.filters import FILTERS
 from lab.modeling.models import DEFAULT_MODEL, check_model_name
 from lab.prompting.prompts import PLACEMENTS
-from lab.prompting.strategies import SELECTIONS, STRATEGIES, get_strategy
-from lab.specs import Spec, device_setting, register_kind, setting, weights_dtype_setting
+from lab.prompting.strategies import SELECTIONS, STRATEGIES
+from lab.specs import KINDS, Kind, Spec, device_setting, setting, weights_dtype_setting
 from lab.tasks import check_task_source, get_task
 
 MAX_K = 16
@@ -57,7 +57,7 @@ class PromptSpec(Spec):
                      zh="少样本策略:在问题前放多少个已解答的示例(shot)。", minimum=1, maximum=MAX_K)
     selection: str = setting("first", en="Which examples: first (the same first k for every question), random (drawn per question, seeded), similar (those sharing the most words with the question).",
                              zh="选哪些示例:first(每题都用前 k 个)、random(每题随机抽取,有种子)、similar(与问题共享词语最多的)。",
-                             choices=list(SELECTIONS))
+                             choices=SELECTIONS.names())
     shuffle_order: bool = setting(False, en="Shuffle the order of the chosen examples for each question (seeded): shows how much the order alone changes the answers.",
                                   zh="对每道题打乱所选示例的顺序(有种子):展示仅顺序不同会让答案变化多少。")
     k_values: list[int] = setting([], en="Accuracy vs number of shots: also run the few-shot strategies with each of these k (e.g. 0, 1, 2, 4, 8). Empty: only k.",
@@ -80,7 +80,7 @@ class PromptSpec(Spec):
                                       zh="通过模型的对话模板以对话消息发送(与指令微调模型的训练方式一致),或以纯文本 Q:/A: 形式发送。")
     answer_filter: str = setting("auto", en="How the answer is pulled out of the reply: auto (the task's own filter), or a filter of the model library.",
                                  zh="如何从回复中提取答案:auto(任务自带的过滤器),或模型库中的某个过滤器。",
-                                 choices=["auto", *FILTERS])
+                                 choices=["auto", *FILTERS.names()])
     regex_pattern: str = setting("", en="With the regex filter: your regular expression; its first group is the answer.",
                                  zh="使用 regex 过滤器时:你的正则表达式;第一个分组即为答案。")
     max_new_tokens: int = setting(16, en="Answer budget in tokens for strategies that answer directly.",
@@ -98,12 +98,12 @@ class PromptSpec(Spec):
         check_model_name(self.model)
         check_task_source(self.task)
         if not self.strategies:
-            raise LabError("no_strategies", strategies=", ".join(STRATEGIES))
+            raise LabError("no_strategies", strategies=", ".join(STRATEGIES.names()))
         for name in self.strategies:
-            get_strategy(name)
+            STRATEGIES.get(name)  # LabError unknown_strategy naming it
         if len(set(self.strategies)) != len(self.strategies):
             raise LabError("duplicate_strategy", strategies=", ".join(self.strategies))
-        chosen = [get_strategy(name) for name in self.strategies]
+        chosen = [STRATEGIES.get(name) for name in self.strategies]
         task = get_task(self.task)  # a data file: cheap, and the only way to know the pool's size
         pool = len(task.exemplars)
         for k in [self.k, *self.k_values] if any(s.shots for s in chosen) else []:
@@ -111,7 +111,7 @@ class PromptSpec(Spec):
                 raise LabError("k_too_large", k=k, pool=pool, task=task.name)
         if any(s.worked for s in chosen) and not all(e.solution for e in task.exemplars):
             raise LabError("no_worked_solutions", task=task.name,
-                           strategies=", ".join(s.name for s in chosen if s.worked))
+                           strategies=", ".join(n for n in self.strategies if STRATEGIES.get(n).worked))
         if self.answer_filter == "regex":
             from lab.modeling.filters import compile_user_regex
 
@@ -128,4 +128,4 @@ def run(spec: PromptSpec, ctx) -> dict:
     return run_prompting(spec, ctx)
 
 
-register_kind(PromptSpec, run)
+KINDS.register(PromptSpec.kind, Kind(PromptSpec, run))

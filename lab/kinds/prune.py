@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from lab.errors import LabError
 from lab.modeling.models import check_model_name
-from lab.prune.methods import method_names
+from lab.prune.methods import METHODS
 from lab.quantize.default_model import DEFAULT_QUANTIZE_MODEL
 from lab.quantize.fields import MeasureFields
-from lab.specs import Spec, register_kind, setting
+from lab.specs import KINDS, Kind, Spec, setting
 
 MAX_POINTS = 40
 
@@ -41,10 +41,8 @@ class PruneSpec(MeasureFields, Spec):
         from lab.prune.sweep import point_label, points
 
         check_model_name(self.model)
-        known = method_names()
         for name in self.methods:
-            if name not in known:
-                raise LabError("unknown_prune_method", method=name, methods=", ".join(known))
+            METHODS.get(name)  # LabError unknown_prune_method naming it
         if not self.sparsities:
             raise LabError("prune_no_sparsities")
         for value in self.sparsities:
@@ -97,4 +95,4 @@ def run(spec: PruneSpec, ctx) -> dict:
     return figures
 
 
-register_kind(PruneSpec, run)
+KINDS.register(PruneSpec.kind, Kind(PruneSpec, run))

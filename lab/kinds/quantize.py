@@ -15,14 +15,14 @@ from lab.errors import LabError
 from lab.modeling.models import check_model_name
 from lab.quantize.default_model import DEFAULT_QUANTIZE_MODEL
 from lab.quantize.fields import MeasureFields
-from lab.quantize.rtn import GRANULARITIES, MODES
-from lab.quantize.schemes import scheme_names
-from lab.specs import Spec, register_kind, setting
+from lab.quantize.schemes import SCHEMES
+from lab.specs import KINDS, Kind, Spec, compose, setting
 
 DEFAULT_PROMPTS = ["ROMEO.\n", "To be, or not to be", "KING.\nWhat news"]
 
 
 @dataclass
+@compose(*SCHEMES.groups())  # each scheme's own options (lab/quantize/schemes/<name>.py), after these
 class QuantizeSpec(MeasureFields, Spec):
     kind = "quantize"
 
@@ -30,21 +30,6 @@ class QuantizeSpec(MeasureFields, Spec):
                          zh="要压缩的模型。默认是实验室在莎士比亚文本上预训练的全精度模型(首次使用时训练一次,约 3 分钟);也可以填本地文件夹或 Hub 模型 ID。由 4 位文件展开的模型(如离线 SmolLM2)会给出警告:它的权重早已被量化过。")
     schemes: list[str] = setting(["fp32", "bf16", "int8", "nf4", "fp4", "rtn"], en="Schemes to compare, one per line: fp32 (the baseline, required), bf16, fp16 (GPU), int8 (LLM.int8), nf4, fp4, rtn (the lab's round-to-nearest sweep below).",
                                  zh="要比较的方案,每行一个:fp32(基线,必选)、bf16、fp16(需 GPU)、int8(LLM.int8)、nf4、fp4、rtn(下面设置的最近舍入扫描)。")
-    int8_threshold: float = setting(6.0, en="LLM.int8: input features whose |activation| exceeds this are multiplied in 16 bits, the rest in int8 (0 turns the 16-bit part off).",
-                                    zh="LLM.int8:输入中 |激活值| 超过该阈值的特征用 16 位相乘,其余用 int8(0 表示关闭 16 位部分)。", minimum=0.0, maximum=1000.0)
-    double_quant: str = setting("both", en="NF4/FP4: also quantize the per-block scales to 8 bits (saves ~0.37 bits per weight). both measures with and without.",
-                                zh="NF4/FP4:把每块的缩放因子也量化为 8 位(每个权重约省 0.37 位)。both 表示开、关各测一次。", choices=["off", "on", "both"])
-    compute_dtype: str = setting("fp32", en="NF4/FP4: the format weights are expanded into for each multiplication: fp32 (fastest on this CPU), bf16, fp16 (GPU).",
-                                 zh="NF4/FP4:每次乘法前权重展开成的格式:fp32(在本机 CPU 上最快)、bf16、fp16(需 GPU)。", choices=["fp32", "bf16", "fp16"])
-    rtn_bits: list[int] = setting([2, 3, 4, 8], en="Round-to-nearest: the bit widths to try (2 to 8), one per line.",
-                                  zh="最近舍入:要尝试的位宽(2 到 8),每行一个。")
-    rtn_granularity: list[str] = setting(["per_channel", "per_group"], en="Round-to-nearest: who shares one scale — per_tensor (the whole matrix), per_channel (each output row), per_group (each group of consecutive weights). One per line.",
-                                         zh="最近舍入:多少权重共用一个缩放因子——per_tensor(整个矩阵)、per_channel(每个输出行)、per_group(每组连续权重)。每行一个。")
-    rtn_group_sizes: list[int] = setting([32, 128], en="Round-to-nearest per_group: group sizes to try. Smaller groups follow the weights more closely but store more scales.",
-                                         zh="最近舍入 per_group:要尝试的组大小。组越小越贴合权重,但要存更多缩放因子。")
-    rtn_mode: str = setting("symmetric", choices=list(MODES),
-                            en="Round-to-nearest levels: symmetric around zero; asymmetric from each group's min to max with an integer zero point; minmax with the group's min itself as offset (GGUF Q4_1's format).",
-                            zh="最近舍入的级别:symmetric 以零为中心对称;asymmetric 从每组最小值到最大值,零点为整数;minmax 直接以组的最小值为偏移(GGUF Q4_1 的格式)。")
     prompts: list[str] = setting(DEFAULT_PROMPTS, en="Prompts every scheme answers (greedy), shown side by side; also used to time generation.",
                                  zh="每个方案都要回答的提示(贪心解码),并排显示;也用于测量生成速度。")
     max_new_tokens: int = setting(48, en="Tokens generated per prompt.", zh="每条提示生成的 token 数。", minimum=1, maximum=2048)
@@ -59,27 +44,12 @@ class QuantizeSpec(MeasureFields, Spec):
 
     def validate(self):
         check_model_name(self.model)
-        known = scheme_names()
         for name in self.schemes:
-            if name not in known:
-                raise LabError("unknown_scheme", scheme=name, schemes=", ".join(known))
+            SCHEMES.get(name)  # LabError unknown_scheme naming it
         if "fp32" not in self.schemes:
             raise LabError("quantize_needs_fp32")
         if len(set(self.schemes)) != len(self.schemes):
             raise LabError("quantize_duplicate_scheme", schemes=", ".join(self.schemes))
-        for bits in self.rtn_bits:
-            if not 2 <= bits <= 8:
-                raise LabError("rtn_bad_bits", bits=bits)
-        for granularity in self.rtn_granularity:
-            if granularity not in GRANULARITIES:
-                raise LabError("bad_choice", field="rtn_granularity", value=granularity, choices=", ".join(GRANULARITIES))
-        for size in self.rtn_group_sizes:
-            if size < 2 or size > 65536:
-                raise LabError("rtn_bad_group", group_size=size)
-        if "rtn" in self.schemes and not (self.rtn_bits and self.rtn_granularity):
-            raise LabError("rtn_empty_sweep")
-        if "per_group" in self.rtn_granularity and not self.rtn_group_sizes:
-            raise LabError("rtn_empty_sweep")
         self.check_measure()
         for index, prompt in enumerate(self.prompts):
             if not prompt.strip():
@@ -99,11 +69,9 @@ class QuantizeSpec(MeasureFields, Spec):
 
 def refuse(spec: QuantizeSpec):
     """A LabError for a combination this machine cannot run (CUDA-only on a CPU), before the job starts."""
-    from lab.quantize.schemes import get_scheme
-
     if spec.resolved_device() == "cpu":
         for name in spec.schemes:
-            if get_scheme(name).needs_cuda(spec):
+            if SCHEMES.get(name).needs_cuda(spec):
                 return LabError("quantize_needs_cuda", scheme=name, compute_dtype=spec.compute_dtype)
     return None
 
@@ -161,4 +129,4 @@ def _save_views(folder, views) -> None:
     (folder / "about.json").write_text(json.dumps({"layer": views["layer"], "spikes": views["spikes"]}), encoding="utf-8")
 
 
-register_kind(QuantizeSpec, run)
+KINDS.register(QuantizeSpec.kind, Kind(QuantizeSpec, run))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from lab.align import fields
 from lab.errors import LabError
-from lab.specs import Spec, register_kind, setting
+from lab.specs import KINDS, Kind, Spec, setting
 
 
 @dataclass
@@ -58,4 +58,4 @@ def run(spec: RewardSpec, ctx) -> dict:
     return train_reward_model(spec, ctx)
 
 
-register_kind(RewardSpec, run)
+KINDS.register(RewardSpec.kind, Kind(RewardSpec, run))

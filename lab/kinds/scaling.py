@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.errors import LabError
-from lab.specs import Spec, register_kind, setting
+from lab.specs import KINDS, Kind, Spec, setting
 
 EXAMPLE_CSV = "assets/data/scaling/chinchilla_like_synthetic.csv"
 
@@ -101,4 +101,4 @@ def run(spec: ScalingSpec, ctx) -> dict:
     return {**metrics, **outputs}
 
 
-register_kind(ScalingSpec, run)
+KINDS.register(ScalingSpec.kind, Kind(ScalingSpec, run))

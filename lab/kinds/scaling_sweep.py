@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from lab.errors import LabError
 from lab.pretrain.fields import TinyModelFields
-from lab.specs import Spec, register_kind, setting
+from lab.specs import KINDS, Kind, Spec, setting
 
 DEFAULT_MODELS = [{"width": 32, "depth": 1, "heads": 2}, {"width": 64, "depth": 1, "heads": 2},
                   {"width": 64, "depth": 2, "heads": 2}, {"width": 96, "depth": 2, "heads": 3}]
@@ -100,4 +100,4 @@ def run(spec: ScalingSweepSpec, ctx) -> dict:
     return {**metrics, **outputs}
 
 
-register_kind(ScalingSweepSpec, run)
+KINDS.register(ScalingSweepSpec.kind, Kind(ScalingSweepSpec, run))

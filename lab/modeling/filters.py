@@ -3,8 +3,8 @@
     apply_filter("last_number", "3 apples plus 4 is 7.")          -> "7"
     exact_match("So the answer is 1,000.", "1000", "the_answer_is") -> True
 
-Each filter is registered once here with the normalisation its exact match uses; a task names its
-filter by key. A filter returns None when it finds nothing (which counts as wrong, never as a crash).
+Each filter is registered once here (FILTERS) with the normalisation its exact match uses and a label
+(`prompting.filter.<name>` in assets/i18n/<lang>/prompting.json); a task names its filter by key. A filter returns None when it finds nothing (which counts as wrong, never as a crash).
 User regexes are compiled with the `regex` module and matched with a time limit: a pattern that
 backtracks forever fails with a clear error instead of freezing the worker. Nothing is ever eval'd.
 """
@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Callable, Optional
 
 from lab.errors import LabError
+from lab.registry import Registry
 
 REGEX_SECONDS = 1.0  # time limit for one user-regex search
 MAX_PATTERN_LENGTH = 1000
@@ -49,37 +50,34 @@ def normalise_letter(text: str) -> str:
 
 @dataclass(frozen=True)
 class AnswerFilter:
-    name: str
     extract: Callable[..., Optional[str]]  # extract(text, **params) -> answer text or None
     normalise: Callable[[str], str]
     description: str
 
 
-FILTERS: dict[str, AnswerFilter] = {}
+FILTERS = Registry("answer filter", order=("none", "last_number", "the_answer_is", "choice_letter", "match_label", "regex"),
+                   label_prefix="prompting.filter.", error="unknown_filter")
 
 
-def register_filter(name: str, normalise: Callable[[str], str] = normalise_text):
-    """Decorator: @register_filter("last_number") on a function text -> answer or None."""
-    def wrap(extract):
-        FILTERS[name] = AnswerFilter(name, extract, normalise, (extract.__doc__ or "").strip())
-        return extract
-    return wrap
+def as_filter(normalise: Callable[[str], str] = normalise_text) -> Callable:
+    """The `wrap` of FILTERS.decorator: a function text -> answer or None becomes an AnswerFilter."""
+    return lambda extract: AnswerFilter(extract, normalise, (extract.__doc__ or "").strip())
 
 
-@register_filter("none")
+@FILTERS.decorator("none", as_filter())
 def whole_text(text: str) -> Optional[str]:
     """The whole output is the answer."""
     return text
 
 
-@register_filter("last_number")
+@FILTERS.decorator("last_number", as_filter())
 def last_number(text: str) -> Optional[str]:
     """The last number in the text ("... so 7 + 5 = 12." -> "12"); commas as thousands separators."""
     numbers = re.findall(r"-?\$?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?", text)
     return numbers[-1] if numbers else None
 
 
-@register_filter("the_answer_is")
+@FILTERS.decorator("the_answer_is", as_filter())
 def the_answer_is(text: str) -> Optional[str]:
     """What follows the first "The answer is" or "Answer:" (any case), up to the end of that sentence."""
     match = re.search(r"(?:the\s+(?:final\s+)?answer\s+is|answer\s*:)\s*:?\s*(.+)", text, re.IGNORECASE)
@@ -89,7 +87,7 @@ def the_answer_is(text: str) -> Optional[str]:
     return answer or None
 
 
-@register_filter("choice_letter", normalise=normalise_letter)
+@FILTERS.decorator("choice_letter", as_filter(normalise_letter))
 def choice_letter(text: str) -> Optional[str]:
     """An option letter A-E: "Answer: C", "the answer is (B)", "(B)", or a reply starting "B." / "B)" / "B"."""
     patterns = [
@@ -104,7 +102,7 @@ def choice_letter(text: str) -> Optional[str]:
     return None
 
 
-@register_filter("match_label")
+@FILTERS.decorator("match_label", as_filter())
 def first_label(text: str, labels=()) -> Optional[str]:
     """The label named first in the text ("Sentiment: Positive." -> "positive"); without labels, the first word."""
     if not labels:
@@ -127,7 +125,7 @@ def compile_user_regex(pattern: str, ignore_case: bool = False):
         raise LabError("bad_regex", pattern=pattern[:80], detail=str(exc)) from None
 
 
-@register_filter("regex")
+@FILTERS.decorator("regex", as_filter())
 def regex_filter(text: str, pattern: str = "", group: Optional[int] = None, ignore_case: bool = False,
                  select: str = "first") -> Optional[str]:
     """Your own regular expression: the first (or last) match; `group` defaults to 1 if it has a group."""
@@ -145,15 +143,9 @@ def regex_filter(text: str, pattern: str = "", group: Optional[int] = None, igno
     return found if found is not None else None
 
 
-def get_filter(name: str) -> AnswerFilter:
-    if name not in FILTERS:
-        raise LabError("unknown_filter", name=name, filters=", ".join(sorted(FILTERS)))
-    return FILTERS[name]
-
-
 def apply_filter(name: str, text: str, **params) -> Optional[str]:
     """Extract the answer with filter `name` and normalise it; None when nothing was found."""
-    entry = get_filter(name)
+    entry = FILTERS.get(name)
     found = entry.extract(text or "", **params)
     if found is None:
         return None
@@ -167,4 +159,4 @@ def exact_match(pred: str, gold: str, filter_name: str = "none", **params) -> bo
     `gold` is already an answer ("1000", "B", "Paris"): it is normalised, not extracted.
     """
     found = apply_filter(filter_name, pred, **params)
-    return found is not None and found == get_filter(filter_name).normalise(str(gold))
+    return found is not None and found == FILTERS.get(filter_name).normalise(str(gold))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from lab.prompting.prompts import STOP_PLAIN, PromptCraft, render
 from lab.modeling.stats import wilson_interval
 from lab.prompting.scoring import extract, gold_answer, majority_vote
-from lab.prompting.strategies import choose_exemplars, get_strategy
+from lab.prompting.strategies import STRATEGIES, choose_exemplars
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Condition:
 def plan(spec) -> list[Condition]:
     conditions = []
     for name in spec.strategies:
-        strategy = get_strategy(name)
+        strategy = STRATEGIES.get(name)
         k = spec.k if strategy.shots else 0
         n = spec.n_paths if strategy.paths else 1
         conditions.append(Condition(name, k, n, True))
@@ -63,7 +63,7 @@ def context_length(model, tokenizer) -> int:
 
 def build_prompts(spec, task, questions, condition, tokenizer, context: int, budget: int) -> list[dict]:
     """One record per question: the exact text sent, its tokens, the exemplars' ids, whether it was cut."""
-    strategy = get_strategy(condition.strategy)
+    strategy = STRATEGIES.get(condition.strategy)
     craft = craft_of(spec)
     records = []
     for index, item in enumerate(questions):
@@ -84,7 +84,7 @@ def run_condition(spec, task, questions, condition, model, tokenizer, context, o
     """Generate, extract and score one condition: (summary row, trace lines, per-question path answers)."""
     from lab.modeling.generation import generate
 
-    strategy = get_strategy(condition.strategy)
+    strategy = STRATEGIES.get(condition.strategy)
     budget = spec.cot_max_new_tokens if strategy.reasons else spec.max_new_tokens
     records = build_prompts(spec, task, questions, condition, tokenizer, context, budget)
     chat = records[0]["chat"]
@@ -197,15 +197,15 @@ def run_prompting(spec, ctx) -> dict:
     k_curve = sorted([r for r in rows if r["strategy"] in shots and spec.k_values] + k_curve,
                      key=lambda r: (r["strategy"], r["k"]))
     filter_name, params = answer_filter(spec, task)
-    from lab.modeling.filters import get_filter
+    from lab.modeling.filters import FILTERS
 
     return {
         **{f"accuracy_{row['strategy']}": row["accuracy"] for row in rows},
         "run_id": ctx.run_id, "task": task.name, "task_type": task.type, "n_questions": len(questions), "model": info["name"],
         "answer_filter": filter_name, "filter_params": params,
-        "filter_description": get_filter(filter_name).description,
-        "normalisation": (get_filter(filter_name).normalise.__doc__ or "").strip(),
-        "normaliser": get_filter(filter_name).normalise.__name__,
+        "filter_description": FILTERS.get(filter_name).description,
+        "normalisation": (FILTERS.get(filter_name).normalise.__doc__ or "").strip(),
+        "normaliser": FILTERS.get(filter_name).normalise.__name__,
         "strategies": rows, "k_curve": k_curve, "n_curve": n_points, "warnings": warnings,
         "context_length": context, "load_seconds": round(load_seconds, 3),
         "wall_seconds": round(time.time() - started, 3), "parameters": info["parameters"],

@@ -15,7 +15,7 @@ reached first (the lowest path number) wins, so the result never depends on dict
 import re
 from typing import Optional
 
-from lab.modeling.filters import apply_filter, get_filter
+from lab.modeling.filters import FILTERS, apply_filter
 
 ANSWER_TRIGGER = re.compile(r"answer\s+is", re.IGNORECASE)
 
@@ -31,7 +31,7 @@ def extract(text: str, filter_name: str, **params) -> dict:
 
 
 def gold_answer(answer: str, filter_name: str) -> str:
-    return get_filter(filter_name).normalise(str(answer))
+    return FILTERS.get(filter_name).normalise(str(answer))
 
 
 def majority_vote(answers: list[Optional[str]]) -> tuple[Optional[str], dict]:

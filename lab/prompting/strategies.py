@@ -3,7 +3,15 @@
 A strategy is data: what its prompt shows (k exemplars, worked solutions, the "Let's think step by
 step." trigger) and how it answers (one greedy answer, or n sampled reasoning paths and a vote). The
 prompt builder and the run read these fields; nothing branches on a strategy's name. Adding a strategy
-is one register_strategy(...) line here plus its two lesson files (assets/lessons/{en,zh}/strategy_<name>.md).
+is one STRATEGIES.register(...) line here plus its two lesson files (assets/lessons/{en,zh}/strategy_<name>.md)
+and its two labels (`prompting.strategy.<name>` in assets/i18n/{en,zh}/prompting.json). Where each comes from:
+    zero_shot         Radford et al. 2019, Language Models are Unsupervised Multitask Learners
+    few_shot          Brown et al. 2020, Language Models are Few-Shot Learners (https://arxiv.org/abs/2005.14165)
+    zero_shot_cot     Kojima et al. 2022, Large Language Models are Zero-Shot Reasoners (https://arxiv.org/abs/2205.11916)
+    few_shot_cot      Wei et al. 2022, Chain-of-Thought Prompting Elicits Reasoning in Large Language Models
+                      (https://arxiv.org/abs/2201.11903)
+    self_consistency  Wang et al. 2023, Self-Consistency Improves Chain of Thought Reasoning in Language Models
+                      (https://arxiv.org/abs/2203.11171)
 
 An exemplar selection picks k exemplars from the task's pool for one question:
     first    the first k of the pool, the same for every question;
@@ -16,21 +24,19 @@ import random
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Callable
 
 from lab.errors import LabError
+from lab.registry import Registry
 
 THINK_TRIGGER = "Let's think step by step."
 
 
 @dataclass(frozen=True)
 class Strategy:
-    name: str
     shots: bool  # shows k exemplars before the question
     worked: bool  # exemplars show their worked solution (chain of thought), not just the answer
     trigger: bool  # asks for reasoning with THINK_TRIGGER
     paths: bool  # samples n reasoning paths and takes a majority vote (self-consistency)
-    paper: str  # where it comes from
 
     @property
     def reasons(self) -> bool:
@@ -38,48 +44,25 @@ class Strategy:
         return self.worked or self.trigger or self.paths
 
 
-STRATEGIES: dict[str, Strategy] = {}
+STRATEGIES = Registry("prompting strategy", order=("zero_shot", "few_shot", "zero_shot_cot", "few_shot_cot", "self_consistency"),
+                      lesson_prefix="strategy_", label_prefix="prompting.strategy.", error="unknown_strategy")
+STRATEGIES.register("zero_shot", Strategy(shots=False, worked=False, trigger=False, paths=False))
+STRATEGIES.register("few_shot", Strategy(shots=True, worked=False, trigger=False, paths=False))
+STRATEGIES.register("zero_shot_cot", Strategy(shots=False, worked=False, trigger=True, paths=False))
+STRATEGIES.register("few_shot_cot", Strategy(shots=True, worked=True, trigger=False, paths=False))
+STRATEGIES.register("self_consistency", Strategy(shots=True, worked=True, trigger=False, paths=True))
 
 
-def register_strategy(strategy: Strategy) -> None:
-    STRATEGIES[strategy.name] = strategy
+# Each entry is select(pool, k, question, index, seed) -> list of items.
+SELECTIONS = Registry("exemplar selection", order=("first", "random", "similar"))
 
 
-register_strategy(Strategy("zero_shot", shots=False, worked=False, trigger=False, paths=False,
-                           paper="Radford et al. 2019, Language Models are Unsupervised Multitask Learners"))
-register_strategy(Strategy("few_shot", shots=True, worked=False, trigger=False, paths=False,
-                           paper="Brown et al. 2020, Language Models are Few-Shot Learners"))
-register_strategy(Strategy("zero_shot_cot", shots=False, worked=False, trigger=True, paths=False,
-                           paper="Kojima et al. 2022, Large Language Models are Zero-Shot Reasoners"))
-register_strategy(Strategy("few_shot_cot", shots=True, worked=True, trigger=False, paths=False,
-                           paper="Wei et al. 2022, Chain-of-Thought Prompting Elicits Reasoning in Large Language Models"))
-register_strategy(Strategy("self_consistency", shots=True, worked=True, trigger=False, paths=True,
-                           paper="Wang et al. 2023, Self-Consistency Improves Chain of Thought Reasoning in Language Models"))
-
-
-def get_strategy(name: str) -> Strategy:
-    if name not in STRATEGIES:
-        raise LabError("unknown_strategy", strategy=name, strategies=", ".join(STRATEGIES))
-    return STRATEGIES[name]
-
-
-SELECTIONS: dict[str, Callable] = {}
-
-
-def register_selection(name: str):
-    """Decorator: @register_selection("first") on select(pool, k, question, index, seed) -> list of items."""
-    def wrap(select):
-        SELECTIONS[name] = select
-        return select
-    return wrap
-
-
-@register_selection("first")
+@SELECTIONS.decorator("first")
 def select_first(pool, k, question, index, seed):
     return list(pool[:k])
 
 
-@register_selection("random")
+@SELECTIONS.decorator("random")
 def select_random(pool, k, question, index, seed):
     return random.Random(seed * 1_000_003 + index).sample(list(pool), k)
 
@@ -94,7 +77,7 @@ def cosine(a: Counter, b: Counter) -> float:
     return dot / norm if norm else 0.0
 
 
-@register_selection("similar")
+@SELECTIONS.decorator("similar")
 def select_similar(pool, k, question, index, seed):
     target = _words(question)
     ranked = sorted(range(len(pool)), key=lambda i: (-cosine(target, _words(pool[i].question)), i))[:k]
@@ -107,7 +90,7 @@ def choose_exemplars(pool, k: int, selection: str, shuffle: bool, question: str,
         return []
     if k > len(pool):
         raise LabError("k_too_large", k=k, pool=len(pool))
-    chosen = SELECTIONS[selection](pool, k, question, index, seed)
+    chosen = SELECTIONS.get(selection)(pool, k, question, index, seed)
     if shuffle:
         random.Random(seed * 7_919 + index + 1).shuffle(chosen)
     return chosen

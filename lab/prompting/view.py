@@ -8,6 +8,7 @@ import pandas as pd
 from lab.runs.folder import RunFolder
 from lab.present.i18n import t
 from lab.present.plots import COLORS, empty_figure, layout
+from lab.modeling.filters import FILTERS
 from lab.prompting.strategies import STRATEGIES
 from lab.runs.runs_view import finish_text
 from lab.tasks import TASKS
@@ -18,11 +19,11 @@ MAX_TRACE_ROWS = 400
 
 
 def strategy_label(name: str, lang: str) -> str:
-    return t(f"prompting.strategy.{name}", lang)
+    return t(STRATEGIES.label_key(name), lang)
 
 
 def strategy_choices(lang: str) -> list[tuple[str, str]]:
-    return [(strategy_label(name, lang), name) for name in STRATEGIES]
+    return [(strategy_label(name, lang), name) for name in STRATEGIES.names()]
 
 
 def task_choices(lang: str) -> list[tuple[str, str]]:
@@ -208,7 +209,7 @@ def normalisation_markdown(result, lang: str) -> str:
     if not outputs.get("answer_filter"):
         return ""
     name = outputs["answer_filter"]
-    description = t(f"prompting.filter.{name}", lang)
+    description = t(FILTERS.label_key(name), lang)
     normalisation = t(f"prompting.norm.{outputs.get('normaliser', '')}", lang)
     text = t("prompting.normalisation", lang, filter=name,
              description=outputs.get("filter_description", "") if description.startswith("prompting.") else description,

@@ -7,7 +7,7 @@ Sparsity 0 is the dense model: measured once and shared by every method.
 import time
 
 from lab.prune.masks import sparsity_of
-from lab.prune.methods import get_method
+from lab.prune.methods import METHODS
 
 
 def point_label(method: str, sparsity: float, pattern: str) -> str:
@@ -25,7 +25,7 @@ def points(spec) -> list:
 def prune_model(model, method: str, sparsity: float, pattern: str, norms: dict) -> None:
     from lab.modeling.layers import linear_layers
 
-    entry = get_method(method)
+    entry = METHODS.get(method)
     for name, module in linear_layers(model):
         entry.prune(module, sparsity, norms.get(name) if entry.needs_calibration else None, pattern)
 
@@ -44,7 +44,7 @@ def run_sweep(model, tokenizer, spec, data, progress=None, log=print, on_point=N
     layers = linear_layers(model)
     dense = {name: module.weight.detach().clone() for name, module in layers}
     norms = {}
-    if any(get_method(m).needs_calibration for m in spec.methods):
+    if any(METHODS.get(m).needs_calibration for m in spec.methods):
         norms = input_norms(model, tokenizer, data.calibration_texts, layers, max_length=window)
     rows, dense_row = [], None
     todo = points(spec)

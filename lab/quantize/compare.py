@@ -16,7 +16,7 @@ from pathlib import Path
 from lab.modeling.layers import linear_layers
 from lab.quantize import inside
 from lab.quantize.memory import weight_memory
-from lab.quantize.schemes import get_scheme
+from lab.quantize.schemes import SCHEMES
 
 
 def rss_mb() -> float:
@@ -48,7 +48,7 @@ def measure(model_path: str, variant, device: str, data, spec, log=print) -> tup
     from lab.modeling.scoring import perplexity
     from lab.quantize.evaldata import accuracy
 
-    scheme = get_scheme(variant.scheme)
+    scheme = SCHEMES.get(variant.scheme)
     import transformers  # noqa: F401  (imported before the clock starts: load time is the model's, not the import's)
     if scheme.bitsandbytes:
         import bitsandbytes  # noqa: F401
@@ -116,7 +116,7 @@ def add_ratios(rows: list) -> list:
 
 def look_inside(model, tokenizer, variants, data, spec) -> dict:
     """The frames of the three views, computed on the fp32 model."""
-    errors = inside.layer_errors(model, variants, get_scheme)
+    errors = inside.layer_errors(model, variants, SCHEMES.get)
     layers = dict(linear_layers(model))
     layer = spec.inside_layer or list(layers)[len(layers) // 2]
     if layer not in layers:

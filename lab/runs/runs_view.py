@@ -15,6 +15,7 @@ from lab.errors import LabError
 from lab.present.formatting import format_duration, format_number
 from lab.present.i18n import t
 from lab.present.plots import axis_title as figure_name
+from lab.specs import KINDS
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 TABLE_COLUMNS = ("id", "kind", "name", "status", "queue", "progress", "started", "duration", "figures", "owner")
@@ -29,7 +30,7 @@ def status_text(status: str, lang: str) -> str:
 
 def kind_text(kind: str, lang: str) -> str:
     """A job kind in words ("kind.generate"), or its name where the lab has no translation."""
-    key = f"kind.{kind}"
+    key = KINDS.label_key(kind)
     text = t(key, lang)
     return kind if text == key else text
 

@@ -76,7 +76,7 @@ def run_job(run_dir: Path, threads: int = 1) -> int:
               "started_at": started}
     print(f"[lab] run {run_dir.name}: kind {spec_data.get('kind')}, {threads} thread(s)", flush=True)
     try:
-        from lab.specs import kinds, spec_from_dict
+        from lab.specs import KINDS, spec_from_dict
 
         spec = spec_from_dict(spec_data)
         result["spec_hash"] = spec.spec_hash()
@@ -84,7 +84,7 @@ def run_job(run_dir: Path, threads: int = 1) -> int:
         ctx = JobContext(run_dir, threads)
         if spec.graceful_cancel:
             signal.signal(signal.SIGTERM, lambda *_: setattr(ctx, "cancel_requested", True))
-        metrics, outputs = _split_outputs(kinds()[spec.kind].run(spec, ctx))
+        metrics, outputs = _split_outputs(KINDS.get(spec.kind).run(spec, ctx))
         result.update(status="succeeded", metrics=metrics, outputs=outputs)
         ctx.progress(1, 1, force=True)
     except BaseException as exc:  # noqa: BLE001  (every failure must leave a result)

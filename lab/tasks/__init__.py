@@ -105,7 +105,7 @@ class Task:
 
     def gold(self, item: TaskItem) -> str:
         """The gold answer normalised the way the task's filter normalises a prediction."""
-        return FILTERS[self.filter].normalise(item.answer)
+        return FILTERS.get(self.filter).normalise(item.answer)
 
 
 def _read_registry() -> dict[str, TaskEntry]:

@@ -1,61 +1,44 @@
-"""The fine-tuning methods: one module each, registering a Method on import.
+"""The fine-tuning methods: one module each, registering a Method in METHODS on import.
 
-Adding a method is adding a file here with `register_method(Method(...))`; nothing else branches on
-method names. A Method says which spec settings it reads (the UI shows only those), what it can do
-(merge into the base, needs CUDA, needs a 4-bit base), its usual learning rate, and how to apply it.
+Adding a method is adding a file here with `METHODS.register("name", Method(...))`, plus its two
+lessons (assets/lessons/<lang>/method_<name>.md) and its two labels (`finetune.method.<name>` in
+assets/i18n/<lang>/finetune.json); nothing else branches on method names. A Method owns its settings
+as a small dataclass (`group`, composed into FinetuneSpec by lab.specs.compose, flat), names the ones
+it reads from other methods' groups (`reads`; the form shows a method's settings only while it is
+chosen), says what it can do (merge into the base, needs a 4-bit base), its usual learning rate, and
+how to apply it.
 """
-import importlib
-import pkgutil
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from lab.errors import LabError
+from lab.registry import Registry
+from lab.specs import group_fields
 
 
 @dataclass(frozen=True)
 class Method:
-    name: str
     apply: Callable  # apply(model, spec, model_info) -> model with only the method's parameters trainable
-    settings: tuple = ()  # FinetuneSpec fields this method reads, besides the common training ones
+    group: Optional[type] = None  # dataclass of the FinetuneSpec settings this method owns
+    reads: tuple = ()  # settings owned by another method's group that this one reads too
     learning_rate: float = 1e-3  # a rate that makes loss fall within a short CPU budget
     can_merge: bool = True  # False: the learned parameters cannot be folded into the base weights
     quantized_base: bool = False  # the base is loaded in 4-bit (QLoRA)
-    needs_cuda: bool = False
-    paper: str = ""
     refuse: Optional[Callable] = None  # refuse(model or None, spec) -> LabError or None: at spec time, then on the loaded model
     callbacks: Callable = field(default=lambda model, spec: [])  # extra Trainer callbacks (AdaLoRA)
     save: Optional[Callable] = None  # save(model, folder) when PeftModel.save_pretrained does not apply
     load: Optional[Callable] = None  # load(base_model, folder) -> model, the inverse of save
 
-
-METHODS: dict[str, Method] = {}
-
-
-def register_method(method: Method) -> Method:
-    METHODS[method.name] = method
-    return method
+    @property
+    def settings(self) -> tuple:
+        """Every FinetuneSpec field this method reads besides the common training ones."""
+        return group_fields(self.group) + tuple(self.reads)
 
 
-def methods() -> dict[str, Method]:
-    for module in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{module.name}")
-    return METHODS
-
-
-def get_method(name: str) -> Method:
-    known = methods()
-    if name not in known:
-        raise LabError("unknown_method", method=name, methods=", ".join(known))
-    return known[name]
-
-
-# The order methods are listed in the UI: from "everything trains" to "a few vectors train".
-ORDER = ("full", "bitfit", "lora", "dora", "qlora", "adalora", "ia3", "adapter", "prefix", "prompt", "ptuning")
-
-
-def method_names() -> list[str]:
-    known = methods()
-    return [n for n in ORDER if n in known] + sorted(set(known) - set(ORDER))
+# Listed in the UI from "everything trains" to "a few vectors train"; the spec composes the groups in this order.
+METHODS = Registry("fine-tuning method", package="lab.finetune.methods", lesson_prefix="method_",
+                   label_prefix="finetune.method.", error="unknown_method",
+                   order=("full", "bitfit", "lora", "dora", "qlora", "adalora", "ia3", "adapter", "prefix", "prompt",
+                          "ptuning"))
 
 
 def target_modules(spec):

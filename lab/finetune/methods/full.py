@@ -1,5 +1,6 @@
-"""Full fine-tuning: every weight trains. The reference point every PEFT method is compared with."""
-from lab.finetune.methods import Method, register_method
+"""Full fine-tuning: every weight trains. The reference point every PEFT method is compared with
+(as in ULMFiT, Howard & Ruder, 2018, https://arxiv.org/abs/1801.06146)."""
+from lab.finetune.methods import METHODS, Method
 
 
 def apply(model, spec, info):
@@ -8,4 +9,4 @@ def apply(model, spec, info):
     return model
 
 
-register_method(Method("full", apply, learning_rate=1e-4, paper="https://arxiv.org/abs/1801.06146"))
+METHODS.register("full", Method(apply, learning_rate=1e-4))

@@ -1,5 +1,6 @@
-"""IA3: learned vectors that rescale keys, values and the feed-forward activations (Liu et al., 2022)."""
-from lab.finetune.methods import Method, peft_wrap, register_method
+"""IA3: learned vectors that rescale keys, values and the feed-forward activations (Liu et al., 2022,
+https://arxiv.org/abs/2205.05638)."""
+from lab.finetune.methods import METHODS, Method, peft_wrap
 
 
 def apply(model, spec, info):
@@ -8,4 +9,4 @@ def apply(model, spec, info):
     return peft_wrap(model, IA3Config(task_type="CAUSAL_LM"))
 
 
-register_method(Method("ia3", apply, learning_rate=1e-2, paper="https://arxiv.org/abs/2205.05638"))
+METHODS.register("ia3", Method(apply, learning_rate=1e-2))

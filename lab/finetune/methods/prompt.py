@@ -1,8 +1,20 @@
-"""Prompt tuning: trainable "soft prompt" embeddings before the input, nothing else (Lester et al., 2021).
+"""Prompt tuning: trainable "soft prompt" embeddings before the input, nothing else (Lester et al., 2021,
+https://arxiv.org/abs/2104.08691).
 
 Initialised from the embedding of a text (the task's instruction) it starts closer to something useful.
 """
-from lab.finetune.methods import Method, peft_wrap, register_method
+from dataclasses import dataclass
+
+from lab.finetune.methods import METHODS, Method, peft_wrap
+from lab.specs import setting
+
+
+@dataclass
+class PromptSettings:
+    """Prompt tuning's initialisation (its length, num_virtual_tokens, is prefix tuning's setting)."""
+
+    prompt_init_text: str = setting("", en="Prompt tuning: start the soft prompt from this text's embeddings (empty = random).",
+                                    zh="提示微调:用这段文字的嵌入初始化软提示(留空为随机)。")
 
 
 def apply(model, spec, info):
@@ -16,5 +28,5 @@ def apply(model, spec, info):
                                                **init))
 
 
-register_method(Method("prompt", apply, settings=("num_virtual_tokens", "prompt_init_text"), learning_rate=3e-2,
-                       can_merge=False, paper="https://arxiv.org/abs/2104.08691"))
+METHODS.register("prompt", Method(apply, group=PromptSettings, reads=("num_virtual_tokens",), learning_rate=3e-2,
+                                  can_merge=False))

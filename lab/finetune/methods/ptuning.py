@@ -1,5 +1,6 @@
-"""P-tuning: soft prompt vectors produced by a small trainable encoder (an MLP here; Liu et al., 2021)."""
-from lab.finetune.methods import Method, peft_wrap, register_method
+"""P-tuning: soft prompt vectors produced by a small trainable encoder (an MLP here; Liu et al., 2021,
+https://arxiv.org/abs/2103.10385)."""
+from lab.finetune.methods import METHODS, Method, peft_wrap
 
 
 def apply(model, spec, info):
@@ -9,5 +10,5 @@ def apply(model, spec, info):
                                                 encoder_hidden_size=spec.encoder_hidden_size))
 
 
-register_method(Method("ptuning", apply, settings=("num_virtual_tokens", "encoder_hidden_size"), learning_rate=1e-2,
-                       can_merge=False, paper="https://arxiv.org/abs/2103.10385"))
+METHODS.register("ptuning", Method(apply, reads=("num_virtual_tokens", "encoder_hidden_size"), learning_rate=1e-2,
+                                   can_merge=False))

@@ -1,8 +1,9 @@
-"""Magnitude pruning: drop the weights with the smallest |W| in each layer (Han et al., 2015).
+"""Magnitude pruning: drop the weights with the smallest |W| in each layer (Han et al., 2015,
+https://arxiv.org/abs/1506.02626).
 
 Unstructured pruning uses torch.nn.utils.prune.l1_unstructured, which prunes exactly
 round(sparsity × weights) of the layer, then makes the zeros permanent (prune.remove)."""
-from lab.prune.methods import PruneMethod, register_method
+from lab.prune.methods import METHODS, PruneMethod
 
 
 def prune(module, sparsity: float, input_norm, pattern: str) -> None:
@@ -20,4 +21,4 @@ def prune(module, sparsity: float, input_norm, pattern: str) -> None:
     torch_prune.remove(module, "weight")
 
 
-register_method(PruneMethod("magnitude", prune, paper="https://arxiv.org/abs/1506.02626"))
+METHODS.register("magnitude", PruneMethod(prune))

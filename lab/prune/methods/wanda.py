@@ -1,4 +1,5 @@
-"""Wanda (Sun et al., 2023, "A Simple and Effective Pruning Approach for Large Language Models"):
+"""Wanda (Sun et al., 2023, "A Simple and Effective Pruning Approach for Large Language Models",
+https://arxiv.org/abs/2306.11695):
 
     score_ij = |W_ij| · ||X_j||_2
 
@@ -7,7 +8,7 @@ with huge activations (an outlier feature) matters more than its size says, so i
 compared within each output row (each output keeps the same share), no retraining, no weight update.
 The lab computes the norms in one pass of the dense model (the paper's code feeds each layer the
 outputs of the already-pruned layers before it; for small models the difference is small)."""
-from lab.prune.methods import PruneMethod, register_method
+from lab.prune.methods import METHODS, PruneMethod
 
 
 def scores(weight, input_norm):
@@ -25,4 +26,4 @@ def prune(module, sparsity: float, input_norm, pattern: str) -> None:
         module.weight.mul_(keep.to(module.weight.dtype))
 
 
-register_method(PruneMethod("wanda", prune, needs_calibration=True, paper="https://arxiv.org/abs/2306.11695"))
+METHODS.register("wanda", PruneMethod(prune, needs_calibration=True))

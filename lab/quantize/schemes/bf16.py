@@ -1,8 +1,9 @@
-"""bf16 (bfloat16): fp32's 8 exponent bits with only 7 mantissa bits — same range, ~3 decimal digits.
+"""bf16 (bfloat16): fp32's 8 exponent bits with only 7 mantissa bits — same range, ~3 decimal digits
+(Kalamkar et al., 2019, https://arxiv.org/abs/1905.12322).
 
 Half the memory of fp32 and no scales to store; on CPUs without bf16 instructions it is slower than fp32.
 """
-from lab.quantize.schemes import Scheme, load_plain, register_scheme
+from lab.quantize.schemes import SCHEMES, Scheme, load_plain, single
 
 
 def fake_quant(weight, variant):
@@ -11,5 +12,5 @@ def fake_quant(weight, variant):
     return weight.to(torch.bfloat16).float()
 
 
-register_scheme(Scheme("bf16", load=lambda path, variant, device: load_plain(path, "bf16", device),
-                       fake_quant=fake_quant, nominal_bits=16, paper="https://arxiv.org/abs/1905.12322"))
+SCHEMES.register("bf16", Scheme(load=lambda path, variant, device: load_plain(path, "bf16", device),
+                                fake_quant=fake_quant, variants=single("bf16"), nominal_bits=16))

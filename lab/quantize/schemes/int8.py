@@ -1,9 +1,20 @@
-"""bitsandbytes LLM.int8() (Dettmers et al., 2022): weights stored as int8 with one absmax scale per
-output row; at run time the input columns holding an |activation| above `threshold` (the rare
+"""bitsandbytes LLM.int8() (Dettmers et al., 2022, https://arxiv.org/abs/2208.07339): weights stored as int8
+with one absmax scale per output row; at run time the input columns holding an |activation| above `threshold` (the rare
 outlier features) are multiplied in 16 bits and all the rest in int8, then the two are added
 (mixed-precision decomposition). threshold 0 turns the decomposition off (pure int8 matmul).
 """
-from lab.quantize.schemes import Scheme, Variant, load_plain, register_scheme
+from dataclasses import dataclass
+
+from lab.quantize.schemes import SCHEMES, Scheme, Variant, load_plain
+from lab.specs import setting
+
+
+@dataclass
+class Int8Settings:
+    """LLM.int8()'s outlier threshold."""
+
+    int8_threshold: float = setting(6.0, en="LLM.int8: input features whose |activation| exceeds this are multiplied in 16 bits, the rest in int8 (0 turns the 16-bit part off).",
+                                    zh="LLM.int8:输入中 |激活值| 超过该阈值的特征用 16 位相乘,其余用 int8(0 表示关闭 16 位部分)。", minimum=0.0, maximum=1000.0)
 
 
 def variants(spec):
@@ -28,5 +39,5 @@ def fake_quant(weight, variant):
     return codes.float() * absmax[:, None] / 127
 
 
-register_scheme(Scheme("int8", load=load, fake_quant=fake_quant, variants=variants, nominal_bits=8,
-                       bitsandbytes=True, paper="https://arxiv.org/abs/2208.07339"))
+SCHEMES.register("int8", Scheme(load=load, fake_quant=fake_quant, variants=variants, nominal_bits=8, bitsandbytes=True,
+                                group=Int8Settings))
