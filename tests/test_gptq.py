@@ -6,6 +6,7 @@ import torch
 from lab.errors import LabError
 from lab.quantize import rtn
 from lab.quantize.gptq import Hessian, gptq_quantize, output_error, rtn_quantize
+from lab.quantize.gptq_reference import paper_gptq
 from tiny_models import REPEATED_TEXT, load_tiny
 
 
@@ -92,28 +93,11 @@ def test_act_order_equals_a_manual_run_on_permuted_columns_permuted_back(group_s
     assert not torch.allclose(ordered, gptq_quantize(weight, hessian, 3, group_size), atol=1e-6)
 
 
-def paper_obs_quantize(weight, hessian, bits, percdamp=0.01):
-    """GPTQ as the paper states it before its three speed-ups (eq. 2-3 in a fixed column order): after
-    quantizing column q, update every later column by −err · [H⁻¹]_{q,:} / [H⁻¹]_qq and remove q from
-    H⁻¹ by one Gaussian elimination step. Float64, no Cholesky, no blocks."""
-    W = weight.clone()
-    H = hessian.clone()
-    H.diagonal().add_(percdamp * H.diagonal().mean())
-    inverse = torch.linalg.inv(H)
-    grid = rtn.grid_of(weight, bits, "symmetric")
-    for q in range(W.shape[1]):
-        quantized = rtn.round_to_grid(W[:, q:q + 1], grid)
-        err = (W[:, q:q + 1] - quantized) / inverse[q, q]
-        W[:, q:] -= err @ inverse[q:q + 1, q:]
-        W[:, q:q + 1] = quantized
-        inverse = inverse - inverse[:, q:q + 1] @ inverse[q:q + 1, :] / inverse[q, q]
-    return W
-
-
 @pytest.mark.parametrize("block_size", [1, 5, 128])
 def test_matches_the_papers_unbatched_obs_form(block_size):
+    """Same rounding decisions as eq. 2-3 applied naively (lab/quantize/gptq_reference.py), any block size."""
     weight, hessian, _ = layer_and_inputs(dtype=torch.float64)
-    expected = paper_obs_quantize(weight, hessian, 3)
+    expected = paper_gptq(weight, hessian, 3)
     assert torch.allclose(gptq_quantize(weight, hessian, 3, 0, block_size=block_size), expected, atol=1e-9)
 
 
