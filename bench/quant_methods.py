@@ -31,6 +31,8 @@ def main() -> None:
     parser.add_argument("--eval-chars", type=int, default=20000)
     parser.add_argument("--calibration-batches", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--parts", nargs="+", default=["rtn_gptq", "w8a8", "qat"], choices=["rtn_gptq", "w8a8", "qat"])
+    parser.add_argument("--out", default="quant_methods.json")
     args = parser.parse_args()
 
     import torch
@@ -68,7 +70,7 @@ def main() -> None:
            "calibration_tokens": sum(c.numel() for c in calibration), "fp32": ppl(model), "rtn": {}, "gptq": {},
            "gptq_act_order": {}, "w8a8": {}, "qat": {}}
     print("fp32", out["fp32"], flush=True)
-    for bits in args.bits:
+    for bits in args.bits if "rtn_gptq" in args.parts else ():
         out["rtn"][bits] = ppl(rtn_all(fresh()[0], bits))
         for key, order in (("gptq", False), ("gptq_act_order", True)):
             m = fresh()[0]
@@ -76,7 +78,13 @@ def main() -> None:
             out[key][bits] = ppl(m)
         print(bits, "bits: rtn", out["rtn"][bits], "gptq", out["gptq"][bits], "act-order", out["gptq_act_order"][bits], flush=True)
 
-    for activation in smoothquant.ACTIVATION_GRANULARITIES:
+    if "w8a8" in args.parts:
+        view = smoothquant.outlier_view(model, calibration, 0.5).groupby("layer", sort=False)
+        ratio = lambda column: (view[column].max() / view[column].median())  # noqa: E731  (outlier strength per layer)
+        out["outliers_max_over_median"] = {"before": round(float(ratio("before").max()), 2),
+                                           "after_alpha_0.5": round(float(ratio("after").max()), 2)}
+        print("outliers", out["outliers_max_over_median"], flush=True)
+    for activation in smoothquant.ACTIVATION_GRANULARITIES if "w8a8" in args.parts else ():
         for alpha in (None,) + smoothquant.ALPHAS:
             m = fresh()[0]
             if alpha is not None:
@@ -102,15 +110,18 @@ def main() -> None:
             qat.unwrap_linears(m, bake=True)
         return m
 
+    folder = REPO / "bench" / "out"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / args.out).write_text(json.dumps(out, indent=2))  # what is measured so far
+    if "qat" not in args.parts:
+        return
     started = time.perf_counter()
     out["qat"] = {"bits": args.qat_bits, "steps": args.qat_steps, "qat": ppl(train(fresh()[0], True)),
                   "finetune_then_rtn": ppl(rtn_all(train(fresh()[0], False), args.qat_bits)),
                   "rtn": out["rtn"].get(args.qat_bits), "gptq": out["gptq"].get(args.qat_bits)}
     out["qat"]["seconds"] = round(time.perf_counter() - started, 1)
     print("qat", out["qat"], flush=True)
-    folder = REPO / "bench" / "out"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "quant_methods.json").write_text(json.dumps(out, indent=2))
+    (folder / args.out).write_text(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":
