@@ -33,23 +33,36 @@ def _grouped(weight, granularity: str, group_size: int):
 
 def fake_quant(weight, bits: int, granularity: str = "per_channel", group_size: int = 128, mode: str = "symmetric"):
     """Quantize-dequantize `weight` (any float tensor, 2-D for Linear layers); returns a float32 tensor."""
-    import torch
-
     w = weight.detach().float()
     groups = _grouped(w, granularity, group_size)
+    return round_to_grid(groups, grid_of(groups, bits, mode)).reshape(w.shape)
+
+
+def grid_of(groups, bits: int, mode: str = "symmetric") -> tuple:
+    """The grid each row of `groups` is rounded onto: (mode, qmax, scale, offset), scale and offset (rows, 1).
+    Offset is the integer zero point (asymmetric), the row's min (minmax) or None (symmetric).
+    GPTQ (lab/quantize/gptq.py) rounds columns onto grids from this same function, so both share one rule."""
+    import torch
+
     if mode == "symmetric":
         qmax = 2 ** (bits - 1) - 1
-        scale = groups.abs().amax(dim=1, keepdim=True).clamp(min=1e-12) / qmax
-        q = torch.clamp(torch.round(groups / scale), -qmax, qmax)
-        return (q * scale).reshape(w.shape)
+        return mode, qmax, groups.abs().amax(dim=1, keepdim=True).clamp(min=1e-12) / qmax, None
     qmax = 2 ** bits - 1
     low, high = groups.amin(dim=1, keepdim=True), groups.amax(dim=1, keepdim=True)
     scale = (high - low).clamp(min=1e-12) / qmax
+    return mode, qmax, scale, (low if mode == "minmax" else torch.round(-low / scale))
+
+
+def round_to_grid(values, grid: tuple):
+    """Round `values` (rows, n) onto `grid` (from grid_of, one scale per row) and map back to floats."""
+    import torch
+
+    mode, qmax, scale, offset = grid
+    if mode == "symmetric":
+        return torch.clamp(torch.round(values / scale), -qmax, qmax) * scale
     if mode == "minmax":
-        return (low + scale * torch.clamp(torch.round((groups - low) / scale), 0, qmax)).reshape(w.shape)
-    zero = torch.round(-low / scale)
-    q = torch.clamp(torch.round(groups / scale) + zero, 0, qmax)
-    return ((q - zero) * scale).reshape(w.shape)
+        return offset + scale * torch.clamp(torch.round((values - offset) / scale), 0, qmax)
+    return (torch.clamp(torch.round(values / scale) + offset, 0, qmax) - offset) * scale
 
 
 def bits_per_weight(bits: int, granularity: str, group_size: int, mode: str, shape: tuple) -> float:
