@@ -169,7 +169,7 @@ def test_runs_view_tables_detail_and_comparison(lab_home):
     status = job_status("run-c", "en", None)
     assert status["terminal"] and status["status"] == "failed" and "out of memory" in status["error"]
     assert job_status("no-such-run", "en", None)["status"] == "missing"
-    assert run_spec("run-a")["kind"] == "demo" and run_spec("../x") is None
+    assert run_spec("run-a", None)["kind"] == "demo" and run_spec("../x", None) is None
 
 
 def test_plots_overlay_runs_with_translated_titles():

@@ -45,7 +45,6 @@ def linear_names(model) -> list:
 
 def _catch_first_inputs(model, layers, batches) -> list:
     """[(args, kwargs)] the first decoder layer receives, one per batch."""
-    import torch
 
     caught = []
 
