@@ -21,7 +21,7 @@ def lab(model_dir: str, yaml_path: str, n: int) -> None:
     task = get_task(yaml_path)
     model, tokenizer, _ = load_model(model_dir, dtype="fp32")
     options = {"shots": 0, "batch_size": 8, "max_new_tokens": 4, "use_chat_template": False}
-    figures, rows = METRICS["multiple_choice"].compute(task, task.questions[:n], model, tokenizer, options, lambda *_: None)
+    figures, rows = METRICS.get("multiple_choice").compute(task, task.questions[:n], model, tokenizer, options, lambda *_: None)
     out = {"accuracy": figures["accuracy"], "accuracy_norm": figures["accuracy_norm"], "logprobs": [r["logprobs"] for r in rows]}
     Path(yaml_path).with_name("lab.json").write_text(json.dumps(out))
 
