@@ -38,7 +38,7 @@ def test_a_private_run_stays_with_its_visitor(lab_home, tmp_path, monkeypatch):
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
         alice = browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-US").new_page()
         alice.goto(url)
-        expect(alice.locator("#visitor-note")).to_contain_text("Visitor ", timeout=30000)
+        expect(alice.locator("#visitor-note")).to_contain_text("Visitor ", timeout=90000)
         alice.locator("#tab-generate-button").click()
         model = alice.locator("#generate-model input")
         model.fill(str(model_dir))
@@ -61,16 +61,16 @@ def test_a_private_run_stays_with_its_visitor(lab_home, tmp_path, monkeypatch):
         assert len(private) == 1 and private[0]["private"] == 1
         run_id = private[0]["id"]
         alice.locator("#tab-runs-button").click()
-        expect(alice.locator("#runs-table")).to_contain_text(run_id[-6:], timeout=30000)
+        expect(alice.locator("#runs-table")).to_contain_text(run_id[-6:], timeout=60000)
 
         # Bob: another browser context (his own storage), same server
         context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-US")
         bob = context.new_page()
         bob.goto(url)
-        expect(bob.locator("#visitor-note")).to_contain_text("Visitor ", timeout=30000)
+        expect(bob.locator("#visitor-note")).to_contain_text("Visitor ", timeout=90000)
         assert bob.locator("#visitor-note").inner_text() != alice.locator("#visitor-note").inner_text()
         bob.locator("#tab-runs-button").click()
-        expect(bob.locator("#runs-table")).to_contain_text(shared[-6:], timeout=30000)  # shared runs are listed
+        expect(bob.locator("#runs-table")).to_contain_text(shared[-6:], timeout=60000)  # shared runs are listed
         assert run_id not in bob.locator("#runs-table").inner_text()
         # Bob plants Alice's run id where the Generate tab keeps "my run" and reloads: nothing of hers shows
         storage = bob.evaluate("() => Object.keys(localStorage)")
