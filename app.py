@@ -34,7 +34,9 @@ DETECT_LANGUAGE_JS = """(lang, visitor) => [
 
 def build_app() -> gr.Blocks:
     secret = visitors.browser_secret()
-    with gr.Blocks(title="LLM Lab", analytics_enabled=False) as demo:
+    # Space mode: Gradio's own cache (uploads, download copies) is emptied of files older than a day
+    delete_cache = (3600, 86400) if config.space_mode() else None
+    with gr.Blocks(title="LLM Lab", analytics_enabled=False, delete_cache=delete_cache) as demo:
         ui = UI.create(secret)
         with gr.Row(elem_id="header", equal_height=True):
             with gr.Column(scale=4):

@@ -4,18 +4,13 @@ One test, as a user would go: open the lab, switch to Chinese and back, generate
 model typed in as a local folder, see the output, reload the page (the tab re-attaches to the run),
 and find the run in the Runs tab as succeeded and as this visitor's.
 """
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from lab import config
+from app_server import running_app, wait_until_served  # noqa: F401  (wait_until_served: used here and re-exported)
 from lab.present.tabs import TABS
 from lab.runs import runner, store
 
@@ -26,26 +21,6 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no browser: {CHROMIUM} is missing "
                                  "(apt-get install chromium)")]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_served(url: str, process, timeout: float = 90.0) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the app exited with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"{url} was not served within {timeout} s")
 
 
 def open_app(p, url: str):
@@ -61,20 +36,8 @@ def open_app(p, url: str):
 @pytest.fixture
 def app_url(lab_home, tmp_path):
     """The app on a free port with its own data folder; stopped (and its jobs) afterwards."""
-    port = free_port()
-    log = open(tmp_path / "app.log", "wb")
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
-    process = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)],
-                               cwd=config.REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        yield f"http://127.0.0.1:{port}/", process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+    with running_app(tmp_path / "app.log") as served:
+        yield served
 
 
 def test_switch_language_generate_and_find_the_run(app_url, tmp_path):

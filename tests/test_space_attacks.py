@@ -335,3 +335,116 @@ def test_an_odd_visitor_value_never_names_an_upload_folder(on_a_space, tmp_path,
     saved = __import__("pathlib").Path(uploads.save_upload(str(source), visitor))
     assert saved.parent == config.lab_home() / "uploads" / "anonymous"
     assert not (config.lab_home() / "data.jsonl").exists()
+
+
+# 2. "Follow my job" trusted the browser's run id ------------------------------------------------------
+def test_following_another_visitors_run_id_shows_nothing(on_a_space):
+    from lab.runs.job_view import job_status, run_spec
+
+    bob_run = runner.submit(demo(name="bob-secret-name"), owner=BOB, start_dispatcher=False)
+    RunFolder(bob_run).write_result("succeeded", metrics={"final_loss": 0.5}, outputs={"answer": "bob's"})
+    store.update_run(bob_run, status="succeeded")
+    alice = access.Viewer(ALICE)
+    status = job_status(bob_run, "en", alice)
+    assert status["status"] == "missing" and status["result"] is None
+    assert run_spec(bob_run, alice) is None
+    assert runner.visible([bob_run, "../x"], alice) == []
+    bob = access.Viewer(BOB)  # the owner still follows it after a reload
+    assert job_status(bob_run, "en", bob)["result"]["outputs"] == {"answer": "bob's"}
+    assert run_spec(bob_run, bob)["name"] == "bob-secret-name" and runner.visible([bob_run], bob) == [bob_run]
+    teacher = access.Viewer.of(ALICE, "teacher-secret-456")  # the teacher sees every run
+    assert job_status(bob_run, "en", teacher)["status"] == "succeeded"
+
+
+def test_the_guided_paths_runs_list_only_what_the_viewer_may_see(on_a_space):
+    from lab.classroom import guided_path
+
+    bob_run = runner.submit(demo(name="bob-secret-name"), owner=BOB, start_dispatcher=False)
+    assert "bob-secret-name" not in guided_path.runs_markdown([bob_run], "en", access.Viewer(ALICE))
+    assert "bob-secret-name" in guided_path.runs_markdown([bob_run], "en", access.Viewer(BOB))
+
+
+# 3. Private run ids and names in every picker ------------------------------------------------------------
+def test_run_pickers_list_only_what_the_viewer_may_see(on_a_space, monkeypatch):
+    from lab.align import view as align_view
+    from lab.evaluate import view as evaluate_view
+    from lab.quantize import view as quantize_view
+    from lab.scaling import view as scaling_view
+
+    monkeypatch.setenv("LAB_VISITOR_MAX_QUEUED", "0")  # three runs at once for this test
+    bob_judge = runner.submit(spec_from_dict({"kind": "judge", "name": "bob-judge"}), owner=BOB, start_dispatcher=False)
+    bob_sweep = runner.submit(spec_from_dict({"kind": "scaling_sweep", "name": "bob-sweep"}), owner=BOB,
+                              start_dispatcher=False)
+    bob_tune = runner.submit(spec_from_dict({"kind": "finetune", "name": "bob-tune"}), owner=BOB, start_dispatcher=False)
+    for run_id in (bob_judge, bob_sweep, bob_tune):
+        store.update_run(run_id, status="succeeded")
+    adapter = RunFolder(bob_tune).artifact_dir / "adapter"
+    adapter.mkdir(parents=True)
+    (adapter / "lab_finetune.json").write_text("{}")
+    (RunFolder(bob_tune).artifact_dir / "model").mkdir()
+    (RunFolder(bob_tune).artifact_dir / "model" / "config.json").write_text("{}")
+    for seen in (None, access.Viewer(ALICE)):  # None: the widgets built at start, as everyone sees them
+        listed = json.dumps([evaluate_view.contestant_choices(seen), evaluate_view.arena_sources(seen),
+                             align_view.starting_choices("en", seen), quantize_view.model_choices(seen),
+                             scaling_view.sweep_choices(seen)], default=str)
+        for leak in (bob_judge, bob_sweep, bob_tune, "bob-judge", "bob-sweep", "bob-tune"):
+            assert leak not in listed
+    bob = access.Viewer(BOB)
+    assert bob_judge in json.dumps(evaluate_view.arena_sources(bob))
+    assert bob_sweep in json.dumps(scaling_view.sweep_choices(bob))
+    assert bob_tune in json.dumps(align_view.starting_choices("en", bob))
+
+
+# 5 / 9. Nothing secret lives in the browser ----------------------------------------------------------------
+def test_no_token_or_visitor_key_is_kept_in_browser_storage(on_a_space):
+    import gradio as gr
+    import app
+
+    demo_app = app.build_app()
+    ui = demo_app.lab_ui
+    assert isinstance(ui.token, gr.State) and not isinstance(ui.token, gr.BrowserState)
+    assert isinstance(ui.visitor, gr.State) and not isinstance(ui.visitor, gr.BrowserState)
+    keys = [b.storage_key for b in demo_app.blocks.values() if isinstance(b, gr.BrowserState)]
+    assert "llm-lab-visitor" in keys and not any("token" in key for key in keys)
+
+
+# 4. Remote code, at the last step: loading ---------------------------------------------------------------
+def test_loading_with_remote_code_is_refused_in_space_mode(on_a_space, monkeypatch):
+    from lab.modeling.models import load_model
+
+    with pytest.raises(LabError) as error:
+        load_model("HuggingFaceTB/SmolLM2-135M-Instruct", trust_remote_code=True)
+    assert error.value.key == "remote_code_refused"
+
+
+# 11 / 8. Uploads and exports are cleaned and counted; orphan folders go ------------------------------------
+def test_uploads_exports_and_orphan_folders_are_cleaned(on_a_space):
+    import os
+    import time
+    from lab.runs import retention
+
+    old = time.time() - 30 * 86400
+    upload = config.lab_home() / "uploads" / ALICE / "old.jsonl"
+    export = config.lab_home() / "exports" / "old.zip"
+    orphan = config.runs_dir() / "20260101-000000-demo-abcdef"
+    for path in (upload, export):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+        os.utime(path, (old, old))
+    orphan.mkdir()
+    os.utime(orphan, (old, old))
+    fresh = config.lab_home() / "uploads" / ALICE / "new.jsonl"
+    fresh.write_text("y")
+    retention.clean(days=7, quota=0)
+    assert not upload.exists() and not export.exists() and not orphan.exists() and fresh.exists()
+
+
+def test_a_huge_scaling_csv_is_not_read_whole(on_a_space, tmp_path):
+    from lab.scaling.data import MAX_CSV_BYTES, read_points_file
+
+    big = tmp_path / "big.csv"
+    with open(big, "wb") as handle:
+        handle.truncate(MAX_CSV_BYTES + 1)
+    with pytest.raises(LabError) as error:
+        read_points_file(big)
+    assert error.value.key == "csv_too_large"

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from lab import config
 from lab.errors import LabError
 from lab.modeling.catalog import (DEFAULT_MODEL, HUB_ID, INFO_FILE, OFFLINE_MODELS, ModelRef, OfflineModel,  # noqa: F401
                                   Progress, _read_info, _report, available_models, check_model_name, resolve_model)
@@ -106,6 +107,11 @@ def load_model(name_or_path: str, dtype: str = "auto", trust_remote_code: bool =
     device = _pick_device(device)
     torch_dtype = _pick_dtype(dtype, device)
     # Remote code runs arbitrary Python from the model repo: pass the flag only when the user opted in.
+    if trust_remote_code:
+        from lab.classroom.space_mode import remote_code_allowed
+
+        if config.space_mode() and not remote_code_allowed():  # the last word, whatever the spec said
+            raise LabError("remote_code_refused")
     extra = {"trust_remote_code": True} if trust_remote_code else {}
     _report(progress, 0, 1, f"loading {ref.name}")
     load_started = time.time()

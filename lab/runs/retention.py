@@ -10,10 +10,12 @@ does it at most every CLEAN_EVERY seconds per data folder.
     python -c "from lab import retention; print(retention.clean())"
 """
 import os
+import shutil
 import time
 from pathlib import Path
 
 from lab import config
+from lab.errors import LabError
 from lab.runs import store
 from lab.runs.folder import RunFolder
 from lab.classroom.space_mode import is_visitor
@@ -57,6 +59,42 @@ def _remove(run: dict) -> None:
     RunFolder(run["id"]).remove()
 
 
+SIDE_FOLDERS = ("uploads", "exports")  # visitors' uploads and the bundles/reports/CSVs made for download
+ORPHAN_GRACE = 3600.0  # a run folder no database row knows, older than this, is a leftover (a failed import)
+
+
+def clean_orphans(now: float) -> list[str]:
+    """Remove run folders that no database row knows (never a folder being created right now)."""
+    removed = []
+    for folder in config.runs_dir().iterdir():
+        try:
+            if folder.is_dir() and store.get_run(folder.name) is None and now - folder.stat().st_mtime > ORPHAN_GRACE:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder.name)
+        except (OSError, LabError):
+            continue
+    return removed
+
+
+def clean_side_folders(cutoff: float) -> int:
+    """Files in uploads/ and exports/ last changed before cutoff are removed (they count in the quota)."""
+    removed = 0
+    for name in SIDE_FOLDERS:
+        root = config.lab_home() / name
+        if not root.is_dir():
+            continue
+        for path in sorted(root.rglob("*"), reverse=True):
+            try:
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+                elif path.is_dir() and not any(path.iterdir()):
+                    path.rmdir()
+            except OSError:
+                continue
+    return removed
+
+
 def clean(now: float | None = None, days: float | None = None, quota: float | None = None) -> list[str]:
     """Delete what the rules say; returns the deleted run ids (oldest first)."""
     now = time.time() if now is None else now
@@ -70,10 +108,13 @@ def clean(now: float | None = None, days: float | None = None, quota: float | No
             if is_visitor(run["owner"]) and (run.get("finished_at") or run["created_at"]) < cutoff:
                 _remove(run)
                 deleted.append(run["id"])
+    clean_orphans(now)
+    if days > 0:
+        clean_side_folders(now - days * 86400)
     if quota > 0:
         left = [r for r in finished if r["id"] not in deleted]
         order = [r for r in left if is_visitor(r["owner"])] + [r for r in left if not is_visitor(r["owner"])]
-        used = folder_bytes(config.runs_dir())
+        used = folder_bytes(config.runs_dir()) + sum(folder_bytes(config.lab_home() / name) for name in SIDE_FOLDERS)
         for run in order:
             if used <= quota:
                 break

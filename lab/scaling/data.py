@@ -131,9 +131,14 @@ def read_points_csv(text: str) -> pd.DataFrame:
     return points[COLUMNS].reset_index(drop=True)
 
 
+MAX_CSV_BYTES = 5 * 2**20
+
+
 def read_points_file(path) -> pd.DataFrame:
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_CSV_BYTES:  # a points file is a few KB; never read a huge one whole
+            raise LabError("csv_too_large", file=path.name, limit=MAX_CSV_BYTES // 2**20)
         raw = path.read_bytes()
     except OSError as exc:
         raise LabError("cannot_read_file", path=str(path), detail=exc.strerror or str(exc)) from None
