@@ -48,13 +48,13 @@ class QatSettings:
             if bits not in qat.QAT_BITS:
                 raise LabError("qat_bad_bits", bits=bits)
         if spec.qat_group_size < 0 or spec.qat_group_size == 1:
-            raise LabError("gptq_bad_group", group_size=spec.qat_group_size)
+            raise LabError("qat_bad_group", group_size=spec.qat_group_size)
         if "qat" in spec.schemes:
             if not spec.qat_bits:
                 raise LabError("qat_no_bits")
             from lab.quantize.model_shape import check_group_size
 
-            check_group_size(spec.model, spec.qat_group_size)
+            check_group_size(spec.model, spec.qat_group_size, error="qat_group_divides")
 
 
 def variants(spec):
