@@ -1,6 +1,7 @@
-"""The Quantize & compress tab: one model under int8, 4-bit, bf16 and round-to-nearest side by side
-(memory, speed, perplexity, accuracy, answers), the look-inside views (weight histogram with the code
-points, per-layer error, activation outliers), and a magnitude-vs-Wanda sparsity sweep; the lesson beside.
+"""The Quantize & compress tab: one model under int8, 4-bit, bf16, round-to-nearest, GPTQ, SmoothQuant W8A8
+and QAT side by side (memory, speed, perplexity, accuracy, answers, bits × method), the look-inside views
+(weight histogram with the code points, per-layer weight or output error, activation outliers before and
+after smoothing), and a magnitude-vs-Wanda sparsity sweep; the lesson beside.
 
 The comparison and the sweep are jobs ("quantize", "prune"); the logic behind the widgets is in
 lab/quantize/view.py.
@@ -79,6 +80,11 @@ def build(ui) -> None:
                 with gr.Tabs(elem_id="quantize-figures"):
                     for name, plot in zip(view.FIGURES, q_plots):
                         with ui.make(gr.Tab, label=K(f"quantize.figure.{name}")):
+                            if name == "errors":
+                                error_metric = ui.make(
+                                    gr.Radio, choices=[(K(f"quantize.plot.{m}"), m) for m in view.ERROR_METRICS],
+                                    value="rel_error", label=K("quantize.page.error_metric"),
+                                    elem_id="quantize-error-metric")
                             if name == "histogram":
                                 normalization = ui.make(
                                     gr.Radio, choices=[(K(f"quantize.plot.normalization.{n}"), n) for n in view.NORMALIZATIONS],
@@ -126,11 +132,14 @@ def build(ui) -> None:
         return [gr.update(value=data.get("model", DEFAULT_QUANTIZE_MODEL)), gr.update(value=data.get("schemes")),
                 *q_form.fill(data)]
 
-    def redraw_histogram(lang, run_id, normalization):
-        result = runner.result(run_id) if run_id else None
-        if not result or result.get("status") != "succeeded":
-            return gr.skip()
-        return view.figures(result, run_id, session_lang(lang), normalization)[histogram_index]
+    def redraw(index):
+        """Redraw one figure of the followed run with the chosen histogram normalization and error metric."""
+        def handler(lang, visitor, token, run_id, normalization, metric):
+            result = runner.read(run_id, viewer(visitor, token)).read_result() if run_id else None
+            if not result or result.get("status") != "succeeded":
+                return gr.skip()
+            return view.figures(result, run_id, session_lang(lang), normalization, metric)[index]
+        return handler
 
     q_run.on_click(submitter(q_form, q_panel, "schemes"), [ui.lang, ui.visitor, model, schemes, *q_form.inputs()],
                    [q_panel.run_id, *q_panel.outputs()])
@@ -139,7 +148,11 @@ def build(ui) -> None:
     q_preset.on_load(load_preset, [model, schemes, *q_form.inputs()])
     schemes.change(lambda chosen: q_form.show_only(SCHEMES.settings_of(chosen or []), Q_MAIN), [schemes],
                    q_form.widgets_of(Q_MAIN))
-    normalization.change(redraw_histogram, [ui.lang, q_panel.run_id, normalization], [q_plots[histogram_index]])
+    normalization.change(redraw(histogram_index), [ui.lang, ui.visitor, ui.token, q_panel.run_id, normalization, error_metric],
+                         [q_plots[histogram_index]])
+    errors_index = view.FIGURES.index("errors")
+    error_metric.change(redraw(errors_index), [ui.lang, ui.visitor, ui.token, q_panel.run_id, normalization, error_metric],
+                        [q_plots[errors_index]])
     model.change(lambda lang, name: view.model_warning(name, session_lang(lang)), [ui.lang, model], [model_note])
     refresh.click(lambda visitor, token: gr.update(choices=view.model_choices(viewer(visitor, token))),
                   [ui.visitor, ui.token], [model])

@@ -3,9 +3,11 @@
     python -m lab spec quantize > q.json && python -m lab run q.json --wait
 
 Recipe: make sure the model is there (the default is trained once, ~3 minutes on a CPU core), check
-memory, load it in fp32 for the look-inside views, then load and measure every variant in turn
-(lab/quantize/compare.py), write the table, the answers and the view data to artifacts/, and export
-one variant as a model folder if asked. Unsupported combinations are refused when the spec is built.
+memory, load it in fp32 for the look-inside views and to tokenize the calibration text, then load and
+measure every variant in turn (lab/quantize/compare.py; GPTQ, SmoothQuant and QAT calibrate or train
+on the way and hand back what they measured), write the table, the answers and the view data to
+artifacts/, and export one variant as a model folder if asked. Unsupported combinations are refused
+when the spec is built.
 """
 import json
 import time
@@ -28,8 +30,8 @@ class QuantizeSpec(MeasureFields, Spec):
 
     model: str = setting(DEFAULT_QUANTIZE_MODEL, en="The model to compress. The default is a full-precision model the lab pre-trains on Shakespeare (trained once on first use, ~3 minutes); a local folder or hub id also works. A model expanded from a 4-bit file (like the offline SmolLM2) gets a warning: its weights are already quantized.",
                          zh="要压缩的模型。默认是实验室在莎士比亚文本上预训练的全精度模型(首次使用时训练一次,约 3 分钟);也可以填本地文件夹或 Hub 模型 ID。由 4 位文件展开的模型(如离线 SmolLM2)会给出警告:它的权重早已被量化过。")
-    schemes: list[str] = setting(["fp32", "bf16", "int8", "nf4", "fp4", "rtn"], en="Schemes to compare, one per line: fp32 (the baseline, required), bf16, fp16 (GPU), int8 (LLM.int8), nf4, fp4, rtn (the lab's round-to-nearest sweep below).",
-                                 zh="要比较的方案,每行一个:fp32(基线,必选)、bf16、fp16(需 GPU)、int8(LLM.int8)、nf4、fp4、rtn(下面设置的最近舍入扫描)。")
+    schemes: list[str] = setting(["fp32", "bf16", "int8", "nf4", "fp4", "rtn"], en="Schemes to compare, one per line: fp32 (the baseline, required), bf16, fp16 (GPU), int8 (LLM.int8), nf4, fp4, rtn (the lab's round-to-nearest sweep below), gptq (calibrated rounding), smoothquant (8-bit weights and activations), qat (a short quantization-aware fine-tune).",
+                                 zh="要比较的方案,每行一个:fp32(基线,必选)、bf16、fp16(需 GPU)、int8(LLM.int8)、nf4、fp4、rtn(下面设置的最近舍入扫描)、gptq(用校准数据的舍入)、smoothquant(权重和激活都用 8 位)、qat(简短的量化感知微调)。")
     prompts: list[str] = setting(DEFAULT_PROMPTS, en="Prompts every scheme answers (greedy), shown side by side; also used to time generation.",
                                  zh="每个方案都要回答的提示(贪心解码),并排显示;也用于测量生成速度。")
     max_new_tokens: int = setting(48, en="Tokens generated per prompt.", zh="每条提示生成的 token 数。", minimum=1, maximum=2048)
@@ -79,7 +81,9 @@ def refuse(spec: QuantizeSpec):
 def run(spec: QuantizeSpec, ctx) -> dict:
     import torch
 
-    from lab.quantize import compare, evaldata, export, guard
+    from lab.modeling.models import context_length
+    from lab.quantize import compare, evaldata, export, guard, inside
+    from lab.quantize.schemes import LoadJob
     from lab.runs.folder import write_json
 
     torch.set_num_threads(ctx.threads)
@@ -88,25 +92,44 @@ def run(spec: QuantizeSpec, ctx) -> dict:
     path, source = spec.model_path(ctx)
     variants = spec.variants()
     guard.check_memory(path, len(variants))
-    data = evaldata.build(spec.eval_chars, 512 * spec.outlier_texts, spec.questions, spec.seed, spec.eval_text)
+    data = evaldata.build(spec.eval_chars, 512 * max(spec.outlier_texts, spec.calibration_texts), spec.questions,
+                          spec.seed, spec.eval_text)
     steps = len(variants) + 1
     ctx.progress(0.2, 1.0, message="fp32 model: look inside", force=True)
-    rows, answers = [], {}
+    rows, answers, calibrated, outliers = [], {}, [], []
+    job = LoadJob(log=ctx.log, context=ctx, seed=spec.seed)
     for index, variant in enumerate(variants):
-        ctx.progress(0.2 + 0.8 * (index + 1) / steps, 1.0, message=f"measuring {variant.label} ({index + 1}/{len(variants)})",
-                     force=True)
+        message = f"measuring {variant.label} ({index + 1}/{len(variants)})"
+        ctx.progress(0.2 + 0.8 * (index + 1) / steps, 1.0, message=message, force=True)
+        job.extras = {}
+        job.progress = lambda fraction, text, index=index, message=message: ctx.progress(
+            0.2 + 0.8 * (index + 1 + fraction) / steps, 1.0, message=f"{message}: {text}")
         with guard.memory_hint(variant.label):
-            row, texts, model, tokenizer = compare.measure(path, variant, device, data, spec, log=ctx.log)
-            if index == 0:  # fp32 comes first: the look-inside views use its weights
+            row, texts, model, tokenizer = compare.measure(path, variant, device, data, spec, log=ctx.log, job=job)
+            if index == 0:  # fp32 comes first: the look-inside views use its weights, calibration its tokenizer
                 views = compare.look_inside(model, tokenizer, variants, data, spec)
                 _save_views(ctx.artifact_dir / "inside", views)
+                window = min(spec.eval_window, context_length(model) or spec.eval_window)
+                job.calibration = evaldata.calibration_batches(tokenizer, data.calibration_texts[:spec.calibration_texts],
+                                                               window)
             if spec.export_variant == variant.label:
                 row["export_folder"] = str(export.save_model(model, tokenizer, ctx.artifact_dir / "export", spec.model,
                                                              quantized_source=variant.label))
+        calibrated += job.extras.get("layer_errors", [])
+        if "outliers" in job.extras:
+            outliers.append(job.extras["outliers"])
+        row.update(job.extras.get("figures", {}))
         rows.append(row)
         answers[variant.label] = texts
         ctx.log_metrics(step=index + 1, **{k: v for k, v in row.items() if isinstance(v, (int, float))})
         del model, tokenizer
+    if calibrated:  # GPTQ's per-layer errors beside RTN's, on the same heatmap
+        views["errors"] = inside.with_calibrated_errors(views["errors"], calibrated)
+        views["errors"].to_csv(ctx.artifact_dir / "inside" / "layer_errors.csv", index=False)
+    if outliers:  # SmoothQuant's outlier view, before and after smoothing at each alpha
+        import pandas as pd
+
+        pd.concat(outliers, ignore_index=True).to_csv(ctx.artifact_dir / "inside" / "smoothquant_outliers.csv", index=False)
     rows = compare.add_ratios(rows)
     write_json(ctx.artifact_dir / "table.json", rows)
     write_json(ctx.artifact_dir / "answers.json", {"prompts": spec.prompts, "answers": answers})

@@ -39,8 +39,9 @@ def layer_info(model) -> dict:
     return {"layer_class": type(module).__name__, "weight_dtype": str(module.weight.dtype).replace("torch.", "")}
 
 
-def measure(model_path: str, variant, device: str, data, spec, log=print) -> tuple:
-    """(row, answers, model, tokenizer) for one variant; the caller drops the model when done with it."""
+def measure(model_path: str, variant, device: str, data, spec, log=print, job=None) -> tuple:
+    """(row, answers, model, tokenizer) for one variant; the caller drops the model when done with it. `job`: the
+    LoadJob a calibrated scheme loads with (calibration text, progress; what it measured lands in job.extras)."""
     import torch
 
     from lab.modeling.generation import generate
@@ -63,10 +64,10 @@ def measure(model_path: str, variant, device: str, data, spec, log=print) -> tup
     started = time.time()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # bitsandbytes warns on every int8 matmul that inputs are cast to fp16
-        model, tokenizer, info = scheme.load(model_path, variant, device)
+        model, tokenizer, info = scheme.open(model_path, variant, device, job)
         load_seconds = time.time() - started
         memory = weight_memory(model)
-        row = {"variant": variant.label, "scheme": variant.scheme, **layer_info(model),
+        row = {"variant": variant.label, "scheme": variant.scheme, "bits": variant.options.get("bits"), **layer_info(model),
                "load_seconds": round(load_seconds, 3),
                "weights_mb": round(memory["total_bytes"] / 2**20, 3),
                "linear_mb": round(memory["linear_bytes"] / 2**20, 4),
@@ -115,7 +116,8 @@ def add_ratios(rows: list) -> list:
 
 
 def look_inside(model, tokenizer, variants, data, spec) -> dict:
-    """The frames of the three views, computed on the fp32 model."""
+    """The frames of the three views, computed on the fp32 model (calibrated schemes add their own
+    per-layer errors once they have run: lab/kinds/quantize.py)."""
     errors = inside.layer_errors(model, variants, SCHEMES.get)
     layers = dict(linear_layers(model))
     layer = spec.inside_layer or list(layers)[len(layers) // 2]

@@ -67,6 +67,17 @@ def build(eval_chars: int, calibration_chars: int, questions: int, seed: int, us
                     contexts, choices, answers)
 
 
+def calibration_batches(tokenizer, texts: list, window: int) -> list:
+    """The calibration texts as input_ids tensors of `window` tokens each (1, window), no padding: joined,
+    tokenized once and cut (what GPTQ and SmoothQuant run the model on)."""
+    import torch
+
+    ids = tokenizer("\n".join(texts), add_special_tokens=False)["input_ids"]
+    chunks = [ids[i:i + window] for i in range(0, len(ids), window)]
+    chunks = [c for c in chunks if len(c) == window] or chunks[:1]
+    return [torch.tensor([chunk]) for chunk in chunks if chunk]
+
+
 def accuracy(model, tokenizer, data: EvalData, batch_size: int = 8):
     """Share of questions whose real continuation is the likeliest (per character), or None without questions."""
     from lab.modeling.scoring import score_choices

@@ -142,7 +142,8 @@ def gptq_quantize(weight, hessian, bits: int, group_size: int = 0, mode: str = "
 
 
 def quantize_linear(module, hessian, bits: int, group_size: int = 0, mode: str = "symmetric", **options) -> dict:
-    """GPTQ one nn.Linear in place; returns its output errors under GPTQ and under RTN (same H) and times."""
+    """GPTQ one nn.Linear in place; returns its output errors under GPTQ and under RTN (same H), the output's own
+    energy ‖WX‖² (same units), and times."""
     import time
 
     import torch
@@ -157,4 +158,5 @@ def quantize_linear(module, hessian, bits: int, group_size: int = 0, mode: str =
     with torch.no_grad():
         module.weight.copy_(quantized.to(module.weight.dtype))
     return {"gptq_error": output_error(weight, quantized, hessian), "rtn_error": output_error(weight, baseline, hessian),
+            "output_energy": output_error(weight, torch.zeros_like(weight), hessian),  # ‖WX‖²: makes the errors relative
             "gptq_seconds": gptq_seconds, "rtn_seconds": rtn_seconds, "rows": weight.shape[0], "columns": weight.shape[1]}

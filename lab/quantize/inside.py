@@ -3,7 +3,8 @@
 - weight_histogram: one layer's weights, normalised the way a 4-bit format sees them (divided by the
   absmax of their block of 64, as NF4/FP4 do), with the code points each format can store;
 - layer_errors: relative error ||W - Q(W)|| / ||W|| (and SNR in dB) of every linear layer under every
-  variant, from each scheme's own quantize-dequantize function;
+  variant, from each scheme's own quantize-dequantize function (GPTQ's come from its run, with the output
+  error on calibration inputs beside RTN's: calibrated_errors);
 - activation_outliers: per hidden dimension, the largest |input| each linear layer reading the
   residual stream sees on sample text — the few outlier features behind LLM.int8's 16-bit columns.
 The figures (lab/quantize/plots.py) are drawn from these frames and nothing else.
@@ -75,10 +76,38 @@ def layer_errors(model, variants, get_scheme) -> pd.DataFrame:
             weight = module.weight.detach().float()
             for variant in variants:
                 quantized = get_scheme(variant.scheme).fake_quant(weight, variant)
+                if quantized is None:  # not a function of the weight alone (GPTQ, smoothed, trained): added after its run
+                    continue
                 error = float((weight - quantized).norm() / weight.norm().clamp(min=1e-12))
                 snr = 20 * math.log10(1 / error) if error > 0 else float("inf")
                 rows.append({"layer": name, "variant": variant.label, "rel_error": error, "snr_db": snr})
     return pd.DataFrame(rows, columns=["layer", "variant", "rel_error", "snr_db"])
+
+
+def with_calibrated_errors(errors: pd.DataFrame, rows: list) -> pd.DataFrame:
+    """The layer_errors frame plus the rows a calibrated scheme measured during its run (GPTQ: layer,
+    variant, rel_error, output_error, and its RTN twin at the same bits and group on the same inputs).
+    The twin's output error fills the RTN sweep's row of that label where there is one, else it is added."""
+    frame = errors.copy()
+    if "output_error" not in frame:
+        frame["output_error"] = float("nan")
+    added = []
+    for row in rows:
+        added.append({"layer": row["layer"], "variant": row["variant"], "rel_error": row["rel_error"],
+                      "snr_db": _snr(row["rel_error"]), "output_error": row["output_error"]})
+        twin = (frame["layer"] == row["layer"]) & (frame["variant"] == row["twin"])
+        if twin.any():
+            frame.loc[twin, "output_error"] = row["twin_output_error"]
+        elif not any(a["layer"] == row["layer"] and a["variant"] == row["twin"] for a in added):
+            added.append({"layer": row["layer"], "variant": row["twin"], "rel_error": row["twin_rel_error"],
+                          "snr_db": _snr(row["twin_rel_error"]), "output_error": row["twin_output_error"]})
+    if not added:
+        return frame
+    return pd.concat([frame, pd.DataFrame(added)], ignore_index=True)
+
+
+def _snr(error: float) -> float:
+    return 20 * math.log10(1 / error) if error > 0 else float("inf")
 
 
 def activation_outliers(model, tokenizer, texts: list, max_length: int = 256) -> pd.DataFrame:

@@ -1,8 +1,9 @@
 """The Quantize tab's figures: pure functions from data frames to plotly figures (lab/present/plots.py styling).
 
     memory_vs_quality(table, lang)      speed_vs_quality(table, lang)      rtn_curve(table, lang)
-    error_heatmap(errors, lang)         weight_histogram(hist, points, layer, lang)
+    error_heatmap(errors, lang, metric) weight_histogram(hist, points, layer, lang)
     outlier_heatmap(outliers, threshold, lang)                             prune_curve(sweep, lang)
+    bits_by_method(table, lang)         smoothing_view(outliers, lang)
 
 `table` has one row per variant (lab/quantize/compare.py), `sweep` one per pruning point.
 """
@@ -14,7 +15,9 @@ from lab.present.i18n import t
 from lab.present.plots import COLORS, empty_figure, layout
 
 SCHEME_COLORS = {"fp32": COLORS[0], "bf16": COLORS[2], "fp16": COLORS[7], "int8": COLORS[3], "nf4": COLORS[1],
-                 "fp4": COLORS[4], "rtn": COLORS[5]}
+                 "fp4": COLORS[4], "rtn": COLORS[5], "gptq": COLORS[1], "smoothquant": COLORS[2], "qat": COLORS[3]}
+BITS_SCHEMES = ("rtn", "gptq", "qat")  # the methods of the bits × method chart
+ERROR_METRICS = ("rel_error", "output_error")
 
 
 def _go():
@@ -98,16 +101,22 @@ def rtn_curve(table: pd.DataFrame, lang: str):
     return figure
 
 
-def error_heatmap(errors: pd.DataFrame, lang: str):
-    if errors is None or errors.empty:
+def error_heatmap(errors: pd.DataFrame, lang: str, metric: str = "rel_error"):
+    """Per layer × variant: the weight error of every scheme (rel_error), or the output error on the
+    calibration inputs (output_error: GPTQ and RTN at the same bits and group, where GPTQ ran)."""
+    metric = metric if metric in ERROR_METRICS else "rel_error"
+    if errors is None or errors.empty or metric not in errors:
+        return empty_figure(lang)
+    errors = errors.dropna(subset=[metric])
+    if errors.empty:
         return empty_figure(lang)
     go = _go()
-    grid = errors.pivot(index="layer", columns="variant", values="rel_error")
+    grid = errors.pivot(index="layer", columns="variant", values=metric)
     grid = grid.reindex(index=list(dict.fromkeys(errors["layer"])), columns=list(dict.fromkeys(errors["variant"])))
     figure = go.Figure(go.Heatmap(z=grid.values.tolist(), x=list(grid.columns), y=list(grid.index), colorscale="Viridis",
-                                  colorbar={"title": t("quantize.plot.rel_error", lang)},
+                                  colorbar={"title": t(f"quantize.plot.{metric}", lang)},
                                   hovertemplate="%{y}<br>%{x}: %{z:.4f}<extra></extra>"))
-    figure = layout(figure, t("quantize.plot.error_title", lang), t("quantize.plot.variant", lang),
+    figure = layout(figure, t(f"quantize.plot.error_title_{metric}", lang), t("quantize.plot.variant", lang),
                     t("quantize.plot.layer", lang))
     figure.update_layout(height=max(400, 22 * len(grid.index) + 160), hovermode="closest")
     figure.update_yaxes(autorange="reversed")
@@ -171,4 +180,71 @@ def prune_curve(sweep: pd.DataFrame, lang: str):
                     t("quantize.plot.ppl", lang))
     figure.update_yaxes(type="log")
     figure.update_layout(hovermode="closest")
+    return figure
+
+
+def bits_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """bits, series (the variant's label without its bit width: "rtn g64", "gptq g64 ao", "qat g64 full"),
+    scheme and ppl of the rows of RTN, GPTQ and QAT."""
+    if table is None or table.empty or "bits" not in table:
+        return pd.DataFrame(columns=["bits", "series", "scheme", "ppl"])
+    rows = table[table["scheme"].isin(BITS_SCHEMES)].dropna(subset=["bits"])
+    out = [{"bits": int(r["bits"]), "series": f"{r['scheme']} {r['variant'].partition(' ')[2]}".strip(),
+            "scheme": r["scheme"], "ppl": r["ppl"]} for _, r in rows.iterrows()]
+    return pd.DataFrame(out, columns=["bits", "series", "scheme", "ppl"])
+
+
+def bits_by_method(table: pd.DataFrame, lang: str):
+    """Perplexity by bit width, one line per method and grouping (RTN vs GPTQ vs QAT), fp32 dashed."""
+    frame = bits_frame(table)
+    if frame.empty:
+        return empty_figure(lang)
+    go = _go()
+    figure = go.Figure()
+    dashes = {"rtn": "dot", "gptq": "solid", "qat": "dash"}
+    for index, (series, rows) in enumerate(frame.groupby("series", sort=False)):
+        rows = rows.sort_values("bits")
+        scheme = rows["scheme"].iloc[0]
+        figure.add_trace(go.Scatter(x=list(rows["bits"]), y=list(rows["ppl"]), name=series, mode="lines+markers",
+                                    line={"width": 3, "color": COLORS[index % len(COLORS)], "dash": dashes[scheme]},
+                                    marker={"size": 10}))
+    values = list(frame["ppl"])
+    base = table[table["scheme"] == "fp32"]
+    if not base.empty:
+        fp32 = float(base["ppl"].iloc[0])
+        values.append(fp32)
+        figure.add_trace(go.Scatter(x=[min(frame["bits"]), max(frame["bits"])], y=[fp32, fp32], name="fp32", mode="lines",
+                                    line={"width": 2, "dash": "dash", "color": "#6b7280"}))
+    figure = layout(figure, t("quantize.plot.bits_title", lang), t("quantize.plot.bits", lang), t("quantize.plot.ppl", lang))
+    figure.update_yaxes(type="log", range=[math.log10(min(values)) - 0.02, math.log10(max(values)) + 0.02])
+    figure.update_xaxes(dtick=1)
+    return figure
+
+
+def strongest_layer(outliers: pd.DataFrame) -> str:
+    """The layer group whose largest input channel stands out most from its median (before smoothing)."""
+    grouped = outliers.groupby("layer", sort=False)["before"]
+    return str((grouped.max() / grouped.median().clip(lower=1e-12)).idxmax())
+
+
+def smoothing_view(outliers: pd.DataFrame, lang: str, layer: str = ""):
+    """SmoothQuant's outlier view: max |x| per input channel of one norm-fed layer group, before smoothing
+    and after it at each α (the layer whose outliers stand out most, unless one is named)."""
+    if outliers is None or outliers.empty:
+        return empty_figure(lang)
+    go = _go()
+    layer = layer if layer in set(outliers["layer"]) else strongest_layer(outliers)
+    rows = outliers[outliers["layer"] == layer]
+    first = rows[rows["alpha"] == rows["alpha"].iloc[0]]
+    ratio = lambda values: float(values.max() / max(values.median(), 1e-12))  # noqa: E731
+    figure = go.Figure(go.Bar(x=list(first["dim"]), y=list(first["before"]), marker={"color": COLORS[3]},
+                              name=t("quantize.plot.before_smoothing", lang, ratio=f"{ratio(first['before']):.1f}")))
+    for index, (alpha, part) in enumerate(rows.groupby("alpha", sort=True)):
+        figure.add_trace(go.Scatter(x=list(part["dim"]), y=list(part["after"]), mode="lines",
+                                    line={"width": 2, "color": COLORS[(index + 1) % len(COLORS)]},
+                                    name=t("quantize.plot.after_smoothing", lang, alpha=f"{alpha:g}",
+                                           ratio=f"{ratio(part['after']):.1f}")))
+    figure = layout(figure, t("quantize.plot.smoothing_title", lang, layer=layer), t("quantize.plot.input_channel", lang),
+                    t("quantize.plot.max_abs", lang))
+    figure.update_layout(bargap=0, hovermode="x unified")
     return figure

@@ -15,7 +15,8 @@ TABLE_COLUMNS = ("variant", "layer_class", "weight_dtype", "linear_mb", "linear_
                  "packed_bits_per_weight", "quant_state_mb", "footprint_mb", "memory_added_mb", "load_seconds",
                  "tokens_per_second_b1", "tokens_per_second_batched", "speed_batched_vs_fp32", "ppl", "accuracy")
 SWEEP_COLUMNS = ("point", "method", "pattern", "sparsity", "ppl", "accuracy")
-FIGURES = ("memory", "speed", "rtn", "errors", "histogram", "outliers")
+FIGURES = ("memory", "speed", "rtn", "bits", "errors", "histogram", "outliers", "smoothquant")
+ERROR_METRICS = plots.ERROR_METRICS
 NORMALIZATIONS = ("absmax64", "minmax32", "none")
 
 
@@ -98,10 +99,12 @@ def inside_frames(run_id: str) -> dict:
 
     about = read_json(folder / "about.json", {}) or {}
     return {"errors": read("layer_errors.csv"), "outliers": read("outliers.csv"), "layer": about.get("layer", ""),
+            "smoothquant": read("smoothquant_outliers.csv"),
             "spikes": about.get("spikes"), **{f"hist_{n}": read(f"histogram_{n}.csv") for n in NORMALIZATIONS}}
 
 
-def figures(result: dict | None, run_id: str, lang: str, normalization: str = "absmax64") -> list:
+def figures(result: dict | None, run_id: str, lang: str, normalization: str = "absmax64",
+            error_metric: str = "rel_error") -> list:
     """Every figure of a quantize run, in FIGURES order (None when there is no run yet)."""
     if not result or not run_id:
         return [None] * len(FIGURES)
@@ -112,10 +115,10 @@ def figures(result: dict | None, run_id: str, lang: str, normalization: str = "a
     threshold = float((result.get("spec") or {}).get("int8_threshold", 6.0))
     normalization = normalization if normalization in NORMALIZATIONS else "absmax64"
     return [plots.memory_vs_quality(table, lang), plots.speed_vs_quality(table, lang), plots.rtn_curve(table, lang),
-            plots.error_heatmap(frames["errors"], lang),
+            plots.bits_by_method(table, lang), plots.error_heatmap(frames["errors"], lang, error_metric),
             plots.weight_histogram(frames[f"hist_{normalization}"], inside.code_points(normalization), frames["layer"],
                                    lang, normalization),
-            plots.outlier_heatmap(frames["outliers"], threshold, lang)]
+            plots.outlier_heatmap(frames["outliers"], threshold, lang), plots.smoothing_view(frames["smoothquant"], lang)]
 
 
 def summary(result: dict | None, run_id: str, lang: str) -> str:
