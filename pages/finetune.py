@@ -105,7 +105,7 @@ def build(ui) -> None:
         csv_path = downloads.copy_for_download(view.export_csv(frame, run_ids)) if run_ids else None
         return [view.group_frame(run_ids, lang), compare.loss_curves(run_ids, lang) if run_ids else empty_figure(lang),
                 compare.quality_vs_parameters(frame, lang), compare.cost_bars(frame, lang),
-                gr.update(choices=view.finished_choices(run_ids, lang)), gr.update(value=csv_path),
+                gr.update(choices=view.finished_choices(run_ids, lang, viewer(visitor, token))), gr.update(value=csv_path),
                 view.measured_answer(run_ids, lang), now]
 
     group_outputs = [table, loss_plot, quality_plot, cost_plot, tuned_run, csv_button, measured, shown]
