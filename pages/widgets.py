@@ -6,6 +6,7 @@
     upload_box(ui, dataset, label=K("finetune.upload"), elem_id="finetune-upload")    # one saver: lab/classroom/uploads.py
     run = RunButton(ui, K("finetune.run"), elem_id="finetune-run"); run.on_click(submit, inputs, outputs)
     @shows_errors(outputs=3)                                         # a LabError becomes a toast, outputs stay
+    table = result_table(ui, view.table_frame(None, "en"), wide=("Prompt",), elem_id="quantize-table")
 
 A RunButton's click always polls fast right after (ui.hurry): without it a new run's first progress
 waits for the slow tick (up to 5 s).
@@ -19,6 +20,7 @@ from lab.classroom import presets
 from lab.classroom.uploads import save_upload
 from lab.errors import LabError
 from lab.present.i18n import lesson
+from lab.present.table_layout import CONTAINER_PX, column_widths
 from pages.ui import K, session_lang, warn
 
 
@@ -131,3 +133,23 @@ def upload_box(ui, target, label, elem_id: str, file_types=(".jsonl", ".json", "
 
     box.upload(uploaded, [box, ui.lang, ui.visitor], [target])
     return box
+
+
+def result_table(ui, value, wide=(), container_px: int = CONTAINER_PX, **kwargs) -> gr.Dataframe:
+    """A read-only result table whose columns are sized to its content (lab/present/table_layout.py): no
+    header broken inside a word, long text wrapped, and every column visible or reachable with a visible
+    scroll cue. The widths follow each new value (and language) the page puts in it. wide: columns (header
+    or index) that hold long text even while the table is empty; container_px: the width it usually gets."""
+    kwargs.setdefault("interactive", False)
+    kwargs.setdefault("wrap", True)
+    classes = kwargs.pop("elem_classes", None) or []
+    table = ui.make(gr.Dataframe, value=value, column_widths=column_widths(value, wide, container_px),
+                    elem_classes=["result-table", *([classes] if isinstance(classes, str) else classes)], **kwargs)
+
+    def fit(frame):
+        if frame is None or not hasattr(frame, "columns"):
+            return gr.skip()
+        return gr.update(column_widths=column_widths(frame, wide, container_px))
+
+    table.change(fit, [table], [table], show_progress="hidden", queue=False)
+    return table
