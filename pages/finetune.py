@@ -130,7 +130,7 @@ def build(ui) -> None:
         return [",".join(run_ids), *show_group(lang, ",".join(run_ids), visitor, token)]
 
     run.on_click(submit, [ui.lang, ui.visitor, ui.token, model, dataset, methods, *form.inputs()],
-                 [runs_state, *group_outputs])
+                 [runs_state, *group_outputs], form=form)
 
     def show_preview(lang, model_name, data, *values):
         from lab.finetune.preview import preview
