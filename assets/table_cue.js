@@ -1,13 +1,14 @@
 // LLM Lab: a visible cue on tables that hold more columns than they show (issue 25). Marks each table's
 // .table-wrap with "more-right" / "more-left" while columns sit past that edge; assets/style.css draws the
-// cue. Only reads sizes and toggles classes: no content is read or sent anywhere.
+// cue. Cheap on purpose: a scan once a second (and on scroll), touching a class only when it changes.
 (() => {
+  const set = (element, name, on) => { if (element.classList.contains(name) !== on) element.classList.toggle(name, on); };
   const mark = (viewport) => {
     const wrap = viewport.closest(".table-wrap");
-    if (!wrap) return;
+    if (!wrap || !viewport.clientWidth) return;
     const hidden = viewport.scrollWidth - viewport.clientWidth;
-    wrap.classList.toggle("more-right", hidden > 2 && viewport.scrollLeft < hidden - 2);
-    wrap.classList.toggle("more-left", hidden > 2 && viewport.scrollLeft > 2);
+    set(wrap, "more-right", hidden > 2 && viewport.scrollLeft < hidden - 2);
+    set(wrap, "more-left", hidden > 2 && viewport.scrollLeft > 2);
   };
   const scan = () => document.querySelectorAll(".virtual-table-viewport").forEach((viewport) => {
     if (!viewport.dataset.labCue) {
@@ -16,9 +17,5 @@
     }
     mark(viewport);
   });
-  let queued = false;
-  const later = () => { if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; scan(); }); } };
-  new MutationObserver(later).observe(document.documentElement, { childList: true, subtree: true, attributes: true,
-                                                                  attributeFilter: ["style", "class"] });
-  window.addEventListener("resize", later);
+  setInterval(scan, 1000);
 })();
