@@ -112,8 +112,10 @@ def launch_options() -> dict:
     blocked, and no allowed path points into it): downloads are copies handed to Gradio by a handler
     that checked the viewer (lab/classroom/downloads.py). Uploads are capped (LAB_MAX_UPLOAD_MB)."""
     css = (ASSETS / "style.css").read_text(encoding="utf-8")
+    table_cue = (ASSETS / "table_cue.js").read_text(encoding="utf-8")  # tables with hidden columns say so
     blocked = sorted({str(config.lab_home()), str(config.models_dir())})
     return {"theme": gr.themes.Default(primary_hue="indigo", text_size="lg"), "css": css,
+            "head": f"<script>{table_cue}</script>",
             "allowed_paths": [], "blocked_paths": blocked, "max_file_size": f"{config.max_upload_mb()}mb",
             "footer_links": ["settings"], "show_error": True}
 

@@ -21,7 +21,7 @@ from lab.evaluate.plots import EMPTY
 from lab.present.plots import empty_figure
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
-from pages.widgets import LessonPicker, PresetRow, RunButton, shows_errors, upload_box
+from pages.widgets import LessonPicker, PresetRow, RunButton, shows_errors, upload_box, result_table
 from pages.ui import K, session_lang, viewer, warn
 
 JUDGE_MAIN = ("n_prompts", "max_new_tokens", "baseline", "seed")
@@ -79,7 +79,7 @@ def _judge_tab(ui) -> dict:
         form.render(exclude=JUDGE_MAIN, columns=2)
     run = RunButton(ui, K("evaluate.run_judge"), elem_id="evaluate-run-judge")
     bias = gr.Markdown("", elem_id="evaluate-bias")
-    leaderboard = gr.Dataframe(value=view.leaderboard_frame(None, "en"), interactive=False, wrap=True,
+    leaderboard = result_table(ui, view.leaderboard_frame(None, "en"),
                                elem_id="evaluate-leaderboard", render=False)
     ratings = gr.Plot(empty_figure("en", EMPTY), elem_id="evaluate-ratings", render=False)
     heatmap = gr.Plot(empty_figure("en", EMPTY), elem_id="evaluate-heatmap", render=False)

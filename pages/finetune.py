@@ -16,7 +16,7 @@ from lab.specs import spec_from_dict
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
 from pages.ui import K, session_lang, viewer
-from pages.widgets import LessonPicker, PresetRow, RunButton, shows_errors, upload_box
+from pages.widgets import LessonPicker, PresetRow, RunButton, shows_errors, upload_box, result_table
 
 MAIN = ("max_steps", "batch_size", "learning_rate", "max_length", "seed")
 METHOD_SETTINGS = METHODS.settings_of()  # every method's own settings (lab/finetune/methods/<name>.py)
@@ -66,7 +66,7 @@ def build(ui) -> None:
         with ui.make(gr.Accordion, label=K("finetune.methods_table"), open=False):
             methods_table = ui.make(gr.Dataframe, value=view.methods_frame("en"), interactive=False, wrap=True)
         ui.make(gr.Markdown, value=K("finetune.results"))
-        table = gr.Dataframe(value=view.group_frame([], "en"), interactive=False, wrap=True, elem_id="finetune-table")
+        table = result_table(ui, view.group_frame([], "en"), container_px=1300, elem_id="finetune-table")
         measured = gr.Markdown("", elem_id="finetune-measured", elem_classes=["predict"])
         csv_button = ui.make(gr.DownloadButton, label=K("finetune.download_csv"), size="sm", elem_id="finetune-csv")
         with gr.Row():
@@ -84,7 +84,7 @@ def build(ui) -> None:
         chat_prompts = ui.make(gr.Textbox, value="What is 23 + 45?\nWhat is 90 - 17?", lines=2,
                                label=K("finetune.try_prompts"), elem_id="finetune-chat-prompts")
         chat_button = RunButton(ui, K("finetune.try_button"), elem_id="finetune-chat", variant="secondary")
-        chat_table = gr.Dataframe(value=view.chat_frame(None, "en"), interactive=False, wrap=True,
+        chat_table = result_table(ui, view.chat_frame(None, "en"), wide=(1, 2), container_px=1300,
                                   elem_id="finetune-chat-table", render=False)
         chat_panel = JobPanel(ui, "finetune-chat", show_result=lambda result, lang: [view.chat_frame(result, lang)],
                               result_outputs=[chat_table])
@@ -105,7 +105,7 @@ def build(ui) -> None:
         csv_path = downloads.copy_for_download(view.export_csv(frame, run_ids)) if run_ids else None
         return [view.group_frame(run_ids, lang), compare.loss_curves(run_ids, lang) if run_ids else empty_figure(lang),
                 compare.quality_vs_parameters(frame, lang), compare.cost_bars(frame, lang),
-                gr.update(choices=view.finished_choices(run_ids, lang)), gr.update(value=csv_path),
+                gr.update(choices=view.finished_choices(run_ids, lang, viewer(visitor, token))), gr.update(value=csv_path),
                 view.measured_answer(run_ids, lang), now]
 
     group_outputs = [table, loss_plot, quality_plot, cost_plot, tuned_run, csv_button, measured, shown]
@@ -130,7 +130,7 @@ def build(ui) -> None:
         return [",".join(run_ids), *show_group(lang, ",".join(run_ids), visitor, token)]
 
     run.on_click(submit, [ui.lang, ui.visitor, ui.token, model, dataset, methods, *form.inputs()],
-                 [runs_state, *group_outputs])
+                 [runs_state, *group_outputs], form=form)
 
     def show_preview(lang, model_name, data, *values):
         from lab.finetune.preview import preview

@@ -8,6 +8,7 @@ a multi-line Textbox (one item per line). Labels come from fields.json and `info
 help metadata, both in the chosen language (registered with the page's language registry).
 """
 import gradio as gr
+from gradio.context import Context
 
 from lab.present.form_fields import FieldInfo, describe, field_label, to_spec, to_widget
 from lab.specs import Spec, spec_class
@@ -22,7 +23,9 @@ def widget(info: FieldInfo, label: str, help_text: str, **kwargs):
     if info.widget == "dropdown":
         return gr.Dropdown(choices=list(info.choices), value=value, **common)
     if info.widget in ("integer", "number"):
-        return gr.Number(value=value, minimum=info.minimum, maximum=info.maximum,
+        # no minimum/maximum here: Gradio would refuse "Value -1 is less than minimum value 1" without
+        # naming the field; the spec refuses it naming the field, under the Run button (pages/widgets.py)
+        return gr.Number(value=value,
                          precision=0 if info.widget == "integer" else None,
                          step=1 if info.widget == "integer" else _step(info), **common)
     if info.widget == "lines":
@@ -47,6 +50,7 @@ class SpecForm:
             infos.sort(key=lambda i: list(include).index(i.name))
         self.infos = {i.name: i for i in infos}
         self.widgets = {}
+        self.holders = {}  # field name -> the Accordion it was rendered in (opened when an error names it)
         for info in infos:
             component = widget(info, field_label(info.name, "en"), self.cls.help(info.name, "en"),
                                elem_id=f"{prefix or kind}-{info.name}", render=render)
@@ -60,6 +64,11 @@ class SpecForm:
         """Place widgets built with render=False here (so a page can split a form, e.g. into an accordion),
         `columns` side by side."""
         chosen = [c for name, c in self.widgets.items() if (include is None or name in include) and name not in exclude]
+        holder = Context.block  # an Accordion when the page renders this part of the form inside one
+        if isinstance(holder, gr.Accordion):
+            for name, component in self.widgets.items():
+                if any(component is c for c in chosen):
+                    self.holders[name] = holder
         if columns <= 1:
             for component in chosen:
                 component.render()
@@ -73,6 +82,20 @@ class SpecForm:
         """Updates that show the widgets of `among` named in `shown` and hide the rest of `among` (e.g. a
         "method settings" section showing the chosen methods' settings only); outputs: self.widgets_of(among)."""
         return [gr.update(visible=name in shown) for name in among]
+
+    def marked_outputs(self) -> list:
+        """The outputs mark() updates: each accordion holding fields, then every widget."""
+        accordions = list({id(a): a for a in self.holders.values()}.values())
+        return accordions + list(self.widgets.values())
+
+    def mark(self, names) -> list:
+        """Updates for marked_outputs(): open the accordions holding the named fields and outline those
+        fields in red (elem class "field-error"); no names clears the marks."""
+        names = [n.split("[")[0] for n in names]
+        accordions = list({id(a): a for a in self.holders.values()}.values())
+        opened = {id(self.holders[n]) for n in names if n in self.holders}
+        return ([gr.update(open=True) if id(a) in opened else gr.skip() for a in accordions]
+                + [gr.update(elem_classes=["field-error"] if name in names else []) for name in self.widgets])
 
     def widgets_of(self, names) -> list:
         return [self.widgets[name] for name in names]

@@ -8,6 +8,7 @@ from lab.runs.job_view import run_spec
 from lab.specs import KINDS
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
+from pages.widgets import result_table
 from pages.ui import K, session_lang, viewer, warn
 
 def build(ui) -> None:
@@ -26,8 +27,8 @@ def build(ui) -> None:
                     form.render(exclude=("prompts", "name", "seed"), columns=2)
                     form.render(include=("name", "seed"), columns=2)
                 run = ui.make(gr.Button, value=K("generate.run"), variant="primary", elem_id="generate-run")
-                table = ui.make(gr.Dataframe, value=outputs_frame(None, "en"), label=K("generate.outputs"),
-                                interactive=False, wrap=True, elem_id="generate-outputs", render=False)
+                table = result_table(ui, outputs_frame(None, "en"), wide=(0, 1), label=K("generate.outputs"),
+                                     elem_id="generate-outputs", render=False)
                 panel = JobPanel(ui, "generate", show_result=lambda result, lang: [outputs_frame(result, lang)],
                                  result_outputs=[table])
                 table.render()

@@ -11,7 +11,7 @@ from lab.tasks import save_upload
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
 from pages.ui import K, session_lang, viewer
-from pages.widgets import LessonPicker, PresetRow, RunButton, shows_errors, upload_box
+from pages.widgets import LessonPicker, PresetRow, RunButton, shows_errors, upload_box, result_table
 
 STRATEGY_LESSONS = STRATEGIES  # the lesson picker walks the registry
 
@@ -58,7 +58,7 @@ def build(ui) -> None:
                              elem_id="prompting-lesson-pick", value="strategy_zero_shot")
 
         reveal = gr.Markdown("", elem_id="prompting-reveal", render=False)
-        table = gr.Dataframe(value=view.strategy_frame(None, "en"), interactive=False, wrap=True,
+        table = result_table(ui, view.strategy_frame(None, "en"),
                              elem_id="prompting-table", render=False)
         bars = gr.Plot(empty_figure("en"), elem_id="prompting-accuracy", render=False)
         k_plot = gr.Plot(empty_figure("en"), elem_id="prompting-k-curve", render=False)

@@ -16,7 +16,7 @@ from lab.specs import KINDS
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
 from pages.ui import K, session_lang, viewer
-from pages.widgets import LessonPicker, PresetRow, RunButton, shows_errors
+from pages.widgets import LessonPicker, PresetRow, RunButton, shows_errors, result_table
 
 Q_MAIN = SCHEMES.settings_of()  # every scheme's own options (lab/quantize/schemes/<name>.py)
 Q_DEFAULT_SCHEMES = ["fp32", "bf16", "int8", "nf4", "fp4", "rtn"]
@@ -57,9 +57,9 @@ def build(ui) -> None:
                             q_form.render(exclude=Q_MAIN, columns=2)
                         q_run = RunButton(ui, K("quantize.page.run"), elem_id="quantize-run")
                         q_summary = gr.Markdown("", elem_id="quantize-summary", render=False)
-                        q_table = gr.Dataframe(view.table_frame(None, "en"), interactive=False, wrap=True, render=False,
+                        q_table = result_table(ui, view.table_frame(None, "en"), render=False,
                                                elem_id="quantize-table")
-                        q_answers = gr.Dataframe(view.answers_frame(None, "en"), interactive=False, wrap=True,
+                        q_answers = result_table(ui, view.answers_frame(None, "en"), wide=(2,),
                                                  render=False, elem_id="quantize-answers")
                         q_plots = [gr.Plot(render=False, elem_id=f"quantize-plot-{name}") for name in view.FIGURES]
                         histogram_index = view.FIGURES.index("histogram")

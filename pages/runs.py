@@ -20,7 +20,7 @@ TABLE_LIMIT = 200
 
 def _rows(visitor: str, token: str, mine_only: bool) -> list[dict]:
     rows = store.list_runs(limit=TABLE_LIMIT, viewer=viewer(visitor, token))  # others' private runs never leave SQLite
-    return [r for r in rows if r["owner"] == visitor] if mine_only and visitor else rows
+    return [r for r in rows if access.is_mine(r["owner"], visitor)] if mine_only else rows
 
 
 def build(ui) -> None:

@@ -18,7 +18,7 @@ from pages.forms import SpecForm
 from pages.job_panel import JobPanel
 from lab.classroom import presets
 from lab.classroom.uploads import save_upload
-from pages.widgets import RunButton, shows_errors
+from pages.widgets import RunButton, shows_errors, result_table
 from pages.ui import K, session_lang, viewer, warn
 
 FIT_FIELDS = ("huber_delta", "bootstrap_samples", "max_iterations", "compute_budget", "kaplan_irreducible", "seed")
@@ -55,7 +55,7 @@ def build(ui) -> None:
                     form.render(columns=2)
                 fit = RunButton(ui, K("scaling.page.fit"), elem_id="scaling-fit")
                 summary = gr.Markdown("", elem_id="scaling-summary", render=False)
-                table = gr.Dataframe(view.parameter_table({}, "en"), interactive=False, render=False,
+                table = result_table(ui, view.parameter_table({}, "en"), render=False,
                                      elem_id="scaling-params")
                 figures = [gr.Plot(render=False, elem_id=f"scaling-plot-{name}") for name in view.FIGURES]
 

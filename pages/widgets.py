@@ -6,11 +6,13 @@
     upload_box(ui, dataset, label=K("finetune.upload"), elem_id="finetune-upload")    # one saver: lab/classroom/uploads.py
     run = RunButton(ui, K("finetune.run"), elem_id="finetune-run"); run.on_click(submit, inputs, outputs)
     @shows_errors(outputs=3)                                         # a LabError becomes a toast, outputs stay
+    table = result_table(ui, view.table_frame(None, "en"), wide=("Prompt",), elem_id="quantize-table")
 
 A RunButton's click always polls fast right after (ui.hurry): without it a new run's first progress
 waits for the slow tick (up to 5 s).
 """
 import functools
+import html
 from typing import Callable, Optional
 
 import gradio as gr
@@ -19,12 +21,15 @@ from lab.classroom import presets
 from lab.classroom.uploads import save_upload
 from lab.errors import LabError
 from lab.present.i18n import lesson
+from lab.present.table_layout import CONTAINER_PX, column_widths
+from lab.present.form_fields import error_text
 from pages.ui import K, session_lang, warn
 
 
 def shows_errors(outputs: Optional[int] = None, lang_at: int = 0):
     """Decorate a handler so that a LabError it raises is shown as a toast in the visitor's language
-    (positional argument `lang_at`) and changes nothing: `outputs` skips (one bare skip for None)."""
+    (positional argument `lang_at`) and changes nothing: `outputs` skips (one bare skip for None).
+    A RunButton's on_click unwraps it and also shows the message right under the button."""
     def decorate(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def handler(*args):
@@ -33,19 +38,46 @@ def shows_errors(outputs: Optional[int] = None, lang_at: int = 0):
             except LabError as error:
                 warn(error, session_lang(args[lang_at] if len(args) > lang_at else None))
                 return gr.skip() if outputs is None else [gr.skip()] * outputs
+        handler.lab_raw, handler.lab_lang_at = fn, lang_at
         return handler
     return decorate
 
 
+def error_html(error, lang: str) -> str:
+    """A refusal as the red line under the button that was pressed (fields named as the form labels them)."""
+    message = error_text(error, lang) if hasattr(error, "key") else str(error)
+    return f'<div class="run-error" role="alert">{html.escape(message)}</div>'
+
+
 class RunButton:
-    """A primary button that queues a job; its click always hurries the timer to the new run's progress."""
+    """A primary button that queues a job; its click always hurries the timer to the new run's progress.
+    A refusal (LabError) shows as a red message right under the button, as well as a toast; with a form
+    (pages/forms.SpecForm), the fields the message names are highlighted and their accordion opened."""
 
     def __init__(self, ui, value, elem_id: str, variant: str = "primary", **kwargs):
         self.ui = ui
         self.button = ui.make(gr.Button, value=value, variant=variant, elem_id=elem_id, **kwargs)
+        self.error = gr.HTML("", visible=False, elem_id=f"{elem_id}-error", elem_classes=["run-error-box"],
+                             padding=False)
 
-    def on_click(self, fn: Callable, inputs: list, outputs: list, **kwargs):
-        event = self.button.click(fn, inputs, outputs, **kwargs)
+    def on_click(self, fn: Callable, inputs: list, outputs: list, form=None, **kwargs):
+        raw, lang_at = getattr(fn, "lab_raw", fn), getattr(fn, "lab_lang_at", 0)
+        count = len(outputs)
+        marked = form.marked_outputs() if form is not None else []
+
+        def handler(*args):
+            lang = session_lang(args[lang_at] if len(args) > lang_at else None)
+            try:
+                result = raw(*args)
+            except LabError as error:
+                warn(error, lang)
+                named = [v for k, v in error.params.items() if k in ("field", "other") and isinstance(v, str)]
+                return ([gr.skip()] * count + [gr.update(value=error_html(error, lang), visible=True)]
+                        + (form.mark(named) if form is not None else []))
+            values = [result] if count == 1 else list(result or []) if count else []
+            return values + [gr.update(value="", visible=False)] + (form.mark([]) if form is not None else [])
+
+        event = self.button.click(handler, inputs, list(outputs) + [self.error] + marked, **kwargs)
         self.ui.hurry(event)
         return event
 
@@ -131,3 +163,23 @@ def upload_box(ui, target, label, elem_id: str, file_types=(".jsonl", ".json", "
 
     box.upload(uploaded, [box, ui.lang, ui.visitor], [target])
     return box
+
+
+def result_table(ui, value, wide=(), container_px: int = CONTAINER_PX, **kwargs) -> gr.Dataframe:
+    """A read-only result table whose columns are sized to its content (lab/present/table_layout.py): no
+    header broken inside a word, long text wrapped, and every column visible or reachable with a visible
+    scroll cue. The widths follow each new value (and language) the page puts in it. wide: columns (header
+    or index) that hold long text even while the table is empty; container_px: the width it usually gets."""
+    kwargs.setdefault("interactive", False)
+    kwargs.setdefault("wrap", True)
+    classes = kwargs.pop("elem_classes", None) or []
+    table = ui.make(gr.Dataframe, value=value, column_widths=column_widths(value, wide, container_px),
+                    elem_classes=["result-table", *([classes] if isinstance(classes, str) else classes)], **kwargs)
+
+    def fit(frame):
+        if frame is None or not hasattr(frame, "columns"):
+            return gr.skip()
+        return gr.update(column_widths=column_widths(frame, wide, container_px))
+
+    table.change(fit, [table], [table], show_progress="hidden", queue=False)
+    return table

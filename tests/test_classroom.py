@@ -67,7 +67,7 @@ def test_only_a_teacher_locks_settings_and_locked_fields_refuse_changes(lab_home
         assert not presets.exists(wrong)
 
 
-def test_the_path_hides_missing_steps_and_checks_off_done_ones(lab_home, tmp_path):
+def test_the_path_hides_missing_steps_and_checks_off_done_ones(lab_home, tmp_path, monkeypatch):
     preset_id = write_class_preset(lab_home)
     path_file = tmp_path / "path.yaml"
     path_file.write_text("steps:\n  - {tab: generate, preset: generate/greedy_vs_sampling.yaml}\n"
@@ -84,10 +84,13 @@ def test_the_path_hides_missing_steps_and_checks_off_done_ones(lab_home, tmp_pat
         runner.wait(run_id, timeout=60)
     text = guided_path.path_markdown(ALICE, "en", path_file)
     assert "✓ **2." in text and "○ **1." in text and "○ **3." in text and "1/3" in text.replace(" ", "")
-    assert "✓" not in guided_path.path_markdown(BOB, "zh", path_file)  # check marks are per visitor
+    monkeypatch.setenv("LAB_SPACE", "0")  # one person's lab: every run is theirs, in any browser session
+    assert "✓ **2." in guided_path.path_markdown(BOB, "zh", path_file)
+    monkeypatch.setenv("LAB_SPACE", "1")  # a shared server: check marks are per visitor
+    assert "✓" not in guided_path.path_markdown(BOB, "zh", path_file)
 
 
-def test_a_class_replays_from_the_cache_and_the_board_gathers_every_run(lab_home):
+def test_a_class_replays_from_the_cache_and_the_board_gathers_every_run(lab_home, monkeypatch):
     preset_id = write_class_preset(lab_home)
     preset = presets.load(preset_id)
     _, first = presets.submit(preset_id, owner=ALICE)
@@ -98,6 +101,7 @@ def test_a_class_replays_from_the_cache_and_the_board_gathers_every_run(lab_home
     assert all(store.get_run(r)["status"] == "succeeded" for r in second)
     assert runner.result(second[0])["metrics"]["final_loss"] == runner.result(first[0])["metrics"]["final_loss"]
 
+    monkeypatch.setenv("LAB_SPACE", "1")  # a class on one server (locally every run is "you")
     bob = access.Viewer(BOB)
     frame = classboard.board_frame(preset, bob, "en")
     assert len(frame) == 4 and list(frame.columns)[-2:] == ["final loss", "steps"]

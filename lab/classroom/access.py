@@ -9,8 +9,9 @@ runner, store and runs_view (not only by the UI):
 - the teacher (LAB_TEACHER_TOKEN) sees every run, cancels any run, and may lock class presets;
 - the admin (LAB_ADMIN_TOKEN, set by the Space owner) sees, cancels and deletes everything;
 - with no viewer at all (the CLI, scripts) nothing is filtered: whoever has the shell has the data;
-- outside Space mode (one person's lab on a laptop) nothing is private and anyone may stop or delete
-  any run, as before; a class sharing one server starts it with `app.py --space`.
+- outside Space mode (one person's lab on a laptop) nothing is private and every run is the viewer's:
+  a new browser session (a new visitor key) still lists "my" runs, may stop or delete any run, and no
+  run is "another visitor's"; a class sharing one server starts it with `app.py --space`.
 
 Tokens are compared in constant time; an empty or unset token never matches.
 """
@@ -63,8 +64,15 @@ class Viewer:
         return self.role in ("teacher", "admin")
 
 
-def owns(row: dict, viewer: Viewer) -> bool:
-    return bool(viewer.visitor) and row.get("owner") == viewer.visitor
+def is_mine(owner: str, visitor: str) -> bool:
+    """Is a run of `owner` the visitor's own? Outside Space mode every run is (one person's lab)."""
+    if not config.space_mode():
+        return True
+    return bool(visitor) and owner == visitor
+
+
+def owns(row: dict, viewer: Viewer | None) -> bool:
+    return viewer is not None and is_mine(row.get("owner", ""), viewer.visitor)
 
 
 def can_see(row: dict, viewer: Viewer | None) -> bool:

@@ -5,7 +5,7 @@ bundle — in one comparison table and one plot, and the measured answer to the 
 import pandas as pd
 from lab.runs import store
 from lab.runs.folder import RunFolder
-from lab.classroom.access import Viewer
+from lab.classroom.access import Viewer, owns
 from lab.present.i18n import t
 from lab.present.plots import COLORS, axis_title, empty_figure, layout
 from lab.classroom.presets import Preset
@@ -34,7 +34,7 @@ def board_rows(preset: Preset, viewer: Viewer | None) -> list[dict]:
 
 
 def _who(row: dict, viewer: Viewer | None, numbers: dict, lang: str) -> str:
-    if viewer is not None and viewer.visitor and row["owner"] == viewer.visitor:
+    if viewer is not None and row["owner"] not in ("cli", "demo", "") and owns(row, viewer):
         return t("runs.owner_you", lang)
     if row["owner"] in ("cli", "demo", ""):
         return t("board.teacher", lang)
@@ -92,7 +92,7 @@ def reveal(preset: Preset, viewer: Viewer | None, lang: str, rows: list[dict] | 
     question = t("board.predict", lang, question=preset.predict["question"].get(lang, ""))
     rows = board_rows(preset, viewer) if rows is None else rows
     metric = preset.predict["metric"]
-    mine = [r for r in rows if viewer is not None and viewer.visitor and r["owner"] == viewer.visitor
+    mine = [r for r in rows if owns(r, viewer)
             and isinstance(r["figures"].get(metric), (int, float))]
     if not mine:
         return question + "\n\n" + t("board.answer_after", lang)

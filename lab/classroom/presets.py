@@ -235,7 +235,9 @@ def submit(preset_id: str, owner: str = "", overrides: dict | None = None, use_c
 
 def done_by(preset_id: str, visitor: str) -> bool:
     """Has this visitor a succeeded run of this preset (the Home path's check mark)?"""
+    from lab.classroom.access import is_mine
+
     if not visitor:
         return False
-    return any(r["owner"] == visitor and r["status"] == "succeeded"
+    return any(is_mine(r["owner"], visitor) and r["status"] == "succeeded"
                for r in store.list_runs(limit=1000, preset=preset_id))

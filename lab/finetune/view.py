@@ -67,11 +67,23 @@ def group_signature(run_ids: list[str]) -> str:
     return "|".join(f"{row['status']}:{RunFolder(row['id']).signature(log=False)}" for row in store.get_runs(run_ids))
 
 
-def finished_choices(run_ids: list[str], lang: str) -> list[tuple[str, str]]:
-    """Finished fine-tunes of the comparison, labelled by method, to chat with or export."""
+def finished_choices(run_ids: list[str], lang: str, viewer=None, limit: int = 40) -> list[tuple[str, str]]:
+    """Finished fine-tunes to chat with or export, labelled by method: the comparison's first, then (with
+    a viewer) the viewer's own earlier ones, so a new browser session still finds "my" tuned models
+    (outside Space mode every run is the viewer's: lab/classroom/access.py)."""
     frame = comparison_frame(run_ids, lang)
     done = frame[frame["status"] == "succeeded"]
-    return [(f"{method_label(row['method'], lang)} · {row['run_id']}", row["run_id"]) for _, row in done.iterrows()]
+    choices = [(f"{method_label(row['method'], lang)} · {row['run_id']}", row["run_id"]) for _, row in done.iterrows()]
+    if viewer is not None:
+        from lab.classroom.access import owns
+
+        seen = {value for _, value in choices}
+        for row in runner.list_runs(viewer, limit=500, statuses=("succeeded",)):
+            if row["kind"] == "finetune" and row["id"] not in seen and owns(row, viewer) and len(choices) < limit:
+                method = RunFolder(row["id"]).read_spec().get("method", "")
+                label = method_label(method, lang) if method in METHODS.names() else method
+                choices.append((f"{label} · {row['id']}", row["id"]))
+    return choices
 
 
 def export_state(run_id: str, lang: str) -> tuple[bool, str]:

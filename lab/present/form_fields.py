@@ -69,10 +69,11 @@ def field_label(name: str, lang: str) -> str:
 def error_text(error: LabError, lang: str) -> str:
     """A LabError's message with the field named as the form labels it ("Max new tokens", not max_new_tokens)."""
     params = dict(error.params)
-    if isinstance(params.get("field"), str):
-        name = params["field"].split("[")[0]
-        if t(f"field.{name}", lang) != f"field.{name}":
-            params["field"] = field_label(name, lang)
+    for key in ("field", "other"):  # a cross-field message names both fields as the form labels them
+        if isinstance(params.get(key), str):
+            name = params[key].split("[")[0]
+            if t(f"field.{name}", lang) != f"field.{name}":
+                params[key] = field_label(name, lang)
     return t(f"error.{error.key}", lang, **params)
 
 
@@ -133,4 +134,9 @@ def to_spec(kind: str, values: dict, extra: dict | None = None, owner: str | Non
         from lab.classroom import space_mode
 
         space_mode.check_data(data, owner)
-    return spec_from_dict(data)
+    spec = spec_from_dict(data)
+    if owner is not None:  # a form's submission: what fails in a second fails here, beside the button
+        from lab.classroom.precheck import check_inputs
+
+        check_inputs(spec)
+    return spec

@@ -5,6 +5,7 @@ ctx.log_metrics(step=..., loss=...) for curves; both land in the run folder, whi
 """
 import time
 from pathlib import Path
+from lab.runs.eta import EtaEstimator
 from lab.runs.folder import RunFolder
 
 
@@ -18,7 +19,7 @@ class JobContext:
         self.artifact_dir.mkdir(exist_ok=True)
         self.started = time.time()
         self._last_progress_write = 0.0
-        self._rate_origin = None  # (time, done) of the first report: the ETA excludes set-up (model loading)
+        self._eta = None  # lab/runs/eta.EtaEstimator: time left from measured steps, set-up and warm-up left out
         self.cancel_requested = False  # set by SIGTERM for kinds that stop gracefully (Spec.graceful_cancel)
 
     def log(self, message: str) -> None:
@@ -32,17 +33,15 @@ class JobContext:
     def progress(self, done: float, total: float, message: str = "", force: bool = False, **live) -> None:
         """Fraction done and ETA in the run's progress; written at most twice a second unless forced."""
         now = time.time()
+        if self._eta is None or self._eta.total != total:  # a new phase with its own total
+            self._eta = EtaEstimator(total)
+        self._eta.update(done, now)
         if not force and now - self._last_progress_write < 0.5 and done < total:
             return
         self._last_progress_write = now
         fraction = 0.0 if total <= 0 else min(1.0, max(0.0, done / total))
         elapsed = now - self.started
-        if self._rate_origin is None or done < self._rate_origin[1]:  # a new phase restarts the clock
-            self._rate_origin = (now, done)
-        origin_time, origin_done = self._rate_origin
-        eta = None
-        if done > origin_done and now > origin_time:
-            eta = (now - origin_time) / (done - origin_done) * max(0.0, total - done)
+        eta = self._eta.seconds_left()
         self.folder.write_progress({
             "fraction": round(fraction, 4), "done": done, "total": total, "message": message,
             "elapsed_seconds": round(elapsed, 2), "eta_seconds": None if eta is None else round(eta, 1),

@@ -68,12 +68,14 @@ def progress_text(row: dict) -> str:
 
 
 def owner_text(owner: str, visitor: str, lang: str) -> str:
-    if visitor and owner == visitor:
-        return t("runs.owner_you", lang)
-    if owner == "demo":
-        return t("runs.owner_demo", lang)
+    """Who ran it, for the Runs table: the command line, the Space owner's demo, you, or another visitor
+    (never outside Space mode, where every run is yours: lab/classroom/access.py)."""
     if owner == "cli":
         return t("runs.owner_cli", lang)
+    if owner == "demo":
+        return t("runs.owner_demo", lang)
+    if access.is_mine(owner, visitor):
+        return t("runs.owner_you", lang)
     return t("runs.owner_other", lang) if owner else ""
 
 
