@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.browser]
 NEAR_PX = 60  # the message's top is at most this far below the button's bottom
 
 
-def test_a_malformed_jsonl_is_refused_under_the_train_button(app_url, tmp_path):
+def test_a_malformed_jsonl_is_refused_under_the_train_button(app_url, tmp_path):  # noqa: F811
     playwright = pytest.importorskip("playwright.sync_api")
     url, process = app_url
     bad = tmp_path / "bad.jsonl"

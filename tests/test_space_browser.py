@@ -1,7 +1,6 @@
 """Space mode in a real browser: one visitor runs a private job end to end; a second visitor (another
 browser context, so other storage) cannot see it anywhere, nor follow it by planting its run id."""
 import json
-import os
 import shutil
 from pathlib import Path
 
