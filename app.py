@@ -13,6 +13,7 @@ import argparse
 import importlib
 import os
 import sys
+import time
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no version check, no telemetry
 
@@ -120,6 +121,27 @@ def launch_options() -> dict:
             "footer_links": ["settings"], "show_error": True}
 
 
+def patient_self_check() -> None:
+    """Gradio checks that it can reach its own URL right after starting (5 tries, 3 s each) and refuses
+    to run otherwise. On a loaded 2-core machine (a CPU Space with a class, or CI beside other jobs) the
+    first answer can take longer: keep asking for up to a minute before giving up, as Gradio would."""
+    from gradio import networking
+
+    quick = networking.url_ok
+    if getattr(quick, "patient", False):
+        return
+
+    def url_ok(url: str) -> bool:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if quick(url):
+                return True
+        return False
+
+    url_ok.patient = True
+    networking.url_ok = url_ok
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.space:
@@ -128,6 +150,7 @@ def main(argv=None) -> int:
             and os.environ.get("SPACE_ID"):
         args.host = "0.0.0.0"  # a Space reaches the app from outside its container
     demo = build_app()
+    patient_self_check()
     demo.queue(default_concurrency_limit=4)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True,
                 **launch_options())
