@@ -84,3 +84,26 @@ def structured_summary(result: dict | None, recovery: dict | None, lang: str) ->
     if status and status != "succeeded":
         lines.append(t("prune.page.recovery_status", lang, status=status))
     return "\n\n".join(lines)
+
+
+def source_result(recovery: dict | None) -> dict | None:
+    """The structured-pruning run a LoRA recovery started from (its model folder is that run's "model"
+    artifact), read only to put the recovered figure beside its dense and pruned ones; None otherwise.
+    The recovery run itself was access-checked by the panel showing it, and it could only name a run
+    folder its owner may see (Space mode checks every model path it names)."""
+    from pathlib import Path
+
+    from lab.runs.folder import RUN_ID_PATTERN, RunFolder
+
+    model = Path(str(((recovery or {}).get("spec") or {}).get("model") or ""))
+    run_id = model.parent.parent.name
+    if not RUN_ID_PATTERN.fullmatch(run_id):
+        return None
+    folder = RunFolder(run_id)
+    try:
+        if folder.artifact_path("model").resolve() != model.resolve():
+            return None
+    except Exception:  # noqa: BLE001 -- a path that is not that run's artifact: no source
+        return None
+    result = folder.read_result()
+    return result if (result.get("spec") or {}).get("kind") == "prune_structured" else None
