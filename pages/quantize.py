@@ -24,6 +24,7 @@ Q_DEFAULT_SCHEMES = ["fp32", "bf16", "int8", "nf4", "fp4", "rtn"]
 Q_EXCLUDED = ("model", "schemes", "name")
 P_EXCLUDED = ("model", "methods", "name")
 P_MAIN = ("sparsities", "two_four", *PRUNE_METHODS.settings_of())  # OWL's M and λ beside the sparsities
+P_DEFAULT_METHODS = ["magnitude", "wanda"]  # the spec's default; OWL needs targets ≥ 2λ (its preset has them)
 S_EXCLUDED = ("model", "name")
 S_MAIN = ("head_mode", "importance", "ratio", "heads", "channels")
 
@@ -98,7 +99,7 @@ def build(ui) -> None:
                         p_preset = PresetRow(ui, "quantize", ("prune-preset", "prune-load-preset", None), kind="prune",
                                              label=K("quantize.page.preset"), button=K("quantize.page.load_preset"),
                                              note=False, dropdown_scale=5)
-                        methods = ui.make(gr.CheckboxGroup, choices=PRUNE_METHODS.names(), value=PRUNE_METHODS.names(),
+                        methods = ui.make(gr.CheckboxGroup, choices=PRUNE_METHODS.names(), value=P_DEFAULT_METHODS,
                                           label=K("quantize.page.methods"), elem_id="prune-methods")
                         p_form = SpecForm(ui, "prune", exclude=P_EXCLUDED, render=False)
                         p_form.render(include=P_MAIN, columns=2)

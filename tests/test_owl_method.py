@@ -65,6 +65,7 @@ def test_owl_through_the_prune_kind_on_a_tiny_llama(tmp_path):
     ({"owl_lambda": 0.3, "sparsities": [0.0, 0.2, 0.6]}, "prune_owl_lambda", "0.3"),  # λ > the 0.2 target
     ({"owl_lambda": 0.1, "sparsities": [0.85]}, "prune_owl_too_high", "0.85"),  # 0.85 + 2λ could empty a layer
     ({"owl_m": 0.0}, "prune_owl_m", "0.0"),
+    ({"owl_lambda": 0.08, "sparsities": [0.0, 0.1, 0.7]}, "prune_owl_low_target", "0.1"),  # 0.1 − 0.16 < 0 possible
 ])
 def test_bad_owl_settings_are_refused_at_validation(extra, key, value):
     with pytest.raises(LabError) as caught:

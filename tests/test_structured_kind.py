@@ -100,3 +100,22 @@ def test_an_architecture_whose_heads_cannot_be_mapped_is_refused_at_validation()
     with pytest.raises(LabError) as caught:
         structured_spec(tiny_model_dir("gpt2"))
     assert caught.value.key == "prune_structured_arch" and "gpt2" in str(caught.value)
+
+
+def test_head_counts_that_do_not_divide_the_hidden_size_are_refused_and_the_ratio_avoids_them():
+    """The Quantize tab's default model has 4 heads on a hidden size of 256: 3 heads left is a config
+    transformers refuses, so removing 1 is refused at validation and the ratio picks 0 or 2 instead."""
+    from types import SimpleNamespace
+
+    from lab.prune import structured
+
+    config = SimpleNamespace(num_attention_heads=4, num_key_value_heads=4, hidden_size=256, intermediate_size=704,
+                             head_dim=64)
+    with pytest.raises(LabError) as caught:
+        structured.check_request(config, "kv_groups", 1, 0)
+    assert caught.value.key == "prune_structured_hidden" and "256" in str(caught.value) and "0, 2, 3" in str(caught.value)
+    assert structured.valid_head_counts(config, "kv_groups") == [0, 2, 3]
+    assert structured.counts_for_ratio(config, 0.33) == (2, 224)  # 2 of 4 is nearer 0.33 than 0
+    structured.check_request(config, "kv_groups", 2, 224)  # accepted
+    smol = SimpleNamespace(num_attention_heads=9, num_key_value_heads=3, hidden_size=576, intermediate_size=1536)
+    assert structured.counts_for_ratio(smol, 0.33) == (1, 512)  # one key/value group of 3 = 3 of 9 query heads

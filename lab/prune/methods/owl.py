@@ -25,14 +25,18 @@ class OwlSettings:
 
     @staticmethod
     def check(spec) -> None:
-        """λ ≤ every target OWL prunes at (0, the dense model, is not pruned), M > 0, and no target
-        whose spread could reach 1 (a layer left empty)."""
+        """λ ≤ every target OWL prunes at (0, the dense model, is not pruned), M > 0, and every layer's
+        share inside [0, 1) whatever the outlier ratios turn out to be: s_l lies in [s − 2λ, s + 2λ], so
+        a target below 2λ could ask a layer for a negative share and one at 1 − 2λ or above could empty a layer."""
         if "owl" not in getattr(spec, "methods", ()):
             return
         for target in spec.sparsities:
             if target == 0:
                 continue
             owl.check_settings(target, spec.owl_lambda, spec.owl_m)
+            if target < 2 * spec.owl_lambda:
+                raise LabError("prune_owl_low_target", sparsity=target, lam=spec.owl_lambda,
+                               least=round(2 * spec.owl_lambda, 4), most=round(target / 2, 4))
             if target + 2 * spec.owl_lambda >= 1:
                 raise LabError("prune_owl_too_high", sparsity=target, lam=spec.owl_lambda,
                                most=round(1 - 2 * spec.owl_lambda, 4))
