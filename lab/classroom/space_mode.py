@@ -112,6 +112,9 @@ COST_CAPS = (
     ("generate", "prompts × new tokens", ("prompts", "max_new_tokens"), 8192),
     ("demo", "steps × step seconds", ("steps", "step_seconds"), 120),
     ("quantize", "evaluation questions", ("questions",), 400),
+    ("prune", "evaluation questions", ("questions",), 400),
+    ("prune_structured", "evaluation questions", ("questions",), 400),
+    ("prune_structured", "speed tokens × rounds", ("new_tokens", "speed_rounds"), 1024),
 )
 
 
