@@ -115,6 +115,9 @@ COST_CAPS = (
     ("quantize", "QAT bit widths × steps × batch", ("qat_bits", "qat_steps", "qat_batch_size"), 2400),
     ("quantize", "GPTQ bit widths × calibration texts", ("gptq_bits", "calibration_texts"), 64),
     ("quantize", "SmoothQuant alphas × activation scalings", ("smoothquant_alphas", "smoothquant_activations"), 12),
+    ("prune", "evaluation questions", ("questions",), 400),
+    ("prune_structured", "evaluation questions", ("questions",), 400),
+    ("prune_structured", "speed tokens × rounds", ("new_tokens", "speed_rounds"), 1024),
 )
 
 

@@ -15,19 +15,20 @@ from lab.modeling.models import check_model_name
 from lab.prune.methods import METHODS
 from lab.quantize.default_model import DEFAULT_QUANTIZE_MODEL
 from lab.quantize.fields import MeasureFields
-from lab.specs import KINDS, Kind, Spec, setting
+from lab.specs import KINDS, Kind, Spec, compose, setting
 
 MAX_POINTS = 40
 
 
 @dataclass
+@compose(*METHODS.groups())  # each method's own settings (lab/prune/methods/<name>.py: OWL's M and λ)
 class PruneSpec(MeasureFields, Spec):
     kind = "prune"
 
     model: str = setting(DEFAULT_QUANTIZE_MODEL, en="The model to prune: the lab's full-precision default (trained once on first use), a local folder or a hub id.",
                          zh="要剪枝的模型:实验室的全精度默认模型(首次使用时训练一次)、本地文件夹或 Hub 模型 ID。")
-    methods: list[str] = setting(["magnitude", "wanda"], en="Pruning methods, one per line: magnitude (smallest |W| per layer), wanda (|W| × input activation norm, per output row).",
-                                 zh="剪枝方法,每行一个:magnitude(每层删去 |W| 最小的权重)、wanda(按 |W| × 输入激活范数,在每个输出行内比较)。")
+    methods: list[str] = setting(["magnitude", "wanda"], en="Pruning methods, one per line: magnitude (smallest |W| per layer), wanda (|W| × input activation norm, per output row), owl (Wanda with a sparsity per layer from its outlier ratio).",
+                                 zh="剪枝方法,每行一个:magnitude(每层删去 |W| 最小的权重)、wanda(按 |W| × 输入激活范数,在每个输出行内比较)、owl(Wanda,但每层稀疏度按其离群值比例分配)。")
     sparsities: list[float] = setting([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], en="Shares of the weights set to zero, one per line (0 is the dense model).",
                                       zh="置零的权重比例,每行一个(0 表示未剪枝的模型)。")
     two_four: bool = setting(True, en="Also prune 2:4 with each method: in every 4 consecutive weights the 2 lowest scores go (50%, the pattern sparse GPU kernels run fast).",
@@ -89,7 +90,7 @@ def run(spec: PruneSpec, ctx) -> dict:
         method, _, amount = spec.export_point.partition("@")
         pattern, sparsity = ("2:4", 0.5) if amount == "2:4" else ("unstructured", float(amount))
         restore(model, dense)
-        prune_model(model, method, sparsity, pattern, norms)
+        prune_model(model, method, sparsity, pattern, norms, spec)
         figures["export_folder"] = str(export.save_model(model, tokenizer, ctx.artifact_dir / "export", spec.model,
                                                          extra={"pruned": point_label(method, sparsity, pattern)}))
     return figures

@@ -49,18 +49,32 @@ def check_request(config, mode: str, heads: int, channels: int) -> None:
         raise LabError("prune_structured_kv_groups", heads=heads, kv_heads=kv_heads, most=kv_heads - 1)
     if mode == "query_heads" and not 0 <= heads < per_group:
         raise LabError("prune_structured_query_heads", heads=heads, per_group=per_group, most=per_group - 1)
+    left = n_heads - (heads * per_group if mode == "kv_groups" else heads * kv_heads)
+    if heads and config.hidden_size % left:  # transformers' Llama config refuses it (validate_architecture)
+        raise LabError("prune_structured_hidden", heads=heads, left=left, hidden=config.hidden_size,
+                       choices=", ".join(str(c) for c in valid_head_counts(config, mode)))
     intermediate = config.intermediate_size
     if not 0 <= channels < intermediate:
         raise LabError("prune_structured_channels", channels=channels, intermediate=intermediate,
                        most=intermediate - 1)
 
 
+def valid_head_counts(config, mode: str) -> list:
+    """Head counts this mode may remove: at least one head per group stays, and the query heads left
+    divide the hidden size (Hugging Face's Llama config requires it, even with head_dim written out)."""
+    n_heads, kv_heads, per_group, _ = head_layout(config)
+    units = kv_heads if mode == "kv_groups" else per_group
+    step = per_group if mode == "kv_groups" else kv_heads
+    return [h for h in range(units) if config.hidden_size % (n_heads - h * step) == 0]
+
+
 def counts_for_ratio(config, ratio: float, mode: str = "kv_groups", multiple: int = 32) -> tuple:
     """(heads, channels) removing about `ratio` of each; the kept intermediate size stays a multiple of
-    `multiple` where it can (the lab's 4-bit CPU kernels want multiples of 32), and one of each is kept."""
+    `multiple` where it can (the lab's 4-bit CPU kernels want multiples of 32), and one of each is kept.
+    Heads: the valid count (valid_head_counts) nearest to the ratio, the smaller on a tie."""
     _, kv_heads, per_group, _ = head_layout(config)
     units = kv_heads if mode == "kv_groups" else per_group
-    heads = min(units - 1, int(ratio * units + 0.5))
+    heads = min(valid_head_counts(config, mode), key=lambda h: (abs(h / units - ratio), h))
     intermediate = config.intermediate_size
     if intermediate % multiple == 0:
         kept = max(multiple, int((1 - ratio) * intermediate / multiple + 0.5) * multiple)
@@ -180,9 +194,12 @@ def save_pruned(model, tokenizer, folder) -> None:
     from transformers import AutoModelForCausalLM
 
     folder = Path(folder)
-    model.save_pretrained(folder)
-    if tokenizer is not None:
-        tokenizer.save_pretrained(folder)
+    try:
+        model.save_pretrained(folder)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(folder)
+    except Exception as error:  # noqa: BLE001 -- e.g. a config transformers refuses: the run fails with the reason
+        raise LabError("prune_structured_reload", folder=str(folder), reason=f"{type(error).__name__}: {error}"[:300]) from None
     try:
         reloaded = AutoModelForCausalLM.from_pretrained(folder, dtype=next(model.parameters()).dtype)
     except Exception as error:  # noqa: BLE001 -- any load failure is reported with its reason

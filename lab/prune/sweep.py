@@ -17,17 +17,15 @@ def point_label(method: str, sparsity: float, pattern: str) -> str:
 def points(spec) -> list:
     """(method, sparsity, pattern) of every point of the sweep, in order."""
     out = [(m, s, "unstructured") for m in spec.methods for s in spec.sparsities]
-    if spec.two_four:
-        out += [(m, 0.5, "2:4") for m in spec.methods]
+    if spec.two_four:  # methods that plan their own per-layer shares (OWL) have no 2:4 point
+        out += [(m, 0.5, "2:4") for m in spec.methods if "2:4" in METHODS.get(m).patterns]
     return out
 
 
-def prune_model(model, method: str, sparsity: float, pattern: str, norms: dict) -> None:
-    from lab.modeling.layers import linear_layers
-
-    entry = METHODS.get(method)
-    for name, module in linear_layers(model):
-        entry.prune(module, sparsity, norms.get(name) if entry.needs_calibration else None, pattern)
+def prune_model(model, method: str, sparsity: float, pattern: str, norms: dict, spec=None) -> dict:
+    """Prune in place with the method (per layer, or planned across layers); returns what a whole-model
+    method chose (OWL: {"layers": per-layer sparsity and outlier ratio}), else {}."""
+    return METHODS.get(method).apply(model, sparsity, pattern, norms, spec)
 
 
 def run_sweep(model, tokenizer, spec, data, progress=None, log=print, on_point=None) -> tuple:
@@ -58,7 +56,7 @@ def run_sweep(model, tokenizer, spec, data, progress=None, log=print, on_point=N
         with torch.no_grad():
             for name, module in layers:
                 module.weight.copy_(dense[name])
-        prune_model(model, method, sparsity, pattern, norms)
+        chosen = prune_model(model, method, sparsity, pattern, norms, spec)
         row = {"point": point_label(method, sparsity, pattern), "method": method, "pattern": pattern,
                "target_sparsity": sparsity, "sparsity": round(sparsity_of(layers), 6),
                "ppl": round(perplexity(model, tokenizer, data.eval_texts, max_length=window,
@@ -66,6 +64,8 @@ def run_sweep(model, tokenizer, spec, data, progress=None, log=print, on_point=N
         acc = accuracy(model, tokenizer, data, batch_size=spec.eval_batch_size)
         row["accuracy"] = None if acc is None else round(acc, 4)
         row["seconds"] = round(time.time() - started, 2)
+        if chosen.get("layers"):
+            row["layers"] = chosen["layers"]  # per decoder layer: sparsity chosen, outlier ratio (OWL)
         log(f"{row['point']}: sparsity {row['sparsity']:.4f}, ppl {row['ppl']:.3f}, accuracy {row['accuracy']}")
         if sparsity == 0 and pattern == "unstructured":
             dense_row = row
