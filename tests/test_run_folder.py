@@ -165,8 +165,10 @@ def test_a_hostile_bundle_result_cannot_break_the_writer(lab_home, tmp_path):
     assert RunFolder(imported).read_result()["self"] == 1
 
 
-def test_read_is_the_access_checked_way_to_a_runs_files(lab_home):
+def test_read_is_the_access_checked_way_to_a_runs_files(lab_home, monkeypatch):
     from lab.classroom.access import Viewer
+
+    monkeypatch.setenv("LAB_SPACE", "1")  # private runs belong to their visitor on a shared server (locally, all are yours)
 
     run_id = runner.submit(spec_from_dict({"kind": "demo", "steps": 1}), owner="alice-key-0001", private=True,
                            start_dispatcher=False)
