@@ -111,8 +111,8 @@ def test_yaml_multiple_choice_scores_like_the_builtin_path(tmp_path):
     task = get_task(str(write(tmp_path, "sentiment.yaml", SENTIMENT)))
     builtin = get_task("tweet_sentiment")
     options = {"shots": 0, "batch_size": 4, "max_new_tokens": 4, "use_chat_template": False}
-    figures, rows = METRICS["multiple_choice"].compute(task, task.questions[:6], model, tokenizer, options, lambda *_: None)
-    expected, base = METRICS["multiple_choice"].compute(builtin, builtin.items[:6], model, tokenizer, options, lambda *_: None)
+    figures, rows = METRICS.get("multiple_choice").compute(task, task.questions[:6], model, tokenizer, options, lambda *_: None)
+    expected, base = METRICS.get("multiple_choice").compute(builtin, builtin.items[:6], model, tokenizer, options, lambda *_: None)
     for mine, theirs in zip(rows, base):
         assert mine["logprobs"] == pytest.approx(theirs["logprobs"], abs=1e-3)
     assert figures["accuracy"] == expected["accuracy"] and figures["n"] == 6

@@ -25,7 +25,7 @@ def _context(task, item, shots: int) -> str:
 
 def lm_eval_choice(task, items, model, tokenizer, options, progress):
     from lab.modeling.scoring import score_choices
-    from lab.prompting.scoring import wilson_interval
+    from lab.modeling.stats import wilson_interval
 
     delimiter, batch, rows = task.lm_eval["target_delimiter"], options["batch_size"], []
     for start in range(0, len(items), batch):
@@ -74,7 +74,7 @@ def exact_match(prediction: str, gold: str, ignore_case: bool, ignore_punctuatio
 
 def lm_eval_generate(task, items, model, tokenizer, options, progress):
     from lab.modeling.generation import generate
-    from lab.prompting.scoring import wilson_interval
+    from lab.modeling.stats import wilson_interval
 
     settings = task.lm_eval
     results = generate(model, tokenizer, [_context(task, item, options["shots"]) for item in items],
