@@ -151,6 +151,7 @@ def run(spec: JudgeSpec, ctx) -> dict:
             ctx.log(f"{name}: {len(prompts)} answers reused from run {found['run_id']} (not generated again)")
             continue
         keys[name] = key
+
         def loading(step, steps, message, name=name):
             ctx.progress(done, total, message=f"{contest.label(name)}: loading ({message})", force=True)
 
