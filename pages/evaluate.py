@@ -16,6 +16,7 @@ from lab.evaluate.metrics import METRICS
 from lab.evaluate.prompt_sets import prompt_set_names
 from lab.present.home_view import model_choices
 from lab.present.i18n import t
+from lab.classroom import downloads
 from lab.runs.job_view import run_spec
 from lab.evaluate.plots import EMPTY
 from lab.present.plots import empty_figure
@@ -90,14 +91,18 @@ def _judge_tab(ui) -> dict:
                          render=False)
     invalid = gr.Dataframe(value=view.invalid_frame(None, "en"), interactive=False, wrap=True, elem_id="evaluate-invalid",
                            render=False)
+    reused = gr.Markdown("", elem_id="evaluate-reused")
+    lc_notes = gr.Markdown("", elem_id="evaluate-lc-notes", render=False)
 
     def show(result, lang):
-        return [view.bias_markdown(result, lang), view.leaderboard_frame(result, lang), view.ratings_plot(result, lang),
-                view.heatmap(result, lang), view.length_plot(result, lang), view.length_control_frame(result, lang),
+        return [view.bias_markdown(result, lang), view.reuse_markdown(result, lang), view.leaderboard_frame(result, lang),
+                view.ratings_plot(result, lang), view.heatmap(result, lang), view.length_plot(result, lang),
+                view.length_control_frame(result, lang), view.lc_notes_markdown(result, lang),
                 view.pairs_frame(result, lang), view.invalid_frame(result, lang)]
 
     panel = JobPanel(ui, "evaluate-judge", show_result=show,
-                     result_outputs=[bias, leaderboard, ratings, heatmap, length_plot, lc_table, pairs, invalid])
+                     result_outputs=[bias, reused, leaderboard, ratings, heatmap, length_plot, lc_table, lc_notes, pairs,
+                                     invalid])
     shown_run = ui.make(gr.Dropdown, choices=view.arena_sources(), value=None, label=K("evaluate.show_run"),
                         info=K("evaluate.show_run_info"), elem_id="evaluate-show-run")
     ui.make(gr.Markdown, value=K("evaluate.leaderboard"))
@@ -107,10 +112,28 @@ def _judge_tab(ui) -> dict:
     ui.make(gr.Markdown, value=K("evaluate.length_title"))
     length_plot.render()
     lc_table.render()
+    lc_notes.render()
     ui.make(gr.Markdown, value=K("evaluate.pairs_title"))
     pairs.render()
     with ui.make(gr.Accordion, label=K("evaluate.invalid_title"), open=False):
         invalid.render()
+    with gr.Row():
+        export = ui.make(gr.Button, value=K("evaluate.export_answers"), size="sm", scale=0, min_width=200,
+                         elem_id="evaluate-export-answers")
+        exported = ui.make(gr.File, label=K("evaluate.exported_answers"), file_count="multiple", visible=False,
+                           interactive=False, elem_id="evaluate-exported-answers")
+
+    @shows_errors(outputs=None, lang_at=1)
+    def export_answers(run_id, lang, visitor, token):
+        if not run_id:
+            return gr.update(visible=False)
+        folder = runner.read(run_id, viewer(visitor, token))  # the browser's run id, checked for this viewer
+        files = [folder.artifact_path(name) for name in view.ANSWER_FILES if folder.artifact_path(name).is_file()]
+        if not files:
+            raise LabError("arena_no_answers", run_id=run_id)
+        return gr.update(value=[downloads.copy_for_download(path) for path in files], visible=True)
+
+    export.click(export_answers, [panel.run_id, ui.lang, ui.visitor, ui.token], [exported])
 
     @shows_errors(outputs=1 + len(panel.outputs()))
     def submit(lang, visitor, names, prompts, judge_name, judge_model_name, *values):
@@ -207,16 +230,18 @@ def _arena_tab(ui) -> None:
     skip.click(new_battle, [source, ui.lang], battle_outputs)
 
     for vote, button in buttons.items():
-        def voted(source_run, current, lang, visitor, vote=vote):
+        def voted(source_run, current, lang, visitor, token, vote=vote):
             lang = session_lang(lang)
             if source_run and current:
                 try:
-                    arena.record_vote(source_run, current, vote, voter=visitor or "")
+                    if arena.record_vote(source_run, current, vote, voter=visitor or "",
+                                         viewer=viewer(visitor, token)) == "replaced":
+                        gr.Info(t("evaluate.vote_replaced", lang))
                 except LabError as error:
                     warn(error, lang)
             return chosen(source_run, lang)
 
-        button.click(voted, [source, battle, ui.lang, ui.visitor], battle_outputs + board_outputs)
+        button.click(voted, [source, battle, ui.lang, ui.visitor, ui.token], battle_outputs + board_outputs)
     # the class votes from many browsers: every tick redraws the leaderboard when the vote count changed
     ui.poll(lambda source_run, lang, signature: board_updates(source_run, lang, signature) if source_run
             else [gr.skip()] * 4, [source, ui.lang, shown], board_outputs)
@@ -237,8 +262,8 @@ def _metrics_tab(ui) -> None:
     with gr.Row():
         metric = ui.make(gr.Radio, choices=METRICS.names(), value="multiple_choice", label=K("field.metric"),
                          info=K("evaluate.metric_info"), elem_id="evaluate-metric")
-        upload_box(ui, task, label=K("evaluate.task_upload"), file_types=(".jsonl",), save=save_upload, height=90,
-                   elem_id="evaluate-task-upload")
+        upload_box(ui, task, label=K("evaluate.task_upload"), file_types=(".jsonl", ".yaml", ".yml", ".zip", ".json", ".csv"),
+                   save=save_upload, height=90, file_count="multiple", elem_id="evaluate-task-upload")
     form = SpecForm(ui, "evaluate", exclude=("model", "task", "metric"), render=False)
     form.render(include=EVAL_MAIN, columns=3)
     with ui.make(gr.Accordion, label=K("evaluate.settings"), open=False):

@@ -159,7 +159,9 @@ def upload_box(ui, target, label, elem_id: str, file_types=(".jsonl", ".json", "
     def uploaded(file, lang, visitor):
         if not file:
             return gr.skip()
-        return gr.update(value=save(file if isinstance(file, str) else file.name, visitor or ""))
+        paths = [f if isinstance(f, str) else f.name for f in file] if isinstance(file, list) else \
+            (file if isinstance(file, str) else file.name)  # file_count="multiple" gives a list
+        return gr.update(value=save(paths, visitor or ""))
 
     box.upload(uploaded, [box, ui.lang, ui.visitor], [target])
     return box

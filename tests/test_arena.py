@@ -78,3 +78,56 @@ def test_arena_view_shows_the_live_board_and_agreement(lab_home):
     assert list(state["frame"].iloc[:, 1]) == ["X model", "y"] and "1 of 1" in state["text"]
     assert state["signature"] != empty["signature"]
     assert "1 票" in view.arena_state("run-3", "zh")["text"]
+
+
+def test_a_second_vote_on_the_same_prompt_and_pair_replaces_the_first(lab_home):
+    assert arena.record_vote("run-1", battle(0, "x", "y"), "left", voter="v1") == "new"
+    assert arena.record_vote("run-1", battle(0, "y", "x"), "left", voter="v1") == "replaced"  # the pair, either order
+    arena.record_vote("run-1", battle(1, "x", "y"), "left", voter="v1")  # another prompt: its own vote
+    arena.record_vote("run-1", battle(0, "x", "z"), "left", voter="v1")  # another pair: its own vote
+    arena.record_vote("run-1", battle(0, "x", "y"), "left", voter="v2")  # another visitor: their own vote
+    arena.record_vote("run-2", battle(0, "x", "y"), "right", voter="v1")  # another run: apart
+    rows = arena.votes("run-1")
+    assert len(rows) == 4 and len(arena.votes("run-1", deduplicated=False)) == 4
+    mine = [r for r in rows if r["voter"] == "v1" and r["prompt_index"] == 0 and {r["left_name"], r["right_name"]} == {"x", "y"}]
+    assert len(mine) == 1 and mine[0]["left_name"] == "y" and mine[0]["vote"] == "left"  # the newest vote stands
+    arena.record_vote("run-1", battle(2, "x", "y"), "tie")  # no voter (a script): nobody to deduplicate against
+    arena.record_vote("run-1", battle(2, "x", "y"), "tie")
+    assert len(arena.votes("run-1")) == 6
+
+
+def test_the_leaderboard_counts_deduplicated_votes_only(lab_home):
+    from lab.evaluate import view
+
+    with arena.connect() as conn:  # a data folder from before the rule: one visitor clicked "x" ten times
+        conn.executemany("INSERT INTO arena_votes (source_run, prompt_index, left_name, right_name, vote, voter, created_at)"
+                         " VALUES ('run-4', 0, 'x', 'y', 'left', 'keen', ?)", [(float(i),) for i in range(10)])
+        conn.execute("INSERT INTO arena_votes (source_run, prompt_index, left_name, right_name, vote, voter, created_at)"
+                     " VALUES ('run-4', 1, 'x', 'y', 'right', 'calm', 11.0)")
+    assert len(arena.votes("run-4", deduplicated=False)) == 11 and len(arena.votes("run-4")) == 2
+    state = view.arena_state("run-4", "en")
+    assert "2 votes" in state["text"] and list(state["frame"].iloc[:, 4]) == [2, 2]  # 2 games each, not 11
+    deduplicated = bradley_terry.ratings(arena.games_from_votes(arena.votes("run-4")), rounds=100, seed=0)
+    assert state["frame"].iloc[0, 3] == view._interval(deduplicated[0]["low"], deduplicated[0]["high"])
+
+
+def test_space_mode_caps_a_visitors_votes_and_names_the_limit(lab_home, monkeypatch):
+    from lab.classroom.access import Viewer
+    from lab.classroom.visitors import new_visitor_key
+
+    monkeypatch.setenv("LAB_SPACE", "1")
+    monkeypatch.setenv("LAB_VISITOR_MAX_VOTES", "3")
+    voter = new_visitor_key()
+    for i in range(3):
+        arena.record_vote("run-1", battle(i, "x", "y"), "left", voter=voter)
+    with pytest.raises(LabError) as info:
+        arena.record_vote("run-2", battle(9, "x", "y"), "left", voter=voter)  # the cap is over all runs
+    assert info.value.key == "limit_votes" and "3" in str(info.value)
+    assert arena.record_vote("run-1", battle(0, "x", "y"), "right", voter=voter) == "replaced"  # changing a vote is fine
+    arena.record_vote("run-1", battle(3, "x", "y"), "left", voter=voter, viewer=Viewer(voter, "teacher"))  # not capped
+    arena.record_vote("run-1", battle(0, "x", "y"), "left", voter=new_visitor_key())  # another visitor has their own
+    with pytest.raises(LabError) as info:
+        arena.record_vote("run-1", battle(0, "x", "y"), "left", voter="../not-a-key")
+    assert info.value.key == "no_visitor_key"
+    monkeypatch.setenv("LAB_SPACE", "0")
+    arena.record_vote("run-1", battle(5, "x", "y"), "left", voter=voter)  # no cap outside Space mode

@@ -116,3 +116,71 @@ def test_yaml_multiple_choice_scores_like_the_builtin_path(tmp_path):
     for mine, theirs in zip(rows, base):
         assert mine["logprobs"] == pytest.approx(theirs["logprobs"], abs=1e-3)
     assert figures["accuracy"] == expected["accuracy"] and figures["n"] == 6
+
+
+LOCAL_SENTIMENT = SENTIMENT.replace(str(ASSETS / "tweet_sentiment.jsonl"), "data/moods.jsonl")
+
+
+def moods(rows=4) -> str:
+    lines = (ASSETS / "tweet_sentiment.jsonl").read_text(encoding="utf-8").splitlines()
+    return "\n".join(lines[:rows]) + "\n"
+
+
+def test_a_yaml_task_uploads_as_a_zip_or_with_its_data_files(lab_home, tmp_path):
+    import zipfile
+
+    from lab.tasks import save_upload
+
+    bundle = tmp_path / "my task.zip"
+    with zipfile.ZipFile(bundle, "w") as archive:
+        archive.writestr("moods.yaml", LOCAL_SENTIMENT)
+        archive.writestr("data/moods.jsonl", moods())
+    stored = save_upload(str(bundle), "")
+    assert stored.endswith("moods.yaml") and str(lab_home / "uploads") in stored
+    task = get_task(stored)
+    assert task.template == "lm_eval" and len(task.questions) == 4
+    # the same two files uploaded side by side (the YAML naming its data next to it)
+    (tmp_path / "flat.yaml").write_text(LOCAL_SENTIMENT.replace("data/moods.jsonl", "moods.jsonl"))
+    (tmp_path / "moods.jsonl").write_text(moods(3))
+    flat = save_upload([str(tmp_path / "flat.yaml"), str(tmp_path / "moods.jsonl")], "")
+    assert len(get_task(flat).questions) == 3 and check_task_source(flat) == flat
+    # a plain JSONL task still uploads as before
+    assert save_upload(str(ASSETS / "tweet_sentiment.jsonl"), "").endswith("tweet_sentiment.jsonl")
+
+
+@pytest.mark.parametrize("member, key", [("../evil.jsonl", "upload_bad_member"), ("/etc/evil.jsonl", "upload_bad_member"),
+                                         ("run.py", "task_bad_format")])
+def test_a_zip_cannot_escape_its_folder_or_carry_code(lab_home, tmp_path, member, key):
+    import zipfile
+
+    from lab.tasks import save_upload
+
+    bundle = tmp_path / "bad.zip"
+    with zipfile.ZipFile(bundle, "w") as archive:
+        archive.writestr("moods.yaml", LOCAL_SENTIMENT)
+        archive.writestr(member, "x")
+    with pytest.raises(LabError) as info:
+        save_upload(str(bundle), "")
+    assert info.value.key == key
+    assert not (lab_home / "uploads" / "evil.jsonl").exists() and not (lab_home / "evil.jsonl").exists()
+
+
+def test_a_yaml_reads_data_only_inside_its_own_folder(lab_home, tmp_path):
+    from lab.tasks import save_upload
+
+    secret = tmp_path / "secret.jsonl"
+    secret.write_text(moods(2))
+    for name in (str(secret), "../secret.jsonl", "../../secret.jsonl"):
+        folder = tmp_path / "upload"
+        folder.mkdir(exist_ok=True)
+        path = write(folder, "peek.yaml", LOCAL_SENTIMENT.replace("data/moods.jsonl", name))
+        with pytest.raises(LabError) as info:
+            get_task(str(path))
+        assert info.value.key == "lm_eval_data_outside" and "secret.jsonl" in str(info.value)
+    with pytest.raises(LabError) as info:  # an upload refers to a file of the server: refused when uploaded
+        save_upload([str(write(tmp_path / "upload", "peek.yaml", LOCAL_SENTIMENT.replace("data/moods.jsonl", str(secret))))], "")
+    assert info.value.key == "lm_eval_data_outside"
+    (tmp_path / "two").mkdir()
+    with pytest.raises(LabError) as info:  # one YAML per upload
+        save_upload([str(write(tmp_path / "two", "a.yaml", LOCAL_SENTIMENT)), str(write(tmp_path / "two", "b.yaml", LOCAL_SENTIMENT))], "")
+    assert info.value.key == "task_upload_yaml_count" and "a.yaml" in str(info.value)

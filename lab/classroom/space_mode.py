@@ -170,7 +170,7 @@ def _get(entry, name):
 REFERENCE_FIELDS = {
     "model": "model", "judge_model": "model", "contestants": "model", "adapter": "model",
     "dataset": "data", "task": "data", "csv": "data", "prompt_set": "data",
-    "run_id": "run", "resume_from": "run", "start_from": "run", "sweep_run": "run",
+    "run_id": "run", "resume_from": "run", "start_from": "run", "sweep_run": "run", "answers_from": "run",
 }
 
 

@@ -8,6 +8,14 @@ own file, LAB_HOME/arena.db, so it never touches the job table's schema (lab/run
     battle = next_battle(answers, rng)                 # what the page shows (names kept server-side)
     record_vote(run_id, battle, "left", voter)
     games = games_from_votes(votes(run_id))            # -> lab.evaluate.bradley_terry.ratings(games)
+
+One vote per visitor per pair and prompt: a visitor's second vote on the same prompt and the same two
+contestants (in either order) replaces the first, so a keen voter cannot outweigh the class by clicking on;
+votes() also keeps only the newest of such duplicates (a data folder from before this rule), so the
+leaderboard and its bootstrap intervals come from deduplicated votes. A vote without a voter (the CLI, a
+script) has nobody to be deduplicated against and counts as cast. In Space mode a vote needs the visitor's
+server-issued key, and a visitor may cast at most LAB_VISITOR_MAX_VOTES votes in all (default 300; 0: no cap;
+a replaced vote does not count twice; the teacher and the admin are not capped).
 """
 import random
 import time
@@ -30,7 +38,9 @@ CREATE TABLE IF NOT EXISTS arena_votes (
     created_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS arena_votes_run ON arena_votes(source_run);
+CREATE INDEX IF NOT EXISTS arena_votes_voter ON arena_votes(voter, source_run, prompt_index);
 """
+MAX_VOTES_DEFAULT = 300
 
 
 def db_path():
@@ -67,22 +77,71 @@ def next_battle(answers: list[dict], rng: random.Random) -> dict | None:
             "right": right["contestant"], "left_text": left["text"], "right_text": right["text"]}
 
 
-def record_vote(source_run: str, battle: dict, vote: str, voter: str = "") -> None:
+def max_votes() -> int:
+    """A visitor's vote cap in Space mode (LAB_VISITOR_MAX_VOTES; 0: none)."""
+    return config._int_env("LAB_VISITOR_MAX_VOTES", MAX_VOTES_DEFAULT, minimum=0)
+
+
+def _capped(voter: str, viewer) -> bool:
+    from lab.classroom import space_mode
+
+    return config.space_mode() and space_mode.is_visitor(voter) and not (viewer is not None and viewer.sees_all) \
+        and max_votes() > 0
+
+
+def record_vote(source_run: str, battle: dict, vote: str, voter: str = "", viewer=None) -> str:
+    """Store a vote; returns "new" or "replaced" (the voter's earlier vote on this prompt and pair).
+    viewer: who votes through the app (the teacher and the admin are not capped)."""
+    from lab.classroom.visitors import valid_visitor_key
+
     if vote not in VOTES:
         raise LabError("bad_choice", field="vote", value=vote, choices=", ".join(VOTES))
     check_run_id(source_run)
     if battle["left"] == battle["right"]:
         raise LabError("arena_same_contestant", contestant=battle["left"])
+    voter = voter or ""
+    if config.space_mode() and voter not in ("cli",) and not valid_visitor_key(voter):
+        raise LabError("no_visitor_key")
+    index, pair = int(battle["prompt_index"]), (battle["left"], battle["right"], battle["right"], battle["left"])
     with connect() as conn:
-        conn.execute("INSERT INTO arena_votes (source_run, prompt_index, left_name, right_name, vote, voter, created_at)"
-                     " VALUES (?, ?, ?, ?, ?, ?, ?)", (source_run, int(battle["prompt_index"]), battle["left"],
-                                                      battle["right"], vote, voter or "", time.time()))
+        conn.execute("BEGIN IMMEDIATE")  # the check and the write are one step: two clicks cannot both pass the cap
+        try:
+            earlier = [] if not voter else [row[0] for row in conn.execute(
+                "SELECT id FROM arena_votes WHERE source_run = ? AND voter = ? AND prompt_index = ? AND"
+                " ((left_name = ? AND right_name = ?) OR (left_name = ? AND right_name = ?))",
+                (source_run, voter, index, *pair))]
+            if not earlier and _capped(voter, viewer):
+                cast = conn.execute("SELECT COUNT(*) FROM arena_votes WHERE voter = ?", (voter,)).fetchone()[0]
+                if cast >= max_votes():
+                    raise LabError("limit_votes", limit=max_votes())
+            conn.executemany("DELETE FROM arena_votes WHERE id = ?", [(i,) for i in earlier])
+            conn.execute("INSERT INTO arena_votes (source_run, prompt_index, left_name, right_name, vote, voter, created_at)"
+                         " VALUES (?, ?, ?, ?, ?, ?, ?)", (source_run, index, battle["left"], battle["right"], vote,
+                                                          voter, time.time()))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return "replaced" if earlier else "new"
 
 
-def votes(source_run: str) -> list[dict]:
+def deduplicate(rows: list[dict]) -> list[dict]:
+    """The newest vote per voter, prompt and pair (either order); votes without a voter are all kept."""
+    newest: dict = {}
+    for row in rows:
+        key = (row["voter"], row["prompt_index"], frozenset((row["left_name"], row["right_name"]))) if row["voter"] \
+            else ("", row["id"])
+        if key not in newest or row["id"] > newest[key]["id"]:
+            newest[key] = row
+    return sorted(newest.values(), key=lambda row: row["id"])
+
+
+def votes(source_run: str, deduplicated: bool = True) -> list[dict]:
+    """A run's votes in the order cast (deduplicated: what the leaderboard counts)."""
     with connect() as conn:
-        rows = conn.execute("SELECT * FROM arena_votes WHERE source_run = ? ORDER BY id", (source_run,))
-        return [dict(row) for row in rows]
+        rows = [dict(row) for row in conn.execute("SELECT * FROM arena_votes WHERE source_run = ? ORDER BY id",
+                                                  (source_run,))]
+    return deduplicate(rows) if deduplicated else rows
 
 
 OUTCOME = {"left": "win", "right": "loss", "tie": "tie", "both_bad": "tie"}  # from the left contestant's side

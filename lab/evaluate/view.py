@@ -66,6 +66,35 @@ def length_control_frame(result: dict | None, lang: str) -> pd.DataFrame:
     return _frame(rows, LC_COLUMNS, lang, "lc")
 
 
+def lc_notes_markdown(result: dict | None, lang: str) -> str:
+    """What the LC table's notes mean, once per kind of note present (empty when there is none)."""
+    rows = _outputs(result).get("length_controlled") or []
+    names = labels(result)
+    parts = []
+    if any(r.get("model") == "minimal" for r in rows):
+        parts.append(t("evaluate.lc_explain.minimal", lang))
+    extrapolated = [names.get(r["contestant"], r["contestant"]) for r in rows if r.get("extrapolated")]
+    if extrapolated:
+        parts.append(t("evaluate.lc_explain.extrapolated", lang, contestants=", ".join(extrapolated)))
+    return "\n\n".join(parts)
+
+
+def reuse_markdown(result: dict | None, lang: str) -> str:
+    """Which contestants' answers were reused from an earlier run (not generated again), if any."""
+    outputs = _outputs(result)
+    reused = outputs.get("reused_answers") or {}
+    if not reused:
+        return ""
+    names = labels(result)
+    lines = [t("evaluate.reused_line", lang, contestant=names.get(name, name), run_id=run_id)
+             for name, run_id in reused.items()]
+    return t("evaluate.reused_title", lang, count=len(reused), total=len(outputs.get("contestants") or [])) + \
+        "\n" + "\n".join(f"- {line}" for line in lines)
+
+
+ANSWER_FILES = ("answers.csv", "answers.jsonl")  # a judge run's answers, offered for download
+
+
 def invalid_frame(result: dict | None, lang: str) -> pd.DataFrame:
     names = labels(result)
     rows = [[names.get(r["a"], r["a"]), names.get(r["b"], r["b"]), r["order"], r["raw"]]

@@ -7,7 +7,11 @@ judge every pair of answers twice (A/B, then swapped); combine the two verdicts 
 an unparseable reply is "invalid"); fit Bradley–Terry ratings with bootstrap intervals, the
 length-controlled win rate against the baseline (all contestants fitted together, length_control.fit_many),
 and the judge's position bias. Writes
-artifacts/answers.jsonl and artifacts/judgments.jsonl (the Arena draws its battles from the former).
+artifacts/answers.jsonl (+ answers.csv) and artifacts/judgments.jsonl (the Arena draws its battles from the former).
+
+Answers are computed once (lab/evaluate/answer_reuse.py): a contestant whose greedy answers to these prompts an
+earlier judge run (one the submitter may see) already generated under the same key is not asked again; the result
+says which (outputs.reused_answers). answers_from names a run whose answers are re-judged as they are.
 """
 import gc
 import json
@@ -48,6 +52,10 @@ class JudgeSpec(Spec):
     answer_filter: str = setting("auto", en="Rule judge: how the answer is pulled out of the text (auto: the prompt set's own; last_number for uploads).",
                                  zh="规则裁判:如何从回答中提取答案(auto:提示集自带的方式;上传文件用 last_number)。",
                                  choices=["auto", *[name for name in FILTERS.names() if name not in ("regex", "match_label")]])
+    reuse_answers: bool = setting(True, en="Reuse a contestant's answers from an earlier judge run (one you may see) with the same prompts and the same greedy decoding settings instead of generating them again. Sampled answers are always drawn afresh.",
+                                  zh="若之前的评判运行(你可见的)已用相同提示和相同的贪心解码设置生成过某参赛者的回答,则直接复用,不再重新生成。采样得到的回答总是重新生成。")
+    answers_from: str = setting("", en="Re-judge: the run id of a finished judge run whose answers are judged again as they are (nothing is generated; its prompt set is used; every contestant must have answered there). Empty: generate or reuse answers.",
+                                zh="重新评判:一次已完成评判运行的编号,直接再次评判其中的回答(不生成任何内容;使用其提示集;每位参赛者都必须在该运行中回答过)。留空则生成或复用回答。")
     bootstrap_rounds: int = setting(200, en="Bootstrap resamples for the 95% intervals of the ratings (0: no intervals).",
                                     zh="评分 95% 区间的自助法重抽样次数(0 表示不计算区间)。", minimum=0, maximum=5000)
     batch_size: int = setting(8, en="Prompts answered (or judged) together.", zh="同时回答(或评判)的提示数。", minimum=1, maximum=256)
@@ -68,6 +76,16 @@ class JudgeSpec(Spec):
             seen.add(name)
             check_contestant(name)
         self.contestants = names
+        self.answers_from = (self.answers_from or "").strip()
+        if self.answers_from:
+            from lab.evaluate.answer_reuse import source_spec
+            from lab.runs.folder import check_run_id
+
+            source = source_spec(check_run_id(self.answers_from))
+            self.prompt_set = source.get("prompt_set", self.prompt_set)  # its answers are to its prompts
+            for name in names:
+                if name not in (source.get("contestants") or []):
+                    raise LabError("answers_missing_contestant", run_id=self.answers_from, contestant=name)
         check_prompt_set(self.prompt_set)
         if self.baseline and self.baseline not in names:
             raise LabError("baseline_not_contestant", baseline=self.baseline, contestants=", ".join(names))
@@ -90,6 +108,7 @@ def _free() -> None:
 def run(spec: JudgeSpec, ctx) -> dict:
     import torch
 
+    from lab.evaluate import answer_reuse as reuse
     from lab.evaluate import contestants as contest
     from lab.evaluate.judges import Case, JudgeSetup
     from lab.evaluate.outcomes import combine
@@ -108,14 +127,35 @@ def run(spec: JudgeSpec, ctx) -> dict:
     ctx.log(f"{len(prompts)} prompts from {spec.prompt_set}, {len(spec.contestants)} contestants, "
             f"{len(pairs)} pairs, judge {spec.judge}")
 
-    # 1. every contestant answers every prompt
-    answers = []
+    # 1. every contestant answers every prompt (or its answers are reused: computed once)
+    answers, reused, keys = [], {}, {}
+    texts = [p["prompt"] for p in prompts]
+    searcher = reuse.owner_viewer(ctx.run_id) if spec.reuse_answers and not spec.answers_from else None
     for name in spec.contestants:
+        settings = {"use_chat_template": True, **contest.generation_settings(name)}
+        key = reuse.answer_key(name, spec.prompt_set, settings, spec.max_new_tokens, spec.dtype, spec.device)
+        found = None
+        if spec.answers_from:
+            found = {"run_id": spec.answers_from, "rows": reuse.answers_of(spec.answers_from, name, texts)}
+        elif spec.reuse_answers:
+            found = reuse.find_answers(key, name, texts, searcher, exclude=ctx.run_id)
+        if found is not None:
+            source_keys = {row.get("key") for row in found["rows"]}
+            keys[name] = source_keys.pop() if len(source_keys) == 1 else None
+            reused[name] = found["run_id"]
+            answers += [{"prompt_index": i, "prompt": p["prompt"], "contestant": name, "text": row["text"],
+                         "finish_reason": row.get("finish_reason"), "key": keys[name], "reused_from": found["run_id"]}
+                        for i, (p, row) in enumerate(zip(prompts, found["rows"]))]
+            done += len(prompts)
+            ctx.progress(done, total, message=f"{contest.label(name)}: answers reused from {found['run_id']}", force=True)
+            ctx.log(f"{name}: {len(prompts)} answers reused from run {found['run_id']} (not generated again)")
+            continue
+        keys[name] = key
+
         def loading(step, steps, message, name=name):
             ctx.progress(done, total, message=f"{contest.label(name)}: loading ({message})", force=True)
 
         model, tokenizer, info = contest.load(name, dtype=spec.dtype, device=spec.device, progress=loading)
-        settings = {"use_chat_template": True, **contest.generation_settings(name)}
 
         def answered(count, _, name=name, base=done):
             ctx.progress(base + count, total, message=f"{contest.label(name)}: answered {count}/{len(prompts)}")
@@ -123,14 +163,17 @@ def run(spec: JudgeSpec, ctx) -> dict:
         results = generate(model, tokenizer, [p["prompt"] for p in prompts], max_new_tokens=spec.max_new_tokens,
                            seed=spec.seed, batch_size=spec.batch_size, on_batch=answered, **settings)
         answers += [{"prompt_index": i, "prompt": p["prompt"], "contestant": name, "text": r.text.strip(),
-                     "finish_reason": r.finish_reason} for i, (p, r) in enumerate(zip(prompts, results))]
+                     "finish_reason": r.finish_reason, "key": key, "reused_from": None}
+                    for i, (p, r) in enumerate(zip(prompts, results))]
         done += len(prompts)
         ctx.log(f"{name}: {results.new_tokens} tokens in {results.wall_seconds:.1f} s ({info['parameters'] / 1e6:.1f}M parameters)")
         del model, tokenizer
         _free()
     write_atomic(ctx.artifact_dir / "answers.jsonl", "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in answers))
+    write_atomic(ctx.artifact_dir / "answers.csv", reuse.answers_csv(answers))
     figures = {"contestants": spec.contestants, "labels": {n: contest.label(n) for n in spec.contestants},
-               "judge": spec.judge, "prompt_set": spec.prompt_set, "n_prompts": len(prompts)}
+               "judge": spec.judge, "prompt_set": spec.prompt_set, "n_prompts": len(prompts),
+               "answer_keys": keys, "reused_answers": reused, "answers_reused": len(reused)}
     if not judge.automatic:
         ctx.progress(total, total, message="answers ready for the Arena", force=True)
         return {**figures, "arena": True, "wall_seconds": round(time.time() - started, 2)}

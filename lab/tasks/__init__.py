@@ -24,7 +24,10 @@ multiple-choice answer may be the letter, the 0-based index or the option's text
 The type is read off the rows: choices -> multiple_choice; every answer a number -> numeric; otherwise
 classification over the distinct answers. A bad line is refused with a LabError naming file and line.
 `save_upload` copies an upload under LAB_HOME/uploads/<visitor>/tasks/ with a cleaned name.
-lm-evaluation-harness task YAMLs (a path ending .yaml/.yml) load through lab/tasks/lm_eval_yaml.py.
+lm-evaluation-harness task YAMLs (a path ending .yaml/.yml) load through lab/tasks/lm_eval_yaml.py; the
+Evaluate tab takes one as a YAML uploaded together with its data files, or as a .zip of them (save_upload
+puts them in a fresh folder of their own, lab.classroom.uploads.save_folder_upload, and returns the YAML's path;
+a YAML reads data files only inside its own folder).
 Nothing here imports torch.
 """
 import json
@@ -250,8 +253,30 @@ def _with(item: TaskItem, **changes) -> TaskItem:
     return replace(item, **changes)
 
 
-def save_upload(source: str, visitor: str = "") -> str:
-    """Copy an uploaded task file under LAB_HOME/uploads/<visitor>/tasks/, check it parses, return its path."""
+UPLOAD_SUFFIXES = (".jsonl", ".json", ".csv", *YAML_SUFFIXES)  # what a YAML task's folder may hold
+
+
+def save_upload(source, visitor: str = "") -> str:
+    """Copy an uploaded task under LAB_HOME/uploads/<visitor>/tasks/, check it parses, return its path.
+
+    source: one .jsonl (the lab's own format), or an lm-eval task YAML with its data files (several paths,
+    or one .zip holding them): those go to a folder of their own and the YAML's path is returned."""
+    from lab.classroom.uploads import save_folder_upload
     from lab.classroom.uploads import save_upload as save
 
-    return save(source, visitor, (".jsonl",), "task_bad_format", sub="tasks", check=load_jsonl, limit_mb=MAX_UPLOAD_MB)
+    sources = [str(source)] if isinstance(source, (str, Path)) else [str(s) for s in source]
+    if len(sources) == 1 and Path(sources[0]).suffix.lower() == ".jsonl":
+        return save(sources[0], visitor, (".jsonl",), "task_bad_format", sub="tasks", check=load_jsonl,
+                    limit_mb=MAX_UPLOAD_MB)
+    if len(sources) == 1 and Path(sources[0]).suffix.lower() not in (".zip", *YAML_SUFFIXES):
+        raise LabError("task_bad_format", file=Path(sources[0]).name, suffix=Path(sources[0]).suffix or "(none)")
+    folder = save_folder_upload(sources, visitor, "tasks", UPLOAD_SUFFIXES, "task_bad_format",
+                                limit_mb=MAX_UPLOAD_MB)
+    yamls = sorted(p for p in folder.rglob("*") if p.suffix.lower() in YAML_SUFFIXES)
+    if len(yamls) != 1:
+        raise LabError("task_upload_yaml_count", count=len(yamls),
+                       files=", ".join(p.name for p in yamls)[:200] or "(none)")
+    from lab.tasks.lm_eval_yaml import load_yaml_task
+
+    load_yaml_task(yamls[0])  # refuse an unsupported feature or a missing data file now, naming it
+    return str(yamls[0])

@@ -5,7 +5,7 @@
 
 Supported (lm-eval 0.4 semantics, Gao et al. 2024, "The Language Model Evaluation Harness"):
 output_type multiple_choice | generate_until; dataset_path: json with dataset_kwargs.data_files (local
-JSON / JSONL / CSV, relative to the YAML's folder); test_split / validation_split (evaluated, in that order of
+JSON / JSONL / CSV, relative to the YAML's folder and inside it, or the lab's own assets/tasks files); test_split / validation_split (evaluated, in that order of
 preference) and fewshot_split / training_split (the few-shot pool, taken in order: lm-eval's "first_n"
 sampler; its default random sampler picks other exemplars, so few-shot scores may differ from lm-eval's);
 doc_to_text / doc_to_target / doc_to_choice as a field name, a Jinja template (rendered in a sandbox) or a
@@ -107,8 +107,20 @@ def _data_files(path: Path, config: dict) -> dict:
     return {split: [files_of] if isinstance(files_of, str) else list(files_of) for split, files_of in files.items()}
 
 
+def _data_path(path: Path, name: str) -> Path:
+    """A data file named by the YAML: inside the YAML's own folder (an upload cannot read another file of the
+    server), or one of the lab's own task files (assets/tasks); anything else is refused, naming it."""
+    from lab.tasks import ASSETS
+
+    data = (Path(name) if Path(name).is_absolute() else path.parent / name).resolve()
+    roots = (path.parent.resolve(), ASSETS.resolve())
+    if not any(root in data.parents for root in roots):
+        raise LabError("lm_eval_data_outside", file=path.name, data=str(name)[:200])
+    return data
+
+
 def _read_rows(path: Path, name: str) -> list[dict]:
-    data = Path(name) if Path(name).is_absolute() else path.parent / name
+    data = _data_path(path, str(name))
     if not data.is_file():
         raise LabError("lm_eval_missing_data", file=path.name, data=name)
     text = data.read_text(encoding="utf-8")
