@@ -9,13 +9,15 @@ from lab.runs.folder import RunFolder
 
 
 class JobContext:
-    def __init__(self, run_dir: Path, threads: int = 1):
+    def __init__(self, run_dir: Path, threads: int = 1, writer: bool = True):
+        self.writer = writer  # False on ranks other than 0: they write nothing into the run folder
         self.folder = RunFolder.at(run_dir)
         self.run_dir = self.folder.path
         self.run_id = self.folder.run_id
         self.threads = threads
         self.artifact_dir = self.folder.artifact_dir
-        self.artifact_dir.mkdir(exist_ok=True)
+        if writer:
+            self.artifact_dir.mkdir(exist_ok=True)
         self.started = time.time()
         self._last_progress_write = 0.0
         self._rate_origin = None  # (time, done) of the first report: the ETA excludes set-up (model loading)
@@ -27,10 +29,14 @@ class JobContext:
 
     def log_metrics(self, **figures) -> None:
         """One metrics record (curves): e.g. step=10, loss=2.3."""
+        if not self.writer:
+            return
         self.folder.append_metric({"time": round(time.time() - self.started, 3), **figures})
 
     def progress(self, done: float, total: float, message: str = "", force: bool = False, **live) -> None:
         """Fraction done and ETA in the run's progress; written at most twice a second unless forced."""
+        if not self.writer:
+            return
         now = time.time()
         if not force and now - self._last_progress_write < 0.5 and done < total:
             return
