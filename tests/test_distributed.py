@@ -25,6 +25,7 @@ def no_gpu_no_config(monkeypatch):
     monkeypatch.delenv("LAB_RENDEZVOUS", raising=False)
     monkeypatch.delenv("LAB_PROCESSES", raising=False)
     monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # the jobs these tests start run on the CPU on every machine
     monkeypatch.setattr(distributed, "gpu_count", lambda: 0)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
 
