@@ -2,7 +2,6 @@
 launcher's argument list, the world-size check, and — for real, through torchrun over gloo on this CPU —
 the same tiny fine-tune at 1 and 2 processes giving the same loss curve, and a killed rank failing the run
 without leaving a process behind."""
-import json
 import os
 import re
 import signal
@@ -177,9 +176,9 @@ def test_one_and_two_processes_give_the_same_loss_curve(tiny_llama, lab_home):
     assert "[rank0]:" in log and "[rank1]:" in log and "rank 1 of 2" in log
 
 
-@pytest.mark.integration
-def test_a_killed_rank_fails_the_run_and_leaves_no_process(tiny_llama, lab_home):
-    run_id = runner.submit(finetune_spec(tiny_llama, "2", max_steps=100_000))
+def start_two_ranks(model_dir) -> tuple[str, dict]:
+    """A long 2-process fine-tune, once both ranks are up and training: (run id, {rank: pid})."""
+    run_id = runner.submit(finetune_spec(model_dir, "2", max_steps=100_000))
     folder = RunFolder(run_id)
     deadline = time.time() + 300
     pids = {}
@@ -187,17 +186,35 @@ def test_a_killed_rank_fails_the_run_and_leaves_no_process(tiny_llama, lab_home)
         pids = {int(r): int(p) for r, p in re.findall(r"rank (\d) of 2, pid (\d+)", folder.log_tail(400))}
         assert store.get_run(run_id)["status"] in ("queued", "running"), folder.log_tail(30)
         time.sleep(0.2)
-    assert len(pids) == 2 and losses(run_id), folder.log_tail(30)  # both ranks up and training
-    launcher = store.get_run(run_id)["pid"]
-    os.kill(pids[1], signal.SIGKILL)
-    row = runner.wait(run_id, timeout=120)
-    assert row["status"] == "failed"
-    result = folder.read_result()
-    assert result["error_key"] == "rank_failed" and "Process 1" in result["error"] and "SIGKILL" in result["error"]
-    for pid in (launcher, *pids.values()):  # torchrun and rank 0 are gone too
+    assert len(pids) == 2 and losses(run_id), folder.log_tail(30)
+    return run_id, pids
+
+
+def assert_all_gone(pids) -> None:
+    for pid in pids:
         for _ in range(100):
             if not store.process_alive(pid, None):
                 break
             time.sleep(0.1)
         assert not store.process_alive(pid, None), pid
-    assert json.loads(json.dumps(result))["status"] == "failed"
+
+
+@pytest.mark.integration
+def test_a_killed_rank_fails_the_run_and_leaves_no_process(tiny_llama, lab_home):
+    run_id, pids = start_two_ranks(tiny_llama)
+    launcher = store.get_run(run_id)["pid"]
+    os.kill(pids[1], signal.SIGKILL)
+    row = runner.wait(run_id, timeout=120)
+    assert row["status"] == "failed"
+    result = RunFolder(run_id).read_result()
+    assert result["error_key"] == "rank_failed" and "Process 1" in result["error"] and "SIGKILL" in result["error"]
+    assert_all_gone([launcher, *pids.values()])  # torchrun and rank 0 are gone too
+
+
+@pytest.mark.integration
+def test_cancel_stops_every_rank(tiny_llama, lab_home):
+    run_id, pids = start_two_ranks(tiny_llama)
+    launcher = store.get_run(run_id)["pid"]
+    runner.cancel(run_id)
+    assert runner.wait(run_id, timeout=120)["status"] == "cancelled"
+    assert_all_gone([launcher, *pids.values()])
