@@ -18,7 +18,8 @@ def trl_config(config_class, spec, ctx, **extra):
     cuda = torch.cuda.is_available()
     return config_class(
         output_dir=str(ctx.folder.checkpoint_dir), max_steps=spec.max_steps,
-        per_device_train_batch_size=distributed.per_process_batch(spec.batch_size),  # batch_size: the global batch learning_rate=spec.learning_rate,
+        per_device_train_batch_size=distributed.per_process_batch(spec.batch_size),  # spec.batch_size: the global batch
+        learning_rate=spec.learning_rate,
         lr_scheduler_type="cosine", warmup_steps=max(1, spec.max_steps // 10), weight_decay=0.0,
         logging_steps=1, save_strategy="no", eval_strategy="no", bf16=use_bf16(spec.dtype, cuda), use_cpu=not cuda,
         gradient_checkpointing=False, seed=spec.seed, data_seed=spec.seed, report_to=[], disable_tqdm=True,
