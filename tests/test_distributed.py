@@ -156,7 +156,6 @@ def losses(run_id):
     return {m["step"]: m["loss"] for m in RunFolder(run_id).read_metrics() if "loss" in m}
 
 
-@pytest.mark.integration
 def test_one_and_two_processes_give_the_same_loss_curve(tiny_llama, lab_home):
     single = runner.submit(finetune_spec(tiny_llama, "1"))
     double = runner.submit(finetune_spec(tiny_llama, "2"))
@@ -199,7 +198,6 @@ def assert_all_gone(pids) -> None:
         assert not store.process_alive(pid, None), pid
 
 
-@pytest.mark.integration
 def test_a_killed_rank_fails_the_run_and_leaves_no_process(tiny_llama, lab_home):
     run_id, pids = start_two_ranks(tiny_llama)
     launcher = store.get_run(run_id)["pid"]
@@ -211,7 +209,6 @@ def test_a_killed_rank_fails_the_run_and_leaves_no_process(tiny_llama, lab_home)
     assert_all_gone([launcher, *pids.values()])  # torchrun and rank 0 are gone too
 
 
-@pytest.mark.integration
 def test_cancel_stops_every_rank(tiny_llama, lab_home):
     run_id, pids = start_two_ranks(tiny_llama)
     launcher = store.get_run(run_id)["pid"]
