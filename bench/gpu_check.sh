@@ -22,5 +22,16 @@ export LAB_HOME=$(mktemp -d) HF_HUB_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False
     | .venv/bin/python -m lab run - --wait
   echo '{"kind": "prune", "device": "cuda"}' | .venv/bin/python -m lab run - --wait
   .venv/bin/python bench/quantize_memory.py --device cuda
+  # Several processes (issue 24): with 2+ GPUs a 2-process fine-tune over NCCL and tokens/s at 1 vs 2
+  # processes; on one GPU the 2-process CPU (gloo) tests, which hide the GPU from their jobs.
+  if [ "$(nvidia-smi -L 2>/dev/null | wc -l)" -ge 2 ]; then
+    echo '{"kind": "finetune", "method": "lora", "max_steps": 20, "batch_size": 8, "processes": "2"}' \
+      | .venv/bin/python -m lab run - --wait
+    .venv/bin/python bench/ddp_speed.py --model smollm2-135m-instruct --method lora --dtype bf16 --batch 16 \
+      --steps 20 --processes 1,2 --out "$out/ddp_speed.json"
+  else
+    echo "fewer than 2 GPUs: the 2-GPU case is skipped"
+    .venv/bin/python -m pytest -q tests/test_distributed.py -rs
+  fi
   .venv/bin/python -m lab list
 } 2>&1 | tee "$out/gpu_check.log"

@@ -62,6 +62,11 @@ def device_setting():
     return setting("auto", en="Where the model runs: auto (a GPU if there is one, else the CPU), cpu, or cuda.",
                    zh="模型运行的位置:auto(有 GPU 就用 GPU,否则用 CPU)、cpu 或 cuda。", choices=["auto", "cpu", "cuda"])
 
+# Settings added after runs were stored, at the value every older run had: processes (lab/runs/distributed.py),
+# the export kind's format and GGUF type (an older export wrote an HF folder).
+HASH_NEUTRAL_DEFAULTS = {"processes": "1", "format": "hf", "gguf_type": "f16"}
+
+
 @dataclass
 class Spec:
     """Fields every job has. Subclasses set `kind` and add their own fields."""
@@ -114,9 +119,13 @@ class Spec:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
 
     def spec_hash(self) -> str:
-        """Hash of everything that changes the result (the run's name does not)."""
+        """Hash of everything that changes the result (the run's name does not). Settings added after results
+        were stored leave the hash as it was while they hold their default (HASH_NEUTRAL_DEFAULTS)."""
         data = self.to_dict()
         data.pop("name", None)
+        for name, default in HASH_NEUTRAL_DEFAULTS.items():
+            if name in data and data[name] == default:
+                del data[name]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     @classmethod

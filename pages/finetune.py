@@ -80,7 +80,11 @@ def build(ui) -> None:
             export_button = RunButton(ui, K("finetune.export"), elem_id="finetune-export", variant="secondary",
                                       interactive=False, scale=1)
             adapter_download = ui.make(gr.DownloadButton, label=K("finetune.download_adapter"), visible=False, scale=1)
+        with gr.Row():  # the export kind's own settings: HF folder or GGUF file, and the GGUF number format
+            export_form = SpecForm(ui, "export", include=("format", "gguf_type"), prefix="finetune-export")
+        export_form.widgets["gguf_type"].visible = False  # shown when the format is gguf
         export_note = gr.Markdown("", elem_id="finetune-export-note")
+        export_warning = gr.Markdown("", elem_id="finetune-export-warning", visible=False)
         chat_prompts = ui.make(gr.Textbox, value="What is 23 + 45?\nWhat is 90 - 17?", lines=2,
                                label=K("finetune.try_prompts"), elem_id="finetune-chat-prompts")
         chat_button = RunButton(ui, K("finetune.try_button"), elem_id="finetune-chat", variant="secondary")
@@ -89,8 +93,12 @@ def build(ui) -> None:
         chat_panel = JobPanel(ui, "finetune-chat", show_result=lambda result, lang: [view.chat_frame(result, lang)],
                               result_outputs=[chat_table])
         chat_table.render()
-        export_panel = JobPanel(ui, "finetune-export", show_result=lambda result, lang: [_export_text(result, lang)],
-                                result_outputs=[export_note])
+        export_result = gr.Markdown("", elem_id="finetune-export-result")
+        gguf_download = ui.make(gr.DownloadButton, label=K("finetune.download_gguf"), visible=False,
+                                elem_id="finetune-gguf-download", render=False)
+        export_panel = JobPanel(ui, "finetune-export", show_result=_export_result,
+                                result_outputs=[export_result, gguf_download])
+        gguf_download.render()
 
     # -- events ----------------------------------------------------------------------------------
     def show_group(lang, runs_text, visitor, token, signature=None):
@@ -164,6 +172,16 @@ def build(ui) -> None:
     tuned_run.change(pick_run, [tuned_run, ui.lang, ui.visitor, ui.token], [export_button.button, export_note,
                                                                             adapter_download])
 
+    def warn_export(run_id, lang, visitor, token, export_format, gguf_type):
+        if run_id and not runner.visible([run_id], viewer(visitor, token)):
+            run_id = ""
+        text = view.export_warning(run_id, export_format, gguf_type, session_lang(lang))
+        return [gr.update(value=text, visible=bool(text)), gr.update(visible=export_format == "gguf")]
+
+    for trigger in (tuned_run, *export_form.inputs()):
+        trigger.change(warn_export, [tuned_run, ui.lang, ui.visitor, ui.token, *export_form.inputs()],
+                       [export_warning, export_form.widgets["gguf_type"]])
+
     @shows_errors(outputs=1 + len(chat_panel.outputs()))
     def chat(lang, visitor, run_id, prompts):
         if not run_id:
@@ -177,15 +195,18 @@ def build(ui) -> None:
     chat_button.on_click(chat, [ui.lang, ui.visitor, tuned_run, chat_prompts], [chat_panel.run_id, *chat_panel.outputs()])
 
     @shows_errors(outputs=1 + len(export_panel.outputs()))
-    def export(lang, visitor, run_id):
-        new_run = runner.submit(spec_from_dict({"kind": "export", "run_id": run_id or ""}), owner=visitor or "")
+    def export(lang, visitor, run_id, *values):
+        spec = export_form.spec(values, extra={"run_id": run_id or ""}, owner=visitor or "")
+        new_run = runner.submit(spec, owner=visitor or "")
         return export_panel.started(new_run, session_lang(lang))
 
-    export_button.on_click(export, [ui.lang, ui.visitor, tuned_run], [export_panel.run_id, *export_panel.outputs()])
+    export_button.on_click(export, [ui.lang, ui.visitor, tuned_run, *export_form.inputs()],
+                           [export_panel.run_id, *export_panel.outputs()])
 
 
-def _export_text(result, lang: str) -> str:
-    from lab.present.i18n import t
-
-    folder = ((result or {}).get("outputs") or {}).get("merged_folder")
-    return t("finetune.exported", lang, folder=folder) if folder else ""
+def _export_result(result, lang: str) -> list:
+    """The export's summary and, for a GGUF, a download of a copy of the file (the panel follows only the
+    run this session started, read through the run API with its viewer)."""
+    path = view.export_file(result)
+    copy = downloads.copy_for_download(path) if path else None
+    return [view.export_summary(result, lang), gr.update(value=copy, visible=bool(copy))]

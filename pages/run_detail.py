@@ -60,9 +60,11 @@ class RunDetail:
         names = curve_names({run_id: frame})
         metric = "loss" if "loss" in names else (names[0] if names else "loss")
         error = f"**{K('runs.detail.error').render(lang)}** {detail['error']}" if detail["error"] else ""
+        files = downloads.copies_for_download(detail["downloads"])
+        if detail["tensorboard"]:  # the run's TensorBoard event files, zipped: unzip and `tensorboard --logdir .`
+            files.append(downloads.copy_for_download(detail["tensorboard"], name=f"{run_id}-tensorboard"))
         return [detail["summary"], _shown(error), metric_curves({run_id: frame}, metric, lang), detail["log_tail"],
-                _shown(detail["outputs"]), detail["spec_json"],
-                downloads.copies_for_download(detail["downloads"]) or None, _signature(run_id, lang)]
+                _shown(detail["outputs"]), detail["spec_json"], files or None, _signature(run_id, lang)]
 
     def poll(self, run_id, lang, shown, visitor="", token=""):
         lang = session_lang(lang)

@@ -17,11 +17,12 @@ def _stop_lab_processes(home):
     """SIGTERM the dispatcher holding this data folder's lease, and kill any worker still running."""
     os.environ["LAB_HOME"] = str(home)
     from lab.runs import store
+    from lab.runs.dispatcher import kill_tree
 
     try:
         for run in store.list_runs(statuses=("running",)):
             if run["pid"] and store.process_alive(run["pid"], run["pid_start"]):
-                os.killpg(run["pid"], signal.SIGKILL)
+                kill_tree(run["pid"], signal.SIGKILL)  # torchrun's ranks lead sessions of their own
         holder = store.lease_holder()
     except Exception:  # noqa: BLE001  (a test may have broken the database on purpose)
         holder = None

@@ -131,6 +131,8 @@ def test_every_field_naming_a_file_folder_or_run_is_checked():
 @pytest.mark.parametrize("data", [
     {"kind": "prompt", "questions": 500, "n_paths": 40, "strategies": ["self_consistency"]},
     {"kind": "finetune", "batch_size": 512, "max_length": 32768},
+    {"kind": "finetune", "processes": "2"},  # two training processes on the visitors' shared cores
+    {"kind": "dpo", "processes": "2"},
     {"kind": "demo", "steps": 300, "step_seconds": 60.0},
     {"kind": "judge", "bootstrap_rounds": 5000},
     {"kind": "pretrain", "width": 4096, "depth": 48, "heads": 32},

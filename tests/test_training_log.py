@@ -44,3 +44,40 @@ def test_training_runs_without_tensorboard(tmp_path, data, lab_home, monkeypatch
     _tiny_finetune(tmp_path / "run", data)
     assert (tmp_path / "run" / "metrics.jsonl").is_file()
     assert not (tmp_path / "run" / "tensorboard").exists()
+
+
+def test_the_runs_tab_offers_the_tensorboard_logs_as_a_zip_that_follows_the_run(lab_home):
+    import zipfile
+
+    from torch.utils.tensorboard import SummaryWriter
+
+    from lab.classroom import downloads
+    from lab.runs import runs_view, store
+    from lab.runs.folder import RunFolder
+    from lab.specs import example_spec
+
+    folder = RunFolder("run-tb").create()
+    folder.write_spec(example_spec("demo"))
+    store.insert_run("run-tb", "demo", "tb", "", False, "hash", "v", status="running")
+    assert runs_view.run_detail("run-tb", "en")["tensorboard"] is None  # no event files yet: nothing offered
+    writer = SummaryWriter(log_dir=str(folder.tensorboard_dir))
+    writer.add_scalar("train/loss", 2.0, 1)
+    writer.flush()
+    offered = runs_view.run_detail("run-tb", "en")["tensorboard"]
+    assert offered == str(folder.tensorboard_dir)
+    first = downloads.copy_for_download(offered, name="run-tb-tensorboard")
+    with zipfile.ZipFile(first) as archive:
+        names = archive.namelist()
+    assert first.endswith("run-tb-tensorboard.zip") and len(names) == 1 and names[0].startswith("events.out.tfevents")
+    writer.add_scalar("train/loss", 1.0, 2)  # the same event file grows while the run goes on
+    writer.close()
+    second = downloads.copy_for_download(offered, name="run-tb-tensorboard")
+    assert second != first and zipfile.ZipFile(second).getinfo(names[0]).file_size > \
+        zipfile.ZipFile(first).getinfo(names[0]).file_size
+
+
+def test_the_run_detail_page_adds_the_tensorboard_zip_to_the_files():
+    from pathlib import Path
+
+    source = (Path(__file__).resolve().parent.parent / "pages" / "run_detail.py").read_text()
+    assert 'detail["tensorboard"]' in source and "copy_for_download" in source

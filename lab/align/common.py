@@ -13,11 +13,13 @@ def trl_config(config_class, spec, ctx, **extra):
     import torch
 
     from lab.finetune.train import use_bf16
+    from lab.runs import distributed
 
     cuda = torch.cuda.is_available()
     return config_class(
         output_dir=str(ctx.folder.checkpoint_dir), max_steps=spec.max_steps,
-        per_device_train_batch_size=spec.batch_size, learning_rate=spec.learning_rate,
+        per_device_train_batch_size=distributed.per_process_batch(spec.batch_size),  # spec.batch_size: the global batch
+        learning_rate=spec.learning_rate,
         lr_scheduler_type="cosine", warmup_steps=max(1, spec.max_steps // 10), weight_decay=0.0,
         logging_steps=1, save_strategy="no", eval_strategy="no", bf16=use_bf16(spec.dtype, cuda), use_cpu=not cuda,
         gradient_checkpointing=False, seed=spec.seed, data_seed=spec.seed, report_to=[], disable_tqdm=True,
@@ -47,7 +49,7 @@ def stream_callback(ctx, names: dict[str, str], label: str, derive=None):
             for key, name in names.items():
                 if key in logs:
                     record[name] = round(float(logs[key]), 6)
-            if derive is not None and len(record) > 2:
+            if derive is not None and len(record) > 2 and ctx.writer:  # rank 0 alone records (and derives)
                 record.update(derive(record, kwargs.get("model")))
             if len(record) > 2:
                 ctx.log_metrics(**record)
@@ -68,7 +70,11 @@ def check_trainable(model, spec) -> tuple[int, int]:
 
 
 def train(trainer, spec, ctx, note: str, **step0) -> tuple[int, int, float]:
-    """Run a built trainer after logging what trains and the step-0 figures; (trainable, total, seconds)."""
+    """Run a built trainer after logging what trains and the step-0 figures; (trainable, total, seconds).
+    The trainer's world size must be the one the run asked for (lab/runs/distributed.py)."""
+    from lab.runs import distributed
+
+    distributed.check_world_size(trainer.args.world_size)
     trainable, total = check_trainable(trainer.model, spec)
     ctx.log(f"{note}: {trainable:,} of {total:,} parameters train")
     ctx.log_metrics(step=0, **step0)

@@ -73,6 +73,8 @@ def pair_logps(model, tokenizer, pairs: list[dict]) -> list[tuple[float, float]]
     """(log π(chosen | prompt), log π(rejected | prompt)) per pair, answers ending in the end-of-sequence token."""
     from lab.modeling.scoring import score_choices
 
+    if not pairs:
+        return []
     eos = tokenizer.eos_token or ""
     scores = score_choices(model, tokenizer, [prompt_text(tokenizer, p) for p in pairs],
                            [[p["chosen"] + eos, p["rejected"] + eos] for p in pairs], batch_size=8)
@@ -140,6 +142,8 @@ def train_dpo(spec, ctx) -> dict:
     ctx.progress(0, 1, message=f"before: scoring {len(evaluated)} held-out pairs, answering {len(asked)} prompts",
                  force=True)
     model.eval()
+    if not ctx.writer:  # another rank of a run of several processes: it trains, rank 0 measures and saves
+        evaluated, asked = [], []
     logps_before = pair_logps(model, tokenizer, evaluated)
     answers_before = answer(model, tokenizer, asked, spec.max_new_tokens, ctx, "before") if asked else []
 
@@ -162,6 +166,8 @@ def train_dpo(spec, ctx) -> dict:
         raise common.peft_error(exc, spec) from None
     trainable, total, train_seconds = common.train(trainer, spec, ctx, f"DPO on {len(train)} pairs, beta {spec.beta}",
                                                    reward_accuracy=0.0, reward_margin=0.0, kl=0.0)
+    if not ctx.writer:
+        return {"world_size": trainer.args.world_size}
 
     policy = trainer.model.eval()
     ctx.progress(1, 1, message="after: scoring held-out pairs and answering the same prompts", force=True)
@@ -177,7 +183,7 @@ def train_dpo(spec, ctx) -> dict:
                    train_reward_accuracy_last=round(logged[-1].get("rewards/accuracies", 0.0), 4) if logged else None,
                    steps=trainer.state.global_step, train_seconds=round(train_seconds, 2),
                    trainable_params=trainable, total_params=total, held_out_pairs=len(evaluated),
-                   train_pairs=len(train))
+                   train_pairs=len(train), world_size=trainer.args.world_size)
     outputs = [{"prompt": p["prompt"], "before": b, "after": a} for p, b, a in zip(asked, answers_before, answers_after)]
     if checkable and asked:
         judged = rule_win_rate(answers_before, answers_after, [p["answer"] for p in asked])

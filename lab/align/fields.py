@@ -21,8 +21,8 @@ def max_length_field():
 
 
 def batch_size_field():
-    return setting(4, en="Preference pairs per step (each pair is two sequences: chosen and rejected).",
-                   zh="每步的偏好对数(每对包含两条序列:被选中的和被拒绝的)。", minimum=1, maximum=512)
+    return setting(4, en="Preference pairs per step, in all (each pair is two sequences: chosen and rejected; with several processes each takes an equal share).",
+                   zh="每步的偏好对总数(每对包含两条序列:被选中的和被拒绝的;多进程时各进程平分)。", minimum=1, maximum=512)
 
 
 def eval_pairs_field(default: int = 40):

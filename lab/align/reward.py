@@ -36,6 +36,8 @@ def score(model, tokenizer, prompts: list[str], answers: list[str], batch_size: 
 
 def pair_margins(model, tokenizer, pairs: list[dict]) -> list[float]:
     """r(chosen) - r(rejected) for each pair: above 0 means the model ranks the pair the way people did."""
+    if not pairs:
+        return []
     prompts = [prompt_text(tokenizer, pair) for pair in pairs]
     chosen = score(model, tokenizer, prompts, [pair["chosen"] for pair in pairs])
     rejected = score(model, tokenizer, prompts, [pair["rejected"] for pair in pairs])
@@ -43,6 +45,8 @@ def pair_margins(model, tokenizer, pairs: list[dict]) -> list[float]:
 
 
 def summary(margins: list[float]) -> dict:
+    if not margins:
+        return {"accuracy": 0.0, "margin_mean": 0.0}
     return {"accuracy": round(sum(m > 0 for m in margins) / len(margins), 4),
             "margin_mean": round(sum(margins) / len(margins), 4)}
 
@@ -70,7 +74,7 @@ def train_reward_model(spec, ctx) -> dict:
     train, held_out, _ = load_pairs(spec.dataset, seed=spec.seed)
     model, tokenizer, info = load_reward_model(spec, ctx)
     check_lengths(tokenizer, train + held_out, spec.max_length)
-    evaluated = held_out[: spec.eval_pairs]
+    evaluated = held_out[: spec.eval_pairs] if ctx.writer else []  # other ranks train; rank 0 measures and saves
     ctx.progress(0, 1, message=f"scoring {len(evaluated)} held-out pairs with the untrained head", force=True)
     margins_before = pair_margins(model.eval(), tokenizer, evaluated)
 
@@ -85,6 +89,8 @@ def train_reward_model(spec, ctx) -> dict:
     before = summary(margins_before)
     trainable, total, train_seconds = common.train(trainer, spec, ctx, f"reward model on {len(train)} pairs",
                                                    reward_accuracy=before["accuracy"], reward_margin=before["margin_mean"])
+    if not ctx.writer:
+        return {"world_size": trainer.args.world_size}
 
     model = trainer.model.eval()
     ctx.progress(1, 1, message="scoring held-out pairs and sample answers", force=True)
@@ -108,6 +114,7 @@ def train_reward_model(spec, ctx) -> dict:
         "train_loss_first": round(losses[0], 4) if losses else None,
         "train_loss_last": round(losses[-1], 4) if losses else None,
         "train_seconds": round(train_seconds, 2), "steps": trainer.state.global_step,
+        "world_size": trainer.args.world_size,
         "wall_seconds": round(time.time() - started, 2),
         "samples": [{"prompt": spec.sample_prompt, "answer": answer, "reward": round(reward, 4)}
                     for answer, reward in zip(spec.sample_answers, sample_rewards)],

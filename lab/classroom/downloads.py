@@ -43,13 +43,22 @@ def copy_for_download(path, name: str | None = None) -> str:
     source = _inside_data(Path(path))
     if not source.exists() or source.is_symlink():
         raise LabError("no_such_file", name=source.name)
-    stat = source.stat()
-    key = (str(source), stat.st_mtime_ns, stat.st_size, name)
+    key = (str(source), *_version(source), name)
     if key in _copies and Path(_copies[key]).is_file():
         return _copies[key]
     _clean_old(time.time())
     _copies[key] = _make_copy(source, name)
     return _copies[key]
+
+
+def _version(source: Path) -> tuple[int, int]:
+    """(newest modification time, total size): a folder's changes when any file in it grows (a TensorBoard
+    event file being written), not only when a file is added."""
+    stat = source.stat()
+    if not source.is_dir():
+        return stat.st_mtime_ns, stat.st_size
+    stats = [p.stat() for p in source.rglob("*") if p.is_file() and not p.is_symlink()]
+    return max([stat.st_mtime_ns, *(s.st_mtime_ns for s in stats)]), sum(s.st_size for s in stats)
 
 
 def _make_copy(source: Path, name: str | None) -> str:

@@ -129,7 +129,16 @@ def _amount(value) -> float:
     return float(value)
 
 
+VISITOR_PROCESSES = 1  # several training processes share the server's cores with every visitor: not for visitors
+
+
 def check_costs(spec) -> None:
+    if hasattr(spec, "processes"):
+        from lab.runs.distributed import resolve
+
+        processes = resolve(spec.processes)
+        if processes > VISITOR_PROCESSES:
+            raise LabError("limit_cost", what="processes", value=str(processes), limit=VISITOR_PROCESSES)
     for kind, label, fields, cap in COST_CAPS:
         if spec.kind != kind or not all(hasattr(spec, f) for f in fields):
             continue

@@ -205,14 +205,16 @@ def train(setup: Setup, ctx) -> dict:
     from transformers import TrainingArguments
 
     from lab.modeling import training_log
+    from lab.runs import distributed
 
     CleanEvalTrainer = clean_eval_trainer()
     spec, method, started = setup.spec, setup.method, time.time()
     cuda = torch.cuda.is_available()
     bf16 = use_bf16(spec.dtype, cuda)
+    batch = distributed.per_process_batch(spec.batch_size)  # batch_size is the global batch
     args = TrainingArguments(
         output_dir=str(ctx.folder.checkpoint_dir), max_steps=spec.max_steps,
-        per_device_train_batch_size=spec.batch_size, per_device_eval_batch_size=spec.batch_size,
+        per_device_train_batch_size=batch, per_device_eval_batch_size=batch,
         gradient_accumulation_steps=spec.gradient_accumulation_steps,
         learning_rate=spec.learning_rate or method.learning_rate, lr_scheduler_type=spec.lr_scheduler,
         warmup_steps=int(spec.warmup_ratio * spec.max_steps), weight_decay=0.0, logging_steps=1,
@@ -226,6 +228,7 @@ def train(setup: Setup, ctx) -> dict:
                       processing_class=setup.tokenizer,
                       callbacks=[make_callback(ctx, spec, started)] + method.callbacks(setup.model, spec)
                       + training_log.trainer_callbacks(ctx))
+    world_size = distributed.check_world_size(args.world_size)  # N one-process copies would pass silently
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     resume = str(last_checkpoint(spec.resume_from)) if spec.resume_from else None
@@ -239,7 +242,7 @@ def train(setup: Setup, ctx) -> dict:
                "train_loss_last": round(losses[-1], 4) if losses else None,
                "train_loss_mean": round(output.training_loss, 4),
                "tokens_per_second": round(state.num_input_tokens_seen / seconds, 1) if seconds else 0.0,
-               "train_seconds": round(seconds, 2), "steps": state.global_step}
+               "train_seconds": round(seconds, 2), "steps": state.global_step, "world_size": world_size}
     if setup.eval_items:
         eval_loss = trainer.evaluate()["eval_loss"]
         figures.update(eval_loss=round(eval_loss, 4), eval_perplexity=round(math.exp(min(eval_loss, 50)), 3))
@@ -267,6 +270,8 @@ def finetune(spec, ctx) -> dict:
     figures = {"trainable_params": setup.trainable, "total_params": setup.total,
                "trainable_percent": round(100 * setup.trainable / setup.total, 4)}
     figures.update(train(setup, ctx))
+    if not ctx.writer:  # another rank of a run of several processes: rank 0 measures and saves
+        return figures
     if setup.has_answers and spec.accuracy_examples:
         ctx.progress(1, 1, message="measuring task accuracy", force=True)
         setup.model.eval()

@@ -100,6 +100,45 @@ def export_state(run_id: str, lang: str) -> tuple[bool, str]:
     return False, t("error.cannot_merge", lang, method=method_label(method, lang))
 
 
+def export_warning(run_id: str, export_format: str, gguf_type: str, lang: str) -> str:
+    """A warning before exporting a GGUF q4_0 of a fine-tune whose base was expanded from a 4-bit file (the
+    default model ships as Q4_1): rounding to 4 bits again stacks a second error on the first."""
+    from lab.finetune.load import describe
+    from lab.modeling.catalog import resolve_model
+
+    if not run_id or export_format != "gguf" or gguf_type != "q4_0":
+        return ""
+    try:
+        source = resolve_model(describe(run_id).get("base_model") or "").quantized_source
+    except (LabError, OSError, ValueError, AttributeError):
+        return ""
+    return t("finetune.export_q4_warning", lang, source=source) if source else ""
+
+
+def export_summary(result: dict | None, lang: str) -> str:
+    """What an export left: the merged folder, or the GGUF file with how closely it reads back."""
+    outputs, metrics = (result or {}).get("outputs") or {}, (result or {}).get("metrics") or {}
+    if outputs.get("gguf_file"):
+        from pathlib import Path
+
+        agreement = metrics.get("gguf_top1_agreement")
+        return t("finetune.exported_gguf", lang, file=Path(outputs["gguf_file"]).name,
+                 type=outputs.get("gguf_type", ""), mb=format_number(metrics.get("gguf_mb", 0)),
+                 diff=format_number(metrics.get("gguf_max_abs_logit_diff", 0)),
+                 top1="?" if agreement is None else f"{100 * agreement:.0f}%")
+    if outputs.get("merged_folder"):
+        return t("finetune.exported", lang, folder=outputs["merged_folder"])
+    return ""
+
+
+def export_file(result: dict | None) -> str | None:
+    """The .gguf file an export wrote (offered for download as a copy), if it did."""
+    path = ((result or {}).get("outputs") or {}).get("gguf_file")
+    from pathlib import Path
+
+    return path if path and Path(path).is_file() else None
+
+
 def adapter_zip(run_id: str) -> str | None:
     if not run_id:
         return None

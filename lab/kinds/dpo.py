@@ -9,10 +9,12 @@ Generate and Evaluate tabs load a DPO run id exactly as they load a fine-tune ru
 from dataclasses import dataclass
 
 from lab.align import fields
-from lab.specs import KINDS, Kind, Spec, setting
+from lab.runs.distributed import ProcessSettings
+from lab.specs import KINDS, Kind, Spec, compose, setting
 
 
 @dataclass
+@compose(ProcessSettings)  # processes: data-parallel ranks (lab/runs/distributed.py)
 class DpoSpec(Spec):
     kind = "dpo"
 

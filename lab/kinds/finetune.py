@@ -5,11 +5,12 @@ from lab.errors import LabError
 from lab.finetune.datasets import BUILTIN
 from lab.finetune.methods import METHODS
 from lab.modeling.models import DEFAULT_MODEL
+from lab.runs.distributed import ProcessSettings
 from lab.specs import KINDS, Kind, Spec, compose, setting
 
 
 @dataclass
-@compose(*METHODS.groups())  # each method's own settings (lab/finetune/methods/<name>.py), after these
+@compose(ProcessSettings, *METHODS.groups())  # processes (lab/runs/distributed.py), then each method's own settings
 class FinetuneSpec(Spec):
     kind = "finetune"
     graceful_cancel = True  # a cancel saves a checkpoint at the end of the current step, then stops
@@ -29,8 +30,8 @@ class FinetuneSpec(Spec):
                                 choices=["cosine", "linear", "constant", "constant_with_warmup"])
     warmup_ratio: float = setting(0.1, en="Share of the steps spent ramping the learning rate up from 0.",
                                   zh="学习率从 0 逐步升高所占的步数比例。", minimum=0.0, maximum=0.5)
-    batch_size: int = setting(4, en="Examples per step. Larger is smoother but slower and uses more memory.",
-                              zh="每步的样本数。越大越平稳,但更慢、更占内存。", minimum=1, maximum=512)
+    batch_size: int = setting(4, en="Examples per step, in all (with several processes each takes an equal share). Larger is smoother but slower and uses more memory.",
+                              zh="每步的样本总数(多进程时各进程平分)。越大越平稳,但更慢、更占内存。", minimum=1, maximum=512)
     gradient_accumulation_steps: int = setting(1, en="Add up gradients over this many batches before a step (a bigger batch in the same memory).",
                                                zh="累积多少个批次的梯度再更新一次(用同样内存得到更大批次)。", minimum=1, maximum=256)
     max_length: int = setting(128, en="Longest example in tokens; longer ones are refused with their line number.",

@@ -7,10 +7,12 @@ full-precision model (the default SmolLM2 was shipped 4-bit).
 from dataclasses import dataclass
 
 from lab.pretrain.fields import TinyModelFields
-from lab.specs import KINDS, Kind, Spec, setting
+from lab.runs.distributed import ProcessSettings
+from lab.specs import KINDS, Kind, Spec, compose, setting
 
 
 @dataclass
+@compose(ProcessSettings)  # processes: data-parallel ranks (lab/runs/distributed.py)
 class PretrainSpec(TinyModelFields, Spec):
     kind = "pretrain"
 
@@ -54,6 +56,8 @@ def run(spec: PretrainSpec, ctx) -> dict:
     finally:
         if board is not None:
             board.close()
+    if not ctx.writer:  # another rank of a run of several processes: rank 0 samples and saves
+        return {"world_size": figures["world_size"]}
     n, d = figures["n_params_non_embedding"], figures["tokens"]
     ctx.log(f"{figures['model_type']}: N = {n:,} non-embedding parameters ({figures['n_params']:,} in all), "
             f"D = {d:,} tokens, held-out loss {figures['held_out_loss']:.4f}")
@@ -61,6 +65,7 @@ def run(spec: PretrainSpec, ctx) -> dict:
               "n_params": figures["n_params"], "D": d, "C": 6.0 * n * d, "steps": figures["steps"],
               "epochs": figures["epochs"], "train_seconds": round(figures["seconds"], 2),
               "tokens_per_second": round(figures["tokens_per_second"], 1), "architecture": figures["model_type"],
+              "world_size": figures["world_size"],
               "sample": recipe.sample_text(model, tokenizer, seed=spec.seed)}
     if spec.save_model:
         folder = recipe.save(model, tokenizer, ctx.artifact_dir / "model",

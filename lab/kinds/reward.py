@@ -9,10 +9,12 @@ from dataclasses import dataclass
 
 from lab.align import fields
 from lab.errors import LabError
-from lab.specs import KINDS, Kind, Spec, setting
+from lab.runs.distributed import ProcessSettings
+from lab.specs import KINDS, Kind, Spec, compose, setting
 
 
 @dataclass
+@compose(ProcessSettings)  # processes: data-parallel ranks (lab/runs/distributed.py)
 class RewardSpec(Spec):
     kind = "reward"
 

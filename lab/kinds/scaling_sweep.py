@@ -58,9 +58,10 @@ class ScalingSweepSpec(TinyModelFields, Spec):
 
 
 def run(spec: ScalingSweepSpec, ctx) -> dict:
+    from lab.modeling import training_log
     from lab.runs.folder import write_atomic
     from lab.pretrain import recipe
-    from lab.scaling.data import points_from_records, points_to_csv
+    from lab.scaling.data import points_from_records
     from lab.scaling.report import fit_report
 
     ctx.progress(0, 1, message="tokenizer and data", force=True)
@@ -68,12 +69,32 @@ def run(spec: ScalingSweepSpec, ctx) -> dict:
     grid = [(m, d) for m in sorted(spec.models, key=lambda m: recipe.counts(spec, **m)["total"])
             for d in sorted(spec.token_budgets)]
     work = [recipe.counts(spec, **m)["total"] * d for m, d in grid]  # progress in FLOPs, so the ETA is fair
+    board = training_log.summary_writer(ctx)  # TensorBoard: one training curve per point, and loss per point
+    try:
+        records = _sweep(spec, ctx, recipe, tokenizer, corpus, grid, work, board, write_atomic)
+    finally:
+        if board is not None:
+            board.close()
+
+    ctx.progress(sum(work), sum(work), message="fitting", force=True)
+    metrics, outputs = fit_report(points_from_records(records), delta=spec.huber_delta,
+                                  bootstrap_samples=spec.bootstrap_samples, seed=spec.seed)
+    outputs["records"] = records
+    return {**metrics, **outputs}
+
+
+def _sweep(spec, ctx, recipe, tokenizer, corpus, grid, work, board, write_atomic) -> list[dict]:
+    """Train every (model, budget) point of the grid, smallest first; one record each."""
+    from lab.scaling.data import points_from_records, points_to_csv
+
     total_work, done_work = float(sum(work)), 0.0
     records = []
     for index, ((model_shape, budget), cost) in enumerate(zip(grid, work), start=1):
         label = f"w{model_shape['width']}-d{model_shape['depth']}-h{model_shape['heads']}-D{budget}"
 
         def progress(step, steps, loss, lr, _done=done_work, _cost=cost, _label=label, _index=index):
+            if board is not None and (step % max(1, steps // 100) == 0 or step == steps):
+                board.add_scalar(f"train_loss/{_label}", loss, step)
             ctx.progress(_done + _cost * step / steps, total_work, message=f"{_index}/{len(grid)} {_label}: step {step}/{steps}",
                          loss=round(loss, 4), point=_index, points=len(grid))
 
@@ -86,18 +107,15 @@ def run(spec: ScalingSweepSpec, ctx) -> dict:
                   **model_shape, "seconds": round(figures["seconds"], 2)}
         records.append(record)
         ctx.log_metrics(**record)
+        if board is not None:
+            board.add_scalar("held_out_loss/by_point", figures["held_out_loss"], index)
         ctx.log(f"[{index}/{len(grid)}] {label}: N={n:,} D={figures['tokens']:,} loss={figures['held_out_loss']:.4f} "
                 f"({figures['seconds']:.1f} s)")
         write_atomic(ctx.artifact_dir / "points.csv", points_to_csv(points_from_records(records)))
         if spec.save_models:
             recipe.save(model, tokenizer, ctx.artifact_dir / "models" / label, {"spec": spec.to_dict(), **record})
         done_work += cost
-
-    ctx.progress(total_work, total_work, message="fitting", force=True)
-    metrics, outputs = fit_report(points_from_records(records), delta=spec.huber_delta,
-                                  bootstrap_samples=spec.bootstrap_samples, seed=spec.seed)
-    outputs["records"] = records
-    return {**metrics, **outputs}
+    return records
 
 
 KINDS.register(ScalingSweepSpec.kind, Kind(ScalingSweepSpec, run))

@@ -4,11 +4,10 @@
 Trainer-based kinds (finetune, dpo, reward) get transformers' own TensorBoardCallback with a writer
 pointed at the run folder: with `report_to=["tensorboard"]` the Trainer would log under output_dir
 (<run>/checkpoints/, deleted when the run finishes). Kinds with their own loop (pretrain) get a
-SummaryWriter. Without the tensorboard package both return nothing and training runs as before.
+SummaryWriter. Without the tensorboard package both return nothing and training runs as before, and
+so do ranks other than 0 of a run of several processes (only rank 0 writes the run folder).
 """
 from pathlib import Path
-
-FOLDER = "tensorboard"
 
 
 def available() -> bool:
@@ -18,12 +17,12 @@ def available() -> bool:
 
 
 def log_dir(ctx) -> Path:
-    return Path(ctx.run_dir) / FOLDER
+    return ctx.folder.tensorboard_dir
 
 
 def summary_writer(ctx):
-    """A torch SummaryWriter writing into the run folder, or None without tensorboard."""
-    if not available():
+    """A torch SummaryWriter writing into the run folder, or None without tensorboard (or off rank 0)."""
+    if not available() or not getattr(ctx, "writer", True):
         return None
     from torch.utils.tensorboard import SummaryWriter
 

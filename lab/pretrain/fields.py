@@ -33,7 +33,8 @@ class TinyModelFields:
     vocab_size: int = setting(2048, minimum=300, maximum=32768,
                               en="Vocabulary size of the bpe tokenizer (ignored for byte).",
                               zh="bpe 分词器的词表大小(byte 时忽略)。")
-    batch_size: int = setting(16, minimum=1, maximum=4096, en="Sequences per training step.", zh="每个训练步的序列数。")
+    batch_size: int = setting(16, minimum=1, maximum=4096, en="Sequences per training step, in all (with several processes each takes an equal share).",
+                         zh="每个训练步的序列总数(多进程时各进程平分)。")
     learning_rate: float = setting(3e-3, minimum=1e-6, maximum=1.0,
                                    en="Peak learning rate of AdamW; tiny models take larger rates than big ones (1e-3 to 1e-2).",
                                    zh="AdamW 的峰值学习率;小模型能承受比大模型更大的学习率(1e-3 到 1e-2)。")

@@ -102,14 +102,42 @@ def _optimizer(model, settings: TrainSettings):
                              lr=settings.learning_rate, betas=(0.9, 0.95), eps=1e-8)
 
 
+def data_parallel(device: str):
+    """accelerate's Accelerator when this process is one rank of several (torchrun; see
+    lab/runs/distributed.py), after checking the world it joined is the one the run asked for; else None."""
+    from lab.runs import distributed
+
+    if distributed.expected_world_size() == 1:
+        return None
+    from accelerate import Accelerator
+
+    accelerator = Accelerator(cpu=not device.startswith("cuda"))  # gloo on CPUs, NCCL on GPUs
+    distributed.check_world_size(accelerator.num_processes)
+    return accelerator
+
+
 def train_model(model, corpus: Corpus, settings: TrainSettings, progress=None) -> dict:
     """Train `model` for settings.steps steps; progress(step, steps, loss, lr) is called every step.
-    Returns the figures of the run, the held-out loss last."""
+    Returns the figures of the run, the held-out loss last.
+
+    With several ranks every rank draws the same global batch and trains on its own slice of it, and DDP
+    averages the gradients: the same curve as one process with the same batch and seed."""
     import torch
 
     device = pick_device(settings.device)
+    accelerator = data_parallel(device)
+    if accelerator is not None:
+        device = str(accelerator.device)
     model.to(device).train()
     optimizer = _optimizer(model, settings)
+    rank, world = (accelerator.process_index, accelerator.num_processes) if accelerator else (0, 1)
+    if settings.batch_size % world:
+        from lab.errors import LabError
+
+        raise LabError("batch_not_divisible", batch_size=settings.batch_size, processes=world)
+    share = settings.batch_size // world
+    if accelerator is not None:
+        model, optimizer = accelerator.prepare(model, optimizer)
     sampler = WindowSampler(corpus.train, settings.context, settings.batch_size, settings.seed)
     steps = settings.steps
     began = time.perf_counter()
@@ -118,19 +146,27 @@ def train_model(model, corpus: Corpus, settings: TrainSettings, progress=None) -
         lr = cosine_lr(step, steps, settings.learning_rate, settings.warmup_fraction, settings.min_lr_fraction)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        windows = torch.from_numpy(sampler.next_batch()).to(device)
+        windows = torch.from_numpy(sampler.next_batch()[rank * share:(rank + 1) * share]).to(device)
         loss = _loss(model, windows, settings, device)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if settings.grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
+        if accelerator is not None:
+            accelerator.backward(loss)
+            if settings.grad_clip:
+                accelerator.clip_grad_norm_(model.parameters(), settings.grad_clip)
+        else:
+            loss.backward()
+            if settings.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
         optimizer.step()
-        value = loss.item()
+        value = (accelerator.reduce(loss.detach(), "mean") if accelerator else loss).item()  # the global batch's loss
         recent = (recent + [value])[-20:]
         if progress is not None:
             progress(step + 1, steps, value, lr)
     seconds = time.perf_counter() - began
+    if accelerator is not None:
+        model = accelerator.unwrap_model(model)
     held_out = evaluate(model, corpus.held_out, settings, device)
     tokens = steps * settings.tokens_per_step
     return {"held_out_loss": held_out, "train_loss": float(np.mean(recent)), "steps": steps, "tokens": tokens,
-            "epochs": tokens / len(corpus.train), "seconds": seconds, "tokens_per_second": tokens / max(seconds, 1e-9)}
+            "epochs": tokens / len(corpus.train), "seconds": seconds, "tokens_per_second": tokens / max(seconds, 1e-9),
+            "world_size": world}

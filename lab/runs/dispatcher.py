@@ -7,7 +7,8 @@ by a dead dispatcher are adopted if their worker lives, or finalized as failed w
 
 Launch modes (LAB_LAUNCH): "fork" pre-imports the ML stack once, then forks a worker per job, so
 a job pays no 8-35 s import; "spawn" runs `python -m lab.runs.worker RUN_DIR` from an argument list.
-With LAB_ACCELERATE_CONFIG set, jobs are spawned through `accelerate launch` (several GPUs).
+A training run whose `processes` setting is above 1 is spawned through torchrun (or `accelerate launch`
+with LAB_ACCELERATE_CONFIG), one worker per rank: see lab/runs/distributed.py. No other kind ever is.
 
 Jobs never see the server's secrets (SECRET_VARIABLES are removed from the dispatcher's environment
 before any worker starts). In Space mode a visitor's job past its wall-clock limit is cancelled and
@@ -60,6 +61,8 @@ def finalize(run_id: str, returncode) -> dict:
         key, params = _describe_exit(returncode)
         result.update(status="failed", error=str(LabError(key, **params)), error_key=key,
                       error_params={k: str(v) for k, v in params.items()})
+    if result["status"] != "succeeded" and not row.get("cancel_requested") and _several_processes(folder):
+        _name_failed_rank(result, folder)
     if result["status"] != "succeeded":
         result["log_tail"] = folder.log_tail(20)
     result["spec"] = result.get("spec") or folder.read_spec()
@@ -74,6 +77,26 @@ def finalize(run_id: str, returncode) -> dict:
     return result
 
 
+def _several_processes(folder) -> bool:
+    from lab.runs import distributed
+
+    return distributed.launch_plan(folder.read_spec()) > 1
+
+
+def _name_failed_rank(result: dict, folder) -> None:
+    """A run of several ranks fails with the message of the rank that failed first (torchrun stops the
+    others, so rank 0's own result, if it left one, names only the broken connection)."""
+    from lab.errors import LabError
+    from lab.runs import distributed
+
+    cause = distributed.failure_in_log(folder.log_tail(400))
+    if cause is None:
+        return
+    error = LabError("rank_failed", rank=cause["rank"], detail=cause["detail"][:300])
+    result.update(status="failed", error=str(error), error_key=error.key,
+                  error_params={k: str(v) for k, v in error.params.items()})
+
+
 class Dispatcher:
     def __init__(self):
         self.children: dict[str, object] = {}  # run_id -> Popen (spawn) or pid (fork)
@@ -83,9 +106,11 @@ class Dispatcher:
 
     # -- launching ---------------------------------------------------------------------------
     def launch(self, run: dict) -> None:
+        from lab.runs import distributed
+
         folder = RunFolder(run["id"])
-        fork = (config.launch_mode() == "fork" and run["code_version"] == self.version
-                and not os.environ.get("LAB_ACCELERATE_CONFIG"))
+        processes = distributed.launch_plan(folder.read_spec())
+        fork = config.launch_mode() == "fork" and run["code_version"] == self.version and processes == 1
         if fork:
             from lab.specs import spec_class
 
@@ -94,7 +119,7 @@ class Dispatcher:
             pid = self._fork(folder)
             self.children[run["id"]] = pid
         else:
-            proc = self._spawn(folder)
+            proc = self._spawn(folder, processes)
             pid = proc.pid
             self.children[run["id"]] = proc
         store.update_run(run["id"], pid=pid, pid_start=store.process_start_time(pid))
@@ -132,14 +157,15 @@ class Dispatcher:
             sys.stderr.flush()
             os._exit(code)
 
-    def _spawn(self, folder) -> subprocess.Popen:
+    def _spawn(self, folder, processes: int = 1) -> subprocess.Popen:
+        from lab.runs import distributed
+
         env = dict(os.environ, LAB_HOME=str(config.lab_home()), LAB_THREADS=str(config.worker_threads()),
                    OMP_NUM_THREADS=str(config.worker_threads()), PYTHONUNBUFFERED="1")
         command = [sys.executable, "-m", "lab.runs.worker", str(folder.path)]
-        accelerate_config = os.environ.get("LAB_ACCELERATE_CONFIG")
-        if accelerate_config:
-            command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", accelerate_config,
-                       "--module", "lab.runs.worker", str(folder.path)]
+        if processes > 1:
+            env.update(distributed.environment(processes))
+            command = distributed.command(folder.path, processes, folder.rank_log_dir)
         with open(folder.log_file, "ab") as log:
             return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     cwd=config.REPO, env=env, start_new_session=True)
@@ -242,14 +268,35 @@ class Dispatcher:
 
 
 def kill_tree(pid: int, signum) -> None:
-    """Signal the job's whole process group (workers start their own session)."""
-    try:
-        os.killpg(pid, signum)
-    except (ProcessLookupError, PermissionError):
+    """Signal the job's whole process group (workers start their own session), and the groups of its
+    children that started sessions of their own (torchrun starts each rank in a new session)."""
+    for group in [pid, *_child_sessions(pid)]:
         try:
-            os.kill(pid, signum)
+            os.killpg(group, signum)
         except (ProcessLookupError, PermissionError):
-            pass
+            try:
+                os.kill(group, signum)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def _child_sessions(pid: int) -> list[int]:
+    """Children of pid that lead their own session (Linux /proc; [] elsewhere)."""
+    children = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                children += [int(c) for c in handle.read().split()]
+    except OSError:
+        return []
+    return [c for c in children if _session_of(c) == c]
+
+
+def _session_of(pid: int) -> int | None:
+    try:
+        return os.getsid(pid)
+    except OSError:
+        return None
 
 
 def scrub_secrets() -> None:

@@ -9,6 +9,8 @@ Every read and write of a run's files goes through it; it is the only module tha
     log.txt         the worker's stdout and stderr
     artifacts/      whatever the kind saves (adapters, tables, traces); artifact_path() never leaves it
     checkpoints/    a training run's resumable state (Trainer checkpoints), gone once it finishes
+    ranks/          a run of several processes: torchrun's per-rank stdout/stderr files (log.txt has them too)
+    tensorboard/    a training run's TensorBoard event files (lab.modeling.training_log writes them)
 
 Readers are tolerant: a missing file, bad JSON, or JSON of the wrong shape (a list or a string where
 an object belongs) reads as empty ({} / []), and metrics lines that are not objects are skipped, so a
@@ -29,6 +31,8 @@ METRICS = "metrics.jsonl"
 LOG = "log.txt"
 ARTIFACTS = "artifacts"
 CHECKPOINTS = "checkpoints"  # a training run's resumable state, removed when it finishes
+RANKS = "ranks"  # torchrun's --log-dir for a run of several processes
+TENSORBOARD = "tensorboard"  # TensorBoard event files of a training run
 RUN_FILES = (SPEC, RESULT, METRICS, LOG, PROGRESS)  # the files (not folders) a run may have, e.g. for bundles
 WATCHED = (SPEC, RESULT, PROGRESS, METRICS, LOG)  # what signature() looks at
 
@@ -152,6 +156,18 @@ class RunFolder:
     @property
     def checkpoint_dir(self) -> Path:
         return self.path / CHECKPOINTS
+
+    @property
+    def rank_log_dir(self) -> Path:
+        return self.path / RANKS
+
+    @property
+    def tensorboard_dir(self) -> Path:
+        return self.path / TENSORBOARD
+
+    def has_tensorboard(self) -> bool:
+        folder = self.tensorboard_dir
+        return folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
 
     def artifacts(self) -> list[Path]:
         folder = self.artifact_dir

@@ -10,13 +10,15 @@ from lab.runs.folder import RunFolder
 
 
 class JobContext:
-    def __init__(self, run_dir: Path, threads: int = 1):
+    def __init__(self, run_dir: Path, threads: int = 1, writer: bool = True):
+        self.writer = writer  # False on ranks other than 0: they write nothing into the run folder
         self.folder = RunFolder.at(run_dir)
         self.run_dir = self.folder.path
         self.run_id = self.folder.run_id
         self.threads = threads
         self.artifact_dir = self.folder.artifact_dir
-        self.artifact_dir.mkdir(exist_ok=True)
+        if writer:
+            self.artifact_dir.mkdir(exist_ok=True)
         self.started = time.time()
         self._last_progress_write = 0.0
         self._eta = None  # lab/runs/eta.EtaEstimator: time left from measured steps, set-up and warm-up left out
@@ -28,10 +30,14 @@ class JobContext:
 
     def log_metrics(self, **figures) -> None:
         """One metrics record (curves): e.g. step=10, loss=2.3."""
+        if not self.writer:
+            return
         self.folder.append_metric({"time": round(time.time() - self.started, 3), **figures})
 
     def progress(self, done: float, total: float, message: str = "", force: bool = False, **live) -> None:
         """Fraction done and ETA in the run's progress; written at most twice a second unless forced."""
+        if not self.writer:
+            return
         now = time.time()
         if self._eta is None or self._eta.total != total:  # a new phase with its own total
             self._eta = EtaEstimator(total)

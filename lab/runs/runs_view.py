@@ -191,6 +191,7 @@ def run_detail(run_id: str, lang: str, viewer: access.Viewer | None = None) -> d
         "log_tail": folder.log_tail(40),
         "outputs": outputs_markdown((result or {}).get("outputs"), lang),
         "downloads": [str(p) for p in files if p.stat().st_size <= MAX_DOWNLOAD_BYTES][:50],
+        "tensorboard": str(folder.tensorboard_dir) if folder.has_tensorboard() else None,  # offered as a zip
         "artifacts": [(folder.relative_name(p), p.stat().st_size) for p in files],
     }
 

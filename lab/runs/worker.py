@@ -2,9 +2,12 @@
 
 Reads the run's spec, runs the kind's recipe, and always leaves a result (RunFolder.write_result):
 status, error (plain language), metrics (flat named figures), outputs, spec, seed, versions, spec_hash.
-stdout/stderr are the run's log.
+stdout/stderr are the run's log. Under torchrun (a run of several processes) every rank runs this;
+only rank 0 writes the result and the run folder, the others print how they ended ("[lab] failed: ..."),
+which the dispatcher reads when a rank dies (lab/runs/distributed.py).
 """
 import importlib.metadata
+import os
 import platform
 import random
 import resource
@@ -67,24 +70,32 @@ def _failure(exc: BaseException) -> LabError:
 
 def run_job(run_dir: Path, threads: int = 1) -> int:
     """Run the job in run_dir; returns the process exit code (0 when it succeeded)."""
+    from lab.runs import distributed
+
     run_dir = Path(run_dir)
     folder = RunFolder.at(run_dir)
+    rank, world = distributed.rank(), distributed.world_size()
+    writer = rank == 0
     spec_data = folder.read_spec()
     started = time.time()
     result = {"status": "failed", "error": "", "metrics": {}, "outputs": {}, "spec": spec_data,
               "seed": spec_data.get("seed"), "spec_hash": None, "versions": package_versions(),
               "started_at": started}
-    print(f"[lab] run {run_dir.name}: kind {spec_data.get('kind')}, {threads} thread(s)", flush=True)
+    where = f", rank {rank} of {world}" if world > 1 else ""
+    print(f"[lab] run {run_dir.name}: kind {spec_data.get('kind')}, {threads} thread(s){where}, pid {os.getpid()}",
+          flush=True)
     try:
         from lab.specs import KINDS, spec_from_dict
 
         spec = spec_from_dict(spec_data)
         result["spec_hash"] = spec.spec_hash()
         _seed_everything(spec.seed, spec.needs_torch, threads)
-        ctx = JobContext(run_dir, threads)
-        if spec.graceful_cancel:
+        ctx = JobContext(run_dir, threads, writer=writer)
+        if spec.graceful_cancel and world == 1:  # several ranks must stop at the same step: cancel kills them all
             signal.signal(signal.SIGTERM, lambda *_: setattr(ctx, "cancel_requested", True))
         metrics, outputs = _split_outputs(KINDS.get(spec.kind).run(spec, ctx))
+        if world > 1:
+            metrics.setdefault("world_size", world)
         result.update(status="succeeded", metrics=metrics, outputs=outputs)
         ctx.progress(1, 1, force=True)
     except BaseException as exc:  # noqa: BLE001  (every failure must leave a result)
@@ -99,14 +110,13 @@ def run_job(run_dir: Path, threads: int = 1) -> int:
     result["finished_at"] = finished
     result["metrics"].setdefault("wall_seconds", round(finished - started, 3))
     result["metrics"].setdefault("peak_memory_mb", peak_memory_mb())
-    folder.write_result(**result)
+    if writer:
+        folder.write_result(**result)
     print(f"[lab] {result['status']} in {finished - started:.1f} s", flush=True)
     return 0 if result["status"] == "succeeded" else 1
 
 
 def main(argv=None) -> int:
-    import os
-
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
         print("usage: python -m lab.runs.worker RUN_DIR", file=sys.stderr)
