@@ -31,6 +31,8 @@ class Method:
     # model_type values (config.json) peft refuses or breaks on with this method, e.g. ("gpt2",) for methods
     # that cannot wrap GPT-2's Conv1D layers; the static architecture × method table (lab/finetune/architecture.py)
     refused_architectures: tuple = ()
+    trains_all: bool = False  # every weight trains (full fine-tuning): the memory estimate counts gradients for all
+    size_vs_lora: float = 1.0  # trainable parameters relative to LoRA at the same r, for methods reading lora_r (memory estimate)
     needs_gpu: bool = False  # peft runs its initialisation on cuda/xpu only (LoftQ)
 
     @property

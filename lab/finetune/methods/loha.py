@@ -14,5 +14,5 @@ def apply(model, spec, info):
                                        rank_dropout=spec.lora_dropout, target_modules=target_modules(spec)))
 
 
-METHODS.register("loha", Method(apply, reads=("lora_r", "lora_alpha", "lora_dropout", "target_modules"), learning_rate=1e-3,
+METHODS.register("loha", Method(apply, reads=("lora_r", "lora_alpha", "lora_dropout", "target_modules"), learning_rate=1e-3, size_vs_lora=2.0,
                                 refused_architectures=("gpt2",)))
