@@ -172,6 +172,9 @@ def prepare(spec, ctx) -> Setup:
     if spec.gradient_checkpointing and not method.quantized_base:
         model.gradient_checkpointing_enable()
         model.enable_input_require_grads()
+    from transformers import set_seed
+
+    set_seed(spec.seed)  # the adapter's random start (LoRA's A, VeRA's matrices) follows the spec's seed
     model = method.apply(model, spec, info)
     trainable, total = count_parameters(model)
     if trainable == 0:
@@ -233,7 +236,10 @@ def train(setup: Setup, ctx) -> dict:
                       optimizers=(method.optimizer(setup.model, spec, learning_rate) if method.optimizer else None, None))
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    resume = str(last_checkpoint(spec.resume_from)) if spec.resume_from else None
+    resume = last_checkpoint(spec.resume_from) if spec.resume_from else None
+    if resume is not None:  # name what is resumed (the highest-step checkpoint), so nobody has to guess
+        ctx.log(f"resuming run {spec.resume_from} from {resume.name}: the step counter, optimizer and data order continue")
+        resume = str(resume)
     output = trainer.train(resume_from_checkpoint=resume)
     seconds = time.time() - started
     state = trainer.state
