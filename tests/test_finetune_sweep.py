@@ -101,3 +101,12 @@ def test_group_table_summary_overlay_and_heatmap(lab_home):
     assert cells.z[0][1] == pytest.approx(1.509) and cells.z[1][0] == pytest.approx(2.021)  # mean over seeds
     single = sweep.heatmap(frame[frame["lora_r"] == 4], "en")
     assert len(single.data[0].z) == 1 and len(single.data[0].z[0]) == 2  # one swept setting: one row
+
+
+def test_the_tab_table_shows_swept_settings_and_final_figures(lab_home):
+    from lab.finetune import view
+
+    run_ids = fake_runs([(1e-4, 8, 0, 2.5), (1e-3, 8, 0, 1.5)])
+    table = view.sweep_table(sweep.sweep_frame(run_ids), "zh")
+    assert list(table.columns)[:3] == ["运行", "状态", "学习率"] and "LoRA 秩 r" not in table.columns  # r not swept
+    assert list(table.iloc[:, 2]) == ["0.0001", "0.001"]

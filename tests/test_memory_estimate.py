@@ -71,3 +71,18 @@ def test_the_default_model_estimate_is_read_without_the_converted_folder(lab_hom
     assert result["trainable_params"] == 460_800  # peft's count for LoRA r=8 on q_proj, v_proj
     assert 1500 < result["total_mb"] < 4000
     assert me.fits(1000, 1200) and not me.fits(1000, 1050)
+
+
+def test_the_tab_shows_the_largest_estimate_next_to_free_memory_and_warns(lab_home):
+    from lab.finetune import view
+
+    fields = {"model": "smollm2-135m-instruct", "batch_size": 4, "max_length": 128, "dtype": "fp32"}
+    roomy = {"gpus": [], "memory": {"available": 64 * 1024, "total": 64 * 1024}}
+    text = view.estimate_markdown(fields, ["lora", "full"], "en", status=roomy)
+    full = me.estimate_for_spec({**fields, "method": "full"})["total_mb"]
+    assert f"{full / 1024:.2f} GB" in text and "Full fine-tuning" in text and "64.00 GB of RAM" in text
+    assert "not fit" not in text
+    tight = {"gpus": [], "memory": {"available": 1024, "total": 2048}}
+    assert "will probably not fit" in view.estimate_markdown(fields, ["lora"], "en", status=tight)
+    assert "放不下" in view.estimate_markdown(fields, ["lora"], "zh", status=tight)
+    assert "Cannot estimate" in view.estimate_markdown({"model": "org/unknown"}, ["lora"], "en", status=roomy)
