@@ -13,7 +13,7 @@ from lab.present.formatting import parse_run_ids
 from lab.present.home_view import model_choices
 from lab.present.i18n import t
 from lab.present.plots import empty_figure
-from lab.specs import spec_from_dict
+from lab.specs import example_spec, spec_from_dict
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
 from pages.ui import K, session_lang, viewer
@@ -54,7 +54,8 @@ def build(ui) -> None:
                     form.render(include=METHOD_SETTINGS, columns=2)
                 with ui.make(gr.Accordion, label=K("finetune.training_settings"), open=False):
                     form.render(exclude=MAIN + METHOD_SETTINGS, columns=2)
-                estimate = gr.Markdown(view.estimate_markdown({"model": default_model}, ["lora"], "en"),
+                estimate = gr.Markdown(view.estimate_markdown({**example_spec("finetune").to_dict(), "model": default_model},
+                                                              ["lora"], "en"),
                                        elem_id="finetune-estimate")
                 run = RunButton(ui, K("finetune.run"), elem_id="finetune-run")
                 with ui.make(gr.Accordion, label=K("finetune.sweep.title"), open=False, elem_id="finetune-sweep-box"):
@@ -221,9 +222,13 @@ def build(ui) -> None:
 
     def apply_preset(preset, lang):
         spec = preset.build()[0].to_dict()
-        return [gr.update(value=[s["method"] for s in preset.specs]), gr.update(value=spec["dataset"]), *form.fill(spec)]
+        chosen = list(dict.fromkeys(s.get("method", spec["method"]) for s in preset.specs))
+        # a preset whose runs differ in a sweepable setting (the learning-rate sweep) fills the sweep boxes
+        swept = sweep.preset_axes(preset.specs)
+        boxes = [gr.update(value=", ".join(f"{v:g}" for v in swept.get(name, []))) for name in sweep.AXES]
+        return [gr.update(value=chosen), gr.update(value=spec["dataset"]), *form.fill(spec), *boxes]
 
-    preset_row.on_load(apply_preset, [methods, dataset, *form.inputs()])
+    preset_row.on_load(apply_preset, [methods, dataset, *form.inputs(), *sweep_boxes.values()])
 
     def pick_run(run_id, lang, visitor, token):
         if run_id and not runner.visible([run_id], viewer(visitor, token)):

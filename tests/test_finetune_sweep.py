@@ -110,3 +110,12 @@ def test_the_tab_table_shows_swept_settings_and_final_figures(lab_home):
     table = view.sweep_table(sweep.sweep_frame(run_ids), "zh")
     assert list(table.columns)[:3] == ["运行", "状态", "学习率"] and "LoRA 秩 r" not in table.columns  # r not swept
     assert list(table.iloc[:, 2]) == ["0.0001", "0.001"]
+
+
+def test_the_learning_rate_sweep_preset_is_a_sweep_over_the_rate_only():
+    from lab.classroom import presets
+
+    preset = presets.load("finetune/learning_rate_sweep")
+    assert sweep.preset_axes(preset.specs) == {"learning_rate": [1e-4, 3e-4, 1e-3, 3e-3]}
+    specs = preset.build()
+    assert len({(s.method, s.max_steps, s.batch_size, s.lora_r, s.seed) for s in specs}) == 1  # one budget

@@ -84,6 +84,12 @@ def expand(fields: dict, axes: dict, seeds=1) -> list[dict]:
     return out
 
 
+def preset_axes(specs: list[dict]) -> dict:
+    """The sweepable settings that differ between a preset's runs, with their values in order."""
+    return {name: list(dict.fromkeys(s[name] for s in specs if name in s)) for name in AXES
+            if len({s.get(name) for s in specs}) > 1}
+
+
 def submit_sweep(fields: dict, axes: dict, seeds=1, owner: str = "", viewer=None, private=None,
                  use_cache: bool = False) -> tuple[str, list[str]]:
     """Queue the whole grid as one comparison group; every spec is built (validated) and the visitor's limits
