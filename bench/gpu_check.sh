@@ -11,10 +11,13 @@ export LAB_HOME=$(mktemp -d) HF_HUB_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False
 {
   nvidia-smi || true
   .venv/bin/python -c "import torch; print('cuda', torch.cuda.is_available(), torch.version.cuda)"
-  .venv/bin/python -m pytest -q tests/test_gpu.py tests/test_finetune.py -k "cuda or qlora" -rs
+  .venv/bin/python -m pytest -q tests/test_gpu.py tests/test_finetune.py -k "cuda or qlora or loftq" -rs
   echo '{"kind": "generate", "device": "cuda", "prompts": ["What is the capital of France?"]}' \
     | .venv/bin/python -m lab run - --wait
   echo '{"kind": "finetune", "method": "qlora", "max_steps": 10, "batch_size": 8}' \
+    | .venv/bin/python -m lab run - --wait
+  # LoftQ runs on CUDA only (peft quantizes the full-precision base there); the CPU tests only check its refusal
+  echo '{"kind": "finetune", "method": "loftq", "max_steps": 10, "batch_size": 8}' \
     | .venv/bin/python -m lab run - --wait
   # Quantize & compress: CUDA tests, then every scheme (fp16 included) and a prune sweep on the default model
   .venv/bin/python -m pytest -q tests/test_quantize_gpu.py -rs

@@ -5,14 +5,15 @@ One method gives one run; several give a comparison on equal budgets (same model
 import gradio as gr
 from lab.runs import runner
 from lab.errors import LabError
-from lab.finetune import compare, view
+from lab.finetune import compare, sweep, view
 from lab.finetune.datasets import BUILTIN
 from lab.finetune.methods import METHODS
 from lab.classroom import downloads
 from lab.present.formatting import parse_run_ids
 from lab.present.home_view import model_choices
+from lab.present.i18n import t
 from lab.present.plots import empty_figure
-from lab.specs import spec_from_dict
+from lab.specs import example_spec, spec_from_dict
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
 from pages.ui import K, session_lang, viewer
@@ -53,7 +54,21 @@ def build(ui) -> None:
                     form.render(include=METHOD_SETTINGS, columns=2)
                 with ui.make(gr.Accordion, label=K("finetune.training_settings"), open=False):
                     form.render(exclude=MAIN + METHOD_SETTINGS, columns=2)
+                estimate = gr.Markdown(view.estimate_markdown({**example_spec("finetune").to_dict(), "model": default_model},
+                                                              ["lora"], "en"),
+                                       elem_id="finetune-estimate")
                 run = RunButton(ui, K("finetune.run"), elem_id="finetune-run")
+                with ui.make(gr.Accordion, label=K("finetune.sweep.title"), open=False, elem_id="finetune-sweep-box"):
+                    ui.make(gr.Markdown, value=K("finetune.sweep.info"), elem_classes=["note"])
+                    with gr.Row():
+                        sweep_boxes = {name: ui.make(gr.Textbox, value="", label=K(f"finetune.sweep.{name}"),
+                                                     elem_id=f"finetune-sweep-{name}", min_width=120)
+                                       for name in sweep.AXES}
+                    with gr.Row(equal_height=True):
+                        sweep_seeds = ui.make(gr.Slider, minimum=1, maximum=sweep.MAX_SEEDS, step=1, value=1,
+                                              label=K("finetune.sweep.seeds"), elem_id="finetune-sweep-seeds", scale=2)
+                        sweep_run = RunButton(ui, K("finetune.sweep.run"), elem_id="finetune-sweep-run",
+                                              variant="secondary", scale=1)
             with gr.Column(scale=2):
                 ui.lesson("finetune")
                 LessonPicker(ui, [METHODS], label=K("finetune.method_lesson"), elem_id="finetune-lesson-pick",
@@ -73,6 +88,18 @@ def build(ui) -> None:
             loss_plot = gr.Plot(empty_figure("en"), elem_id="finetune-loss")
             quality_plot = gr.Plot(empty_figure("en"), elem_id="finetune-quality")
         cost_plot = gr.Plot(empty_figure("en"), elem_id="finetune-cost")
+        sweep_state = ui.state("finetune-sweep", "")
+        with ui.make(gr.Accordion, label=K("finetune.sweep.title"), open=True, visible=True, elem_id="finetune-sweep-results"):
+            sweep_note = gr.Markdown("", elem_id="finetune-sweep-note")
+            sweep_runs = gr.Dataframe(value=view.sweep_table(sweep.sweep_frame([]), "en"), interactive=False, wrap=True,
+                                      elem_id="finetune-sweep-table")
+            ui.make(gr.Markdown, value=K("finetune.sweep.summary"))
+            sweep_summary = gr.Dataframe(value=sweep.summary_frame(sweep.sweep_frame([])), interactive=False,
+                                         elem_id="finetune-sweep-summary")
+            with gr.Row():
+                sweep_overlay = gr.Plot(empty_figure("en"), elem_id="finetune-sweep-overlay")
+                sweep_heatmap = gr.Plot(empty_figure("en"), elem_id="finetune-sweep-heatmap")
+        sweep_shown = gr.State("")
         shown = gr.State("")
         ui.make(gr.Markdown, value=K("finetune.try_title"))
         with gr.Row():
@@ -140,6 +167,52 @@ def build(ui) -> None:
     run.on_click(submit, [ui.lang, ui.visitor, ui.token, model, dataset, methods, *form.inputs()],
                  [runs_state, *group_outputs], form=form)
 
+    # -- the memory estimate before launch: redrawn when anything it depends on changes ------------------
+    estimate_fields = ("batch_size", "max_length", "gradient_checkpointing", "dtype", "lora_r", "target_modules")
+
+    def show_estimate(lang, model_name, chosen, *values):
+        fields = dict(zip(estimate_fields, values), model=(model_name or "").strip())
+        return view.estimate_markdown(fields, list(chosen or ["lora"]), session_lang(lang))
+
+    estimate_inputs = [ui.lang, model, methods, *form.widgets_of(estimate_fields)]
+    for widget in [model, methods, *form.widgets_of(estimate_fields)]:
+        widget.change(show_estimate, estimate_inputs, estimate, show_progress="hidden")
+    ui.on_language(lambda lang, model_name, chosen, *values: show_estimate(lang, model_name, chosen, *values),
+                   estimate_inputs[1:], [estimate])
+
+    # -- sweeps: a grid over a few settings as one comparison group ------------------------------------
+    def show_sweep(lang, runs_text, visitor, token, signature=None):
+        lang = session_lang(lang)
+        run_ids = runner.visible(parse_run_ids(runs_text), viewer(visitor, token))
+        now = f"{lang}|{view.group_signature(run_ids)}"
+        if signature is not None and now == signature:
+            return [gr.skip()] * 6
+        frame = sweep.sweep_frame(run_ids)
+        note = t("finetune.sweep.count", lang, count=len(frame), steps=int(frame["max_steps"].fillna(0).sum())) \
+            if run_ids else ""
+        return [note, view.sweep_table(frame, lang), sweep.summary_frame(frame).round(4),
+                sweep.loss_overlay(run_ids, lang) if run_ids else empty_figure(lang), sweep.heatmap(frame, lang), now]
+
+    sweep_outputs = [sweep_note, sweep_runs, sweep_summary, sweep_overlay, sweep_heatmap, sweep_shown]
+    ui.poll(lambda runs_text, lang, visitor, token, signature: show_sweep(lang, runs_text, visitor, token, signature),
+            [sweep_state, ui.lang, ui.visitor, ui.token, sweep_shown], sweep_outputs)
+    ui.on_language(lambda lang, runs_text, visitor, token: show_sweep(lang, runs_text, visitor, token),
+                   [sweep_state, ui.visitor, ui.token], sweep_outputs)
+
+    @shows_errors(outputs=1 + len(sweep_outputs))
+    def submit_sweep(lang, visitor, token, model_name, data, chosen, seeds, *values):
+        lang = session_lang(lang)
+        texts, values = dict(zip(sweep.AXES, values[:len(sweep.AXES)])), values[len(sweep.AXES):]
+        axes = sweep.parse_axes(texts)
+        spec = form.spec(values, extra={"model": (model_name or "").strip(), "dataset": (data or "").strip(),
+                                        "method": (chosen or ["lora"])[0]}, owner=visitor or "")
+        _, run_ids = sweep.submit_sweep(spec.to_dict(), axes, seeds=int(seeds or 1), owner=visitor or "",
+                                        viewer=viewer(visitor, token))
+        return [",".join(run_ids), *show_sweep(lang, ",".join(run_ids), visitor, token)]
+
+    sweep_run.on_click(submit_sweep, [ui.lang, ui.visitor, ui.token, model, dataset, methods, sweep_seeds,
+                                      *sweep_boxes.values(), *form.inputs()], [sweep_state, *sweep_outputs])
+
     def show_preview(lang, model_name, data, *values):
         from lab.finetune.preview import preview
 
@@ -157,9 +230,13 @@ def build(ui) -> None:
 
     def apply_preset(preset, lang):
         spec = preset.build()[0].to_dict()
-        return [gr.update(value=[s["method"] for s in preset.specs]), gr.update(value=spec["dataset"]), *form.fill(spec)]
+        chosen = list(dict.fromkeys(s.get("method", spec["method"]) for s in preset.specs))
+        # a preset whose runs differ in a sweepable setting (the learning-rate sweep) fills the sweep boxes
+        swept = sweep.preset_axes(preset.specs)
+        boxes = [gr.update(value=", ".join(f"{v:g}" for v in swept.get(name, []))) for name in sweep.AXES]
+        return [gr.update(value=chosen), gr.update(value=spec["dataset"]), *form.fill(spec), *boxes]
 
-    preset_row.on_load(apply_preset, [methods, dataset, *form.inputs()])
+    preset_row.on_load(apply_preset, [methods, dataset, *form.inputs(), *sweep_boxes.values()])
 
     def pick_run(run_id, lang, visitor, token):
         if run_id and not runner.visible([run_id], viewer(visitor, token)):

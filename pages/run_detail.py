@@ -38,6 +38,10 @@ class RunDetail:
                 self.log = ui.make(gr.Textbox, label=K("runs.detail.log"), lines=14, max_lines=14, autoscroll=True,
                                    interactive=False, elem_id="run-log")
         self.outputs_md = gr.Markdown("", elem_id="run-outputs", visible=False)
+        with gr.Row(equal_height=True):  # a cancelled or failed fine-tune: resume, naming the checkpoint it picks
+            self.resume_note = gr.Markdown("", elem_id="run-resume-note", visible=False)
+            self.resume = ui.make(gr.Button, value=K("runs.resume"), variant="primary", visible=False, scale=0,
+                                  min_width=220, elem_id="run-resume")
         with gr.Row():
             self.spec = ui.make(gr.Code, label=K("runs.detail.spec"), language="json", interactive=False, lines=10,
                                 elem_id="run-spec")
@@ -45,17 +49,19 @@ class RunDetail:
                                  elem_id="run-files")
 
     def outputs(self) -> list:
-        return [self.summary, self.error, self.plot, self.log, self.outputs_md, self.spec, self.files, self.shown]
+        return [self.summary, self.error, self.plot, self.log, self.outputs_md, self.spec, self.files,
+                self.resume_note, self.resume, self.shown]
 
     def render(self, run_id: str, lang: str, visitor: str = "", token: str = "") -> list:
         lang = session_lang(lang)
         if not run_id:
             return [K("runs.detail.none").render(lang), _shown(""), empty_figure(lang, "plot.no_run"), "",
-                    _shown(""), "", None, ""]
+                    _shown(""), "", None, _shown(""), gr.update(visible=False), ""]
         try:
             detail = run_detail(run_id, lang, viewer(visitor, token))  # others' private runs: "no such run"
         except LabError as error:
-            return [error.message(lang), _shown(""), empty_figure(lang, "plot.no_run"), "", _shown(""), "", None, ""]
+            return [error.message(lang), _shown(""), empty_figure(lang, "plot.no_run"), "", _shown(""), "", None,
+                    _shown(""), gr.update(visible=False), ""]
         frame = metric_records(run_id)
         names = curve_names({run_id: frame})
         metric = "loss" if "loss" in names else (names[0] if names else "loss")
@@ -64,7 +70,20 @@ class RunDetail:
         if detail["tensorboard"]:  # the run's TensorBoard event files, zipped: unzip and `tensorboard --logdir .`
             files.append(downloads.copy_for_download(detail["tensorboard"], name=f"{run_id}-tensorboard"))
         return [detail["summary"], _shown(error), metric_curves({run_id: frame}, metric, lang), detail["log_tail"],
-                _shown(detail["outputs"]), detail["spec_json"], files or None, _signature(run_id, lang)]
+                _shown(detail["outputs"]), detail["spec_json"],
+                files or None, *self._resume(run_id, lang, visitor, token),
+                _signature(run_id, lang)]
+
+    @staticmethod
+    def _resume(run_id: str, lang: str, visitor: str, token: str) -> list:
+        """The resume offer of a cancelled or failed fine-tune: which checkpoint it continues from."""
+        from lab.finetune import resume
+        from lab.present.i18n import t
+
+        offer = resume.offer(run_id, viewer(visitor, token))
+        if offer is None:
+            return [_shown(""), gr.update(visible=False)]
+        return [_shown(t("runs.resume_note", lang, **offer)), gr.update(visible=True)]
 
     def poll(self, run_id, lang, shown, visitor="", token=""):
         lang = session_lang(lang)

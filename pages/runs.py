@@ -14,6 +14,7 @@ from lab.runs.runs_view import (TABLE_WIDTHS, compare_frame, curve_names, metric
 from pages.run_detail import RunDetail
 from pages.classroom import Classroom
 from pages.ui import K, session_lang, viewer, warn
+from pages.widgets import shows_errors
 
 TABLE_LIMIT = 200
 
@@ -118,6 +119,16 @@ def build(ui) -> None:
         clicked.then(redraw_table, *table_io).then(detail.render, [selected, ui.lang, *who], detail.outputs())
         ui.hurry(clicked)
     refresh.click(redraw_table, *table_io).then(detail.render, [selected, ui.lang, *who], detail.outputs())
+
+    @shows_errors(lang_at=1)
+    def resume(run_id, lang, visitor, token):
+        from lab.finetune import resume as resume_api
+
+        return resume_api.resume(run_id, owner=visitor or "", viewer=viewer(visitor, token))  # the new run is selected
+
+    resumed = detail.resume.click(resume, [selected, ui.lang, *who], selected)
+    resumed.then(redraw_table, *table_io).then(detail.render, [selected, ui.lang, *who], detail.outputs())
+    ui.hurry(resumed)
 
     # -- comparing runs: one table of figures, curves of one metric overlaid --------------------
     def draw_compare(run_ids, chosen, lang, visitor="", token=""):

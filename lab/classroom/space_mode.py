@@ -287,6 +287,27 @@ def check_submission(spec, owner: str, viewer=None) -> None:
             raise LabError("limit_model", model=model, size=f"{size:g}", limit=limit["model_m"])
 
 
+def check_sweep(specs: list, owner: str, viewer=None) -> None:
+    """A visitor's sweep (lab/finetune/sweep.py) is checked as a whole before any run is queued: the number
+    of runs (LAB_VISITOR_MAX_SWEEP_RUNS, 6) and their steps together (LAB_VISITOR_MAX_SWEEP_STEPS, 600), each
+    refusal naming the count; then every run's own limits. Nothing is refused outside Space mode."""
+    if not config.space_mode():
+        return
+    from lab.classroom import access
+
+    role = viewer.role if viewer is not None else "visitor"
+    if role == "visitor" and is_visitor(owner):
+        runs_limit = _limit("LAB_VISITOR_MAX_SWEEP_RUNS", 6)
+        if runs_limit and len(specs) > runs_limit:
+            raise LabError("limit_sweep_runs", count=len(specs), limit=runs_limit)
+        steps = sum(getattr(spec, "max_steps", 0) for spec in specs)
+        steps_limit = _limit("LAB_VISITOR_MAX_SWEEP_STEPS", 600)
+        if steps_limit and steps > steps_limit:
+            raise LabError("limit_sweep_steps", count=len(specs), steps=steps, limit=steps_limit)
+    for spec in specs:
+        check_submission(spec, owner, viewer or access.Viewer(owner if isinstance(owner, str) else "", "visitor"))
+
+
 def storage_notice(lang: str) -> str:
     """A plain warning on a Space whose runs live on a disk that a restart wipes ("" otherwise)."""
     if not config.space_mode():

@@ -158,6 +158,9 @@ def prepare(spec, ctx) -> Setup:
         check_resume(spec)
     train_examples, validation, has_answers = load_examples(spec.dataset, seed=spec.seed)
     model, tokenizer, info = _load_base(spec, method, ctx)
+    from lab.finetune.architecture import check_method
+
+    check_method(spec.method, getattr(model.config, "model_type", None))  # a hub model the spec could not read
     reason = method.refuse(model, spec) if method.refuse else None
     if reason is not None:
         raise reason
@@ -169,6 +172,9 @@ def prepare(spec, ctx) -> Setup:
     if spec.gradient_checkpointing and not method.quantized_base:
         model.gradient_checkpointing_enable()
         model.enable_input_require_grads()
+    from transformers import set_seed
+
+    set_seed(spec.seed)  # the adapter's random start (LoRA's A, VeRA's matrices) follows the spec's seed
     model = method.apply(model, spec, info)
     trainable, total = count_parameters(model)
     if trainable == 0:
@@ -212,11 +218,12 @@ def train(setup: Setup, ctx) -> dict:
     cuda = torch.cuda.is_available()
     bf16 = use_bf16(spec.dtype, cuda)
     batch = distributed.per_process_batch(spec.batch_size)  # batch_size is the global batch
+    learning_rate = spec.learning_rate or method.learning_rate
     args = TrainingArguments(
         output_dir=str(ctx.folder.checkpoint_dir), max_steps=spec.max_steps,
         per_device_train_batch_size=batch, per_device_eval_batch_size=batch,
         gradient_accumulation_steps=spec.gradient_accumulation_steps,
-        learning_rate=spec.learning_rate or method.learning_rate, lr_scheduler_type=spec.lr_scheduler,
+        learning_rate=learning_rate, lr_scheduler_type=spec.lr_scheduler,
         warmup_steps=int(spec.warmup_ratio * spec.max_steps), weight_decay=0.0, logging_steps=1,
         eval_strategy="steps" if setup.eval_items and spec.eval_steps else "no", eval_steps=spec.eval_steps or None,
         save_strategy="steps", save_steps=spec.save_steps or spec.max_steps, save_total_limit=1,
@@ -227,11 +234,15 @@ def train(setup: Setup, ctx) -> dict:
                       eval_dataset=setup.eval_items or None, data_collator=encode.Collator(setup.tokenizer.pad_token_id),
                       processing_class=setup.tokenizer,
                       callbacks=[make_callback(ctx, spec, started)] + method.callbacks(setup.model, spec)
-                      + training_log.trainer_callbacks(ctx))
+                      + training_log.trainer_callbacks(ctx),
+                      optimizers=(method.optimizer(setup.model, spec, learning_rate) if method.optimizer else None, None))
     world_size = distributed.check_world_size(args.world_size)  # N one-process copies would pass silently
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    resume = str(last_checkpoint(spec.resume_from)) if spec.resume_from else None
+    resume = last_checkpoint(spec.resume_from) if spec.resume_from else None
+    if resume is not None:  # name what is resumed (the highest-step checkpoint), so nobody has to guess
+        ctx.log(f"resuming run {spec.resume_from} from {resume.name}: the step counter, optimizer and data order continue")
+        resume = str(resume)
     output = trainer.train(resume_from_checkpoint=resume)
     seconds = time.time() - started
     state = trainer.state

@@ -200,3 +200,50 @@ def measured_answer(run_ids: list[str], lang: str) -> str:
         parts.append(t(key, lang, method=method_label(best["method"], lang), figure=t(f"metric.{figure}", lang),
                        value=format_number(best[figure])))
     return t("finetune.measured", lang, answers="; ".join(parts)) if parts else ""
+
+
+def estimate_markdown(fields: dict, methods: list[str], lang: str, status: dict | None = None) -> str:
+    """The memory estimate before launch (lab/finetune/memory_estimate.py): the largest of the chosen methods'
+    peaks split into its parts, next to the machine's free memory, with a warning when it will not fit.
+    The runs of a comparison run one after another, so the largest single run is what must fit."""
+    from lab.finetune.memory_estimate import estimate_for_spec, fits
+    from lab.present.system_status import gpus, memory_mb
+
+    estimates = {}
+    for method in methods or ["lora"]:
+        result = estimate_for_spec({**fields, "method": method})
+        if "error" in result:
+            return t("finetune.estimate_none", lang, reason=result["error"].message(lang))
+        estimates[method] = result
+    method, worst = max(estimates.items(), key=lambda item: item[1]["total_mb"])
+    gb = lambda mb: f"{mb / 1024:.2f}"  # noqa: E731
+    parts = " · ".join(t(f"finetune.estimate_part.{name}", lang, value=gb(worst[f"{name}_mb"]))
+                       for name in ("process", "weights", "trainable", "activations", "logits", "bf16_copies")
+                       if worst[f"{name}_mb"] > 0)
+    devices = list(status["gpus"] if status else gpus())
+    if devices and devices[0].get("memory_mb"):
+        free_mb, where = devices[0]["memory_mb"], t("finetune.estimate_gpu", lang)
+    else:
+        free_mb, where = (status["memory"] if status else memory_mb())["available"], t("finetune.estimate_ram", lang)
+    text = t("finetune.estimate", lang, total=gb(worst["total_mb"]), method=method_label(method, lang), parts=parts,
+             free=gb(free_mb), where=where)
+    if free_mb and not fits(worst["total_mb"], free_mb):
+        text += "\n\n" + t("finetune.estimate_too_big", lang, total=gb(worst["total_mb"]), free=gb(free_mb))
+    return text
+
+
+def sweep_table(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """A sweep's runs as the tab shows them: name, status, the swept settings and the final figures."""
+    from lab.finetune.sweep import FINAL, swept
+
+    if frame.empty:
+        return pd.DataFrame(columns=[t("finetune.col.status", lang)], dtype=object)
+    columns = ["name", "status", *swept(frame), "seed", *[f for f in FINAL if frame[f].notna().any()], "wall_seconds"]
+    shown = frame[columns].copy()
+    shown["status"] = [status_text(s, lang) for s in shown["status"]]
+    for name in columns[2:]:
+        shown[name] = [format_number(v) if v is not None and not pd.isna(v) else "" for v in shown[name]]
+    from lab.present.plots import axis_title
+
+    headers = {c: t("finetune.col.status", lang) if c == "status" else axis_title(c, lang) for c in columns}
+    return shown.rename(columns=headers).astype(object)

@@ -68,6 +68,9 @@ class FinetuneSpec(Spec):
 
             check_run_id(self.resume_from)
         method = METHODS.get(self.method)
+        from lab.finetune.architecture import check_method, model_type
+
+        check_method(self.method, model_type(self.model))  # e.g. LoHa on GPT-2's Conv1D: refused naming both
         reason = method.refuse(None, self) if method.refuse else None  # what can be known before loading
         if reason is not None:
             raise reason

@@ -27,6 +27,13 @@ class Method:
     callbacks: Callable = field(default=lambda model, spec: [])  # extra Trainer callbacks (AdaLoRA)
     save: Optional[Callable] = None  # save(model, folder) when PeftModel.save_pretrained does not apply
     load: Optional[Callable] = None  # load(base_model, folder) -> model, the inverse of save
+    optimizer: Optional[Callable] = None  # optimizer(model, spec, learning_rate) when AdamW with one rate does not do (LoRA+)
+    # model_type values (config.json) peft refuses or breaks on with this method, e.g. ("gpt2",) for methods
+    # that cannot wrap GPT-2's Conv1D layers; the static architecture × method table (lab/finetune/architecture.py)
+    refused_architectures: tuple = ()
+    trains_all: bool = False  # every weight trains (full fine-tuning): the memory estimate counts gradients for all
+    size_vs_lora: float = 1.0  # trainable parameters relative to LoRA at the same r, for methods reading lora_r (memory estimate)
+    needs_gpu: bool = False  # peft runs its initialisation on cuda/xpu only (LoftQ)
 
     @property
     def settings(self) -> tuple:
@@ -37,8 +44,8 @@ class Method:
 # Listed in the UI from "everything trains" to "a few vectors train"; the spec composes the groups in this order.
 METHODS = Registry("fine-tuning method", package="lab.finetune.methods", lesson_prefix="method_",
                    label_prefix="finetune.method.", error="unknown_method",
-                   order=("full", "bitfit", "lora", "dora", "qlora", "adalora", "ia3", "adapter", "prefix", "prompt",
-                          "ptuning"))
+                   order=("full", "bitfit", "lora", "rslora", "loraplus", "pissa", "olora", "dora", "qlora", "loftq",
+                          "adalora", "vera", "loha", "lokr", "oft", "ia3", "adapter", "prefix", "prompt", "ptuning"))
 
 
 def target_modules(spec):

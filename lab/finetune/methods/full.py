@@ -9,4 +9,4 @@ def apply(model, spec, info):
     return model
 
 
-METHODS.register("full", Method(apply, learning_rate=1e-4))
+METHODS.register("full", Method(apply, learning_rate=1e-4, trains_all=True))
