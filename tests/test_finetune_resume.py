@@ -1,7 +1,6 @@
 """Resume: a fine-tune cancelled at step 3 and resumed from its checkpoint continues at step 4 with the same
 batches (data order), weights and optimizer state as a run that was never stopped; the Runs tab's offer
 names the checkpoint."""
-import json
 
 import pytest
 import torch
