@@ -66,7 +66,7 @@ def test_a_private_run_stays_with_its_visitor(lab_home, tmp_path, monkeypatch):
         context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-US")
         bob = context.new_page()
         bob.goto(url)
-        expect(bob.locator("#visitor-note")).to_contain_text("Visitor ", timeout=90000)
+        expect(bob.locator("#visitor-note")).to_contain_text("Visitor ", timeout=180000)
         assert bob.locator("#visitor-note").inner_text() != alice.locator("#visitor-note").inner_text()
         bob.locator("#tab-runs-button").click()
         expect(bob.locator("#runs-table")).to_contain_text(shared[-6:], timeout=60000)  # shared runs are listed
