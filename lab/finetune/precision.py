@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 PATH_FP32 = "fp32 weights, fp32 compute"
 PATH_BF16 = "bf16 frozen base, fp32 trainable parameters, bf16 autocast"
+PATH_AUTOCAST = "fp32 weights, bf16 autocast"  # DPO and reward training: they score before and after on fp32 weights
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,10 @@ class Precision:
     def path(self) -> str:
         return PATH_BF16 if self.bf16 else PATH_FP32
 
-    def record(self) -> dict:
-        """The figures a run's result keeps about its number format."""
-        return {"train_dtype": self.dtype, "train_path": self.path, "train_dtype_reason": self.reason}
+    def record(self, path: str | None = None) -> dict:
+        """The figures a run's result keeps about its number format (path: another path than the fine-tune's)."""
+        return {"train_dtype": self.dtype, "train_path": (path if self.bf16 else None) or self.path,
+                "train_dtype_reason": self.reason}
 
 
 def choose(setting: str, cuda: bool, native_cpu_bf16: bool | None = None) -> Precision:
