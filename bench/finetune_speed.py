@@ -378,11 +378,13 @@ def run_lab(args, work: Path, model_folder: Path, packing: bool, dtype: str, thr
         return row
     shown = subprocess.run([sys.executable, "-m", "lab", "show", run_id, "--json"], cwd=code, env=env,
                            capture_output=True, text=True, check=True)
-    metrics = json.loads(shown.stdout)["metrics"]
+    result = json.loads(shown.stdout)
+    metrics = {**(result.get("outputs") or {}), **result["metrics"]}  # texts and flags are kept under outputs
     row.update({key: metrics.get(key) for key in ("tokens_per_second", "train_seconds", "peak_memory_mb", "steps",
                                                   "trainable_params", "total_params", "train_loss_first",
                                                   "train_loss_last", "train_dtype", "train_path", "train_dtype_reason",
-                                                  "labelled_only_loss", "packing_used", "packed_fill", "threads")})
+                                                  "labelled_only_loss", "packing_used", "packed_fill")})
+    row["torch_threads"] = metrics.get("threads")
     row["whole_run_tokens_per_second"] = metrics.get("tokens_per_second")
     points, tokens, curve = [], 0, []
     for line in (home / "runs" / run_id / "metrics.jsonl").read_text().splitlines():

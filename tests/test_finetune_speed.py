@@ -196,5 +196,4 @@ def test_bf16_path_trains_the_same_parameters_as_fp32(method, tiny, data, tmp_pa
     assert figures["fp32"]["train_dtype"] == "fp32" and figures["fp32"]["labelled_only_loss"] is True
     # bf16 rounding moves the first loss only a little
     assert figures["bf16"]["train_loss_first"] == pytest.approx(figures["fp32"]["train_loss_first"], rel=0.05)
-    assert figures["fp32"]["peak_memory_mb"] > 0
     assert figures["fp32"]["packing_used"] is (method != "prompt")

@@ -240,17 +240,6 @@ def lab_trainer(labelled_only: bool = True, bf16: bool = False, log=None):
     return LabTrainer
 
 
-def peak_memory_mb(cuda: bool) -> float:
-    """Peak memory of this run: the GPU's allocated peak, or the worker process's peak RSS on a CPU."""
-    if cuda:
-        import torch
-
-        return round(torch.cuda.max_memory_allocated() / 2**20, 1)
-    import resource
-
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
-
-
 def train(setup: Setup, ctx) -> dict:
     """Run the Trainer; returns the training figures. A cancel request stops it after saving a checkpoint."""
     import torch
@@ -297,7 +286,8 @@ def train(setup: Setup, ctx) -> dict:
         eval_loss = trainer.evaluate()["eval_loss"]
         figures.update(eval_loss=round(eval_loss, 4), eval_perplexity=round(math.exp(min(eval_loss, 50)), 3))
         ctx.log_metrics(step=state.global_step, eval_loss=figures["eval_loss"])
-    figures["peak_memory_mb"] = peak_memory_mb(cuda)
+    if cuda:  # on a CPU the worker records the process's peak RSS (lab.runs.worker.peak_memory_mb)
+        figures["peak_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     figures.update(plan.record(), threads=torch.get_num_threads(), packing_used=setup.packed,
                    labelled_only_loss=bool(LabTrainer.use_labelled))
     figures.update(setup.notes or {})
