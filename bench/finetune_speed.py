@@ -6,8 +6,26 @@
 Same model (the converted SmolLM2-135M-Instruct folder), same data (the lab's training rows -- by default the built-in
 "chatterbot" set minus the 38 rows longer than max_length - 1 tokens, given to the lab as an upload -- exported to
 LLaMA-Factory's alpaca format with a dataset_info.json), same LoRA (r=8, alpha=16, dropout 0.05, q_proj,v_proj), same
-steps, batch size (4), cutoff/max length (128), seed and learning rate, fp32 on this CPU (no native bf16: a bf16
-matmul probe runs ~100x slower than fp32). Throughput counts only non-padding tokens. ~12-25 minutes (load-dependent).
+steps, batch size (4), cutoff/max length (128), seed and learning rate. Throughput counts only non-padding tokens.
+~15-40 minutes (load-dependent).
+
+The lab's levers (issue 18; lab/finetune/{precision,loss,encode}.py), each kept or dropped by measurement:
+  loss at labelled positions only   the output layer and cross-entropy run only where the next token has a label
+                                    (answer-only training: the prompt needs no logits). Kept: always on (AdaLoRA,
+                                    whose forward adds to the label loss, trains through the model's own loss).
+  first-fit-decreasing packing      blocks fuller than packing in order, examples kept apart by position_ids
+                                    (block-diagonal causal mask, use_cache=False). The lab's `packing` setting.
+  bf16 frozen base + fp32 trainable where the CPU (or GPU) multiplies bf16 natively (cpu_has_fast_bf16), fp32 else:
+                                    "auto" on a CPU without AVX512-BF16/AMX stays fp32, so this lever cannot be
+                                    measured there; the result records train_dtype, train_path and the reason.
+  threads                           the round's probe picks 1 or 2 (below); the lab's LAB_THREADS.
+  metrics callback                  one JSON line per logged step and a progress file at most twice a second:
+                                    no per-step work beyond that (measured negligible against seconds-long steps).
+  torch.compile                     not tried (time box of issue 18's first pass): batch widths vary per step, so
+                                    it would recompile or need dynamic shapes; left for a later measurement.
+Today's code (--baseline-ref, `git archive` of the commit before these levers) runs the identical settings in every
+round too: "speedup_vs_today" per round, and "loss_curves" shows today's fp32 curve beside this branch's on the same
+rows and seed (and the packed run's curve, which sees other batches).
 
 Two comparisons, interleaved round by round (lab, LF, lab, LF, ...) because the machine is shared and its load moves:
   identical  both: no packing, fp32, 1 torch thread, no gradient checkpointing, no eval during training;
@@ -56,6 +74,7 @@ sys.path.insert(0, str(REPO))
 MODEL = "smollm2-135m-instruct"
 SEED = 0
 LEARNING_RATE = 2e-4
+BASELINE_REF = "c682fc0"  # main before issue 18: full logits, in-order packing across borders, fp32 master weights
 LORA = {"r": 8, "alpha": 16, "dropout": 0.05, "target": "q_proj,v_proj"}
 
 LF_WRAPPER = r'''
@@ -248,8 +267,8 @@ def expected_fill(lengths: list, batch_size: int) -> float:
 
 
 def lab_packing_stats(dataset: str, model_folder: Path, max_length: int, batch_size: int) -> dict:
-    """How full the lab's packed blocks are (lab/finetune/encode.pack: examples in order, a block closes when the next
-    one does not fit) and how full its batches are with and without packing."""
+    """How full the lab's packed blocks are (lab/finetune/encode.pack: first-fit-decreasing) and how full its batches
+    are with and without packing."""
     from transformers import AutoTokenizer
 
     from lab.finetune import encode
@@ -328,9 +347,18 @@ def steady_rate(points: list) -> dict:
             "non_padding_tokens_per_step": round((kn - k1) / (len(points) - 1), 1)}
 
 
+def baseline_code(work: Path, ref: str) -> Path:
+    """Today's fine-tuning code (before issue 18's levers) as a plain folder: `git archive REF lab assets`."""
+    target = work / "baseline_code"
+    target.mkdir()
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", ref, "lab", "assets"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target
+
+
 def run_lab(args, work: Path, model_folder: Path, packing: bool, dtype: str, threads: int, tag: str,
-            steps: int | None = None) -> dict:
-    home = lab_home(work, threads, model_folder)
+            steps: int | None = None, code: Path = REPO) -> dict:
+    home = lab_home(work, threads, model_folder) if code == REPO else lab_home(work / "baseline", threads, model_folder)
     spec_path = work / f"lab_{tag}.json"
     spec_path.write_text(json.dumps(lab_spec(args, packing, dtype, steps or args.steps), indent=2))
     env = dict(os.environ, LAB_HOME=str(home), LAB_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
@@ -338,7 +366,8 @@ def run_lab(args, work: Path, model_folder: Path, packing: bool, dtype: str, thr
     row = {"tool": "lab", "tag": tag, "packing": packing, "dtype_setting": dtype, "threads": threads,
            "loadavg_before": loadavg()}
     started = time.time()
-    proc = subprocess.run([sys.executable, "-m", "lab", "run", str(spec_path), "--wait"], cwd=REPO, env=env,
+    row["code"] = "this branch" if code == REPO else f"baseline {args.baseline_ref} (today's path)"
+    proc = subprocess.run([sys.executable, "-m", "lab", "run", str(spec_path), "--wait"], cwd=code, env=env,
                           capture_output=True, text=True)
     row["wall_seconds"] = round(time.time() - started, 1)
     row["loadavg_after"] = loadavg()
@@ -347,19 +376,24 @@ def run_lab(args, work: Path, model_folder: Path, packing: bool, dtype: str, thr
     if proc.returncode != 0:
         row["error"] = (proc.stdout + proc.stderr)[-1500:]
         return row
-    shown = subprocess.run([sys.executable, "-m", "lab", "show", run_id, "--json"], cwd=REPO, env=env,
+    shown = subprocess.run([sys.executable, "-m", "lab", "show", run_id, "--json"], cwd=code, env=env,
                            capture_output=True, text=True, check=True)
-    metrics = json.loads(shown.stdout)["metrics"]
+    result = json.loads(shown.stdout)
+    metrics = {**(result.get("outputs") or {}), **result["metrics"]}  # texts and flags are kept under outputs
     row.update({key: metrics.get(key) for key in ("tokens_per_second", "train_seconds", "peak_memory_mb", "steps",
                                                   "trainable_params", "total_params", "train_loss_first",
-                                                  "train_loss_last")})
+                                                  "train_loss_last", "train_dtype", "train_path", "train_dtype_reason",
+                                                  "labelled_only_loss", "packing_used", "packed_fill")})
+    row["torch_threads"] = metrics.get("threads")
     row["whole_run_tokens_per_second"] = metrics.get("tokens_per_second")
-    points, tokens = [], 0
+    points, tokens, curve = [], 0, []
     for line in (home / "runs" / run_id / "metrics.jsonl").read_text().splitlines():
         record = json.loads(line)
         if "loss" in record and record.get("step"):
             points.append((record["step"], record["elapsed"], record["tokens_seen"]))
             tokens = max(tokens, record["tokens_seen"])
+            curve.append([record["step"], record["loss"]])
+    row["loss_curve"] = curve
     row["non_padding_tokens"] = tokens
     row.update(steady_rate(points))
     time.sleep(3)  # let this home's idle dispatcher exit (LAB_IDLE_EXIT=2) before the next measurement
@@ -520,6 +554,27 @@ def flop_fraction(run: dict, params: int, peak_gflops: float) -> dict:
             "loadavg": [run["loadavg_before"], run["loadavg_after"]]}
 
 
+def loss_curves(runs: list) -> dict:
+    """Today's fp32 path and this branch's, same rows, seed and settings (identical: no packing, fp32, 1 thread):
+    the curves and their largest step-by-step difference. Packed runs see other batches, so their curve is shown
+    beside, not compared step by step."""
+    def first(prefix, code):
+        return next((r for r in runs if r["tool"] == "lab" and r["tag"].startswith(prefix) and "error" not in r
+                     and r.get("code", "").startswith(code)), None)
+
+    today, new, packed = first("baseline_identical", "baseline"), first("identical", "this"), first("best", "this")
+    out = {"today_fp32_identical": today and today.get("loss_curve"),
+           "new_identical": new and new.get("loss_curve"), "new_best_packed": packed and packed.get("loss_curve"),
+           "new_identical_train_dtype": new and new.get("train_dtype"),
+           "new_best_train_dtype": packed and packed.get("train_dtype")}
+    if today and new and today.get("loss_curve") and new.get("loss_curve"):
+        a, b = dict(map(tuple, today["loss_curve"])), dict(map(tuple, new["loss_curve"]))
+        common = sorted(set(a) & set(b))
+        out["max_abs_difference"] = round(max(abs(a[k] - b[k]) for k in common), 6) if common else None
+        out["steps_compared"] = len(common)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=20, help="optimizer steps per run (default 20)")
@@ -536,6 +591,10 @@ def main() -> int:
     parser.add_argument("--no-two-thread-run", action="store_true",
                         help="skip the extra lab run at 2 threads (for the two-core FLOP fraction) when no round "
                              "chose 2 threads")
+    parser.add_argument("--baseline-ref", default=BASELINE_REF,
+                        help=f"git ref of today's fine-tuning code, run beside this branch's for the speed-up and the "
+                             f"two loss curves (default {BASELINE_REF}: the commit before issue 18's levers)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the runs of today's code")
     parser.add_argument("--no-convert", action="store_true", help="fail instead of converting the model")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (specs, YAML, logs)")
     args = parser.parse_args()
@@ -583,6 +642,7 @@ def main() -> int:
         figures["dtype_probe"] = {"fp32_1_thread_gflops": fp32_rate, "bf16_1_thread_gflops": bf16_rate,
                                   "best_dtype": "bf16" if best_bf16 else "fp32"}
 
+        baseline = None if args.no_baseline else baseline_code(work, args.baseline_ref)
         probes, runs, identical, best = [], [], [], []
         for round_index in range(args.rounds):
             probe = probe_peaks(f"before round {round_index + 1}")
@@ -601,6 +661,14 @@ def main() -> int:
                 runs.append(lf_a)
                 print(json.dumps(lf_a), flush=True)
             identical.append(pair(lab_a, lf_a))
+            if baseline is not None:
+                old = run_lab(args, work, model_folder, packing=False, dtype="fp32", threads=1,
+                              tag=f"baseline_identical_{round_index}", code=baseline)
+                runs.append(old)
+                print(json.dumps(old), flush=True)
+                identical[-1]["today_steady_tokens_per_second"] = old.get("steady_tokens_per_second")
+                identical[-1]["today_peak_memory_mb"] = old.get("peak_memory_mb")
+                identical[-1]["speedup_vs_today"] = ratio(lab_a, old, "steady_tokens_per_second")
             # best settings: packing, each tool's dtype, the thread count the probe liked
             lab_b = run_lab(args, work, model_folder, packing=True, dtype="auto", threads=threads, tag=f"best_{round_index}")
             runs.append(lab_b)
@@ -613,7 +681,7 @@ def main() -> int:
                 print(json.dumps(lf_b), flush=True)
             best.append(pair(lab_b, lf_b))
 
-        lab_runs = [r for r in runs if r["tool"] == "lab" and "error" not in r]
+        lab_runs = [r for r in runs if r["tool"] == "lab" and "error" not in r and r.get("code") == "this branch"]
         if not args.no_two_thread_run and not any(r["threads"] == 2 for r in lab_runs):
             probe = probe_peaks("before the extra 2-thread lab run")
             probes.append(probe)
@@ -627,7 +695,9 @@ def main() -> int:
         figures["identical"] = summarize(identical)
         figures["best"] = summarize(best)
         figures["best"]["settings"] = {
-            "lab": "packing=True, dtype auto (-> fp32 on this CPU), threads per round's probe",
+            "lab": f"packing=True (first-fit-decreasing, examples kept apart), loss at labelled positions only, dtype "
+                   f"auto (-> {'bf16 frozen base + fp32 LoRA' if fast_bf16 else 'fp32: no native bf16 on this CPU'}), "
+                   f"threads per round's probe",
             "llamafactory": f"{args.lf_best}, {'bf16' if best_bf16 else 'fp32'}, same threads as the lab in that round"}
         # each tool's fastest configuration as measured (medians of different moments, so not a paired ratio)
         measured = {}
@@ -646,18 +716,30 @@ def main() -> int:
             figures["llamafactory"]["yaml_identical"] = (work / "lf_identical_0.yaml").read_text()
             figures["llamafactory"]["yaml_best"] = (work / "lf_best_0.yaml").read_text()
         figures["runs"] = runs
+        figures["loss_curves"] = loss_curves(runs)
 
         # against the machine
         peak1 = max(p["fp32_1_thread_gflops"] for p in probes)
         peak2 = max(p["fp32_2_threads_gflops"] for p in probes)
         params = next((r["total_params"] for r in lab_runs if r.get("total_params")), None)
         one = [r for r in lab_runs if r["threads"] == 1]
-        two = [r for r in runs if r["tool"] == "lab" and r["threads"] == 2 and "error" not in r]
+        two = [r for r in lab_runs if r["threads"] == 2]
         fastest = lambda rows: max(rows, key=lambda r: r.get("steady_tokens_per_second") or 0) if rows else {}  # noqa: E731
         figures["machine_peak"] = {
             "probes": probes, "fp32_1_thread_peak_gflops": peak1, "fp32_2_threads_peak_gflops": peak2,
             "method": "best torch.mm rate of 1024^2 and 2048^2 fp32 matrices (4 repeats each) over all probes"}
+        bf16_peak = max([figures["dtype_probe"]["bf16_1_thread_gflops"]]
+                        + [p.get("bf16_1_thread_gflops") or 0 for p in probes])
+        best_one = fastest(one)
+        shares = {}
+        if params and best_one.get("steady_tokens_per_second"):
+            rate = 4 * params * best_one["steady_tokens_per_second"] / 1e9
+            shares = {"gflops": round(rate, 2), "share_of_fp32_1_thread_peak": round(rate / peak1, 3),
+                      "share_of_bf16_1_thread_peak": round(rate / bf16_peak, 3) if bf16_peak else None,
+                      "fp32_1_thread_peak_gflops": peak1, "bf16_1_thread_peak_gflops": bf16_peak,
+                      "run": best_one.get("tag"), "train_dtype": best_one.get("train_dtype")}
         figures["flops"] = {
+            "share_of_measured_peaks": shares,
             "parameters": params,
             "formula": "4 x parameters x non-padding tokens/s (forward 2N + backward through activations 2N; frozen "
                        "weights get no weight gradients; the tied lm_head counted once; attention scores ignored)",

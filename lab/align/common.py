@@ -26,6 +26,17 @@ def trl_config(config_class, spec, ctx, **extra):
         dataloader_num_workers=0, max_length=spec.max_length, **extra)
 
 
+def precision_record(spec) -> dict:
+    """What the run's result says about its number format. DPO and reward training take the Fine-tune tab's
+    bf16-or-fp32 choice (lab.finetune.precision) but keep fp32 weights under bf16 autocast: both score held-out pairs
+    before and after training, and scoring stays fp32 on the same weights."""
+    import torch
+
+    from lab.finetune.precision import PATH_AUTOCAST, choose
+
+    return choose(spec.dtype, torch.cuda.is_available()).record(path=PATH_AUTOCAST)
+
+
 def lora_config(spec, task_type: str = "CAUSAL_LM", **extra):
     """The Fine-tune tab's LoRA settings (lora_r, lora_alpha, lora_dropout, target_modules), for a task type."""
     from lab.finetune.methods.lora import lora_config as finetune_lora_config

@@ -183,7 +183,7 @@ def train_dpo(spec, ctx) -> dict:
                    train_reward_accuracy_last=round(logged[-1].get("rewards/accuracies", 0.0), 4) if logged else None,
                    steps=trainer.state.global_step, train_seconds=round(train_seconds, 2),
                    trainable_params=trainable, total_params=total, held_out_pairs=len(evaluated),
-                   train_pairs=len(train), world_size=trainer.args.world_size)
+                   train_pairs=len(train), world_size=trainer.args.world_size, **common.precision_record(spec))
     outputs = [{"prompt": p["prompt"], "before": b, "after": a} for p, b, a in zip(asked, answers_before, answers_after)]
     if checkable and asked:
         judged = rule_win_rate(answers_before, answers_after, [p["answer"] for p in asked])

@@ -114,7 +114,7 @@ def train_reward_model(spec, ctx) -> dict:
         "train_loss_first": round(losses[0], 4) if losses else None,
         "train_loss_last": round(losses[-1], 4) if losses else None,
         "train_seconds": round(train_seconds, 2), "steps": trainer.state.global_step,
-        "world_size": trainer.args.world_size,
+        "world_size": trainer.args.world_size, **common.precision_record(spec),
         "wall_seconds": round(time.time() - started, 2),
         "samples": [{"prompt": spec.sample_prompt, "answer": answer, "reward": round(reward, 4)}
                     for answer, reward in zip(spec.sample_answers, sample_rewards)],

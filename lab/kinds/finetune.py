@@ -49,8 +49,8 @@ class FinetuneSpec(Spec):
                               zh="每 N 步保存检查点,取消或失败的运行可以从中恢复(0 表示只在最后保存)。", minimum=0)
     resume_from: str = setting("", en="Run id of a cancelled or failed fine-tune to continue from its last checkpoint.",
                                zh="要继续训练的(已取消或失败的)运行编号,从其最后的检查点恢复。")
-    dtype: str = setting("auto", en="Number format for training: auto = bf16 mixed precision where the hardware has native bf16 (GPUs, AVX512-BF16 CPUs), else fp32.",
-                         zh="训练数值格式:auto 表示硬件原生支持 bf16 时(GPU、支持 AVX512-BF16 的 CPU)用 bf16 混合精度,否则用 fp32。", choices=["auto", "bf16", "fp32"])
+    dtype: str = setting("auto", en="Number format for training: auto = where the hardware has native bf16 (GPUs, AVX512-BF16/AMX CPUs) the frozen base in bf16 and the trained parameters in fp32, else fp32. The result says which and why.",
+                         zh="训练数值格式:auto 表示硬件原生支持 bf16 时(GPU、支持 AVX512-BF16/AMX 的 CPU)冻结的基础模型用 bf16、训练的参数用 fp32,否则全部用 fp32。结果会说明用了哪种以及原因。", choices=["auto", "bf16", "fp32"])
     gradient_checkpointing: bool = setting(False, en="Recompute activations in the backward pass: less memory, about 30% slower.",
                                            zh="反向传播时重新计算激活值:更省内存,约慢 30%。")
     trust_remote_code: bool = setting(False, en="Run Python code shipped with a hub model. Only for models you trust.",

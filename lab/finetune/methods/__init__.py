@@ -23,6 +23,7 @@ class Method:
     learning_rate: float = 1e-3  # a rate that makes loss fall within a short CPU budget
     can_merge: bool = True  # False: the learned parameters cannot be folded into the base weights
     quantized_base: bool = False  # the base is loaded in 4-bit (QLoRA)
+    loss_from_model: bool = False  # its forward adds a term to the label loss (AdaLoRA): no labelled-only loss
     refuse: Optional[Callable] = None  # refuse(model or None, spec) -> LabError or None: at spec time, then on the loaded model
     callbacks: Callable = field(default=lambda model, spec: [])  # extra Trainer callbacks (AdaLoRA)
     save: Optional[Callable] = None  # save(model, folder) when PeftModel.save_pretrained does not apply

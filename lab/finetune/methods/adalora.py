@@ -61,4 +61,5 @@ def callbacks(model, spec):
 
 
 METHODS.register("adalora", Method(apply, group=AdaloraSettings, reads=("lora_alpha", "lora_dropout", "target_modules"),
-                                   learning_rate=1e-3, refuse=refuse, callbacks=callbacks))
+                                   learning_rate=1e-3, refuse=refuse, callbacks=callbacks,
+                                   loss_from_model=True))
