@@ -112,6 +112,13 @@ COST_CAPS = (
     ("generate", "prompts × new tokens", ("prompts", "max_new_tokens"), 8192),
     ("demo", "steps × step seconds", ("steps", "step_seconds"), 120),
     ("quantize", "evaluation questions", ("questions",), 400),
+    *[(kind, label, fields, cap) for kind in ("grpo", "rloo") for label, fields, cap in (
+        ("completions × answer tokens", ("batch_size", "max_completion_length"), 4096),
+        ("steps × completions", ("max_steps", "batch_size"), 2400),
+        ("held-out prompts × answer tokens", ("eval_prompts", "max_completion_length"), 8192))],
+    ("raft", "rounds × prompts × answers", ("rounds", "prompts_per_round", "num_generations"), 1200),
+    ("raft", "rounds × fine-tune steps", ("rounds", "steps_per_round"), 300),
+    ("raft", "held-out prompts × answer tokens", ("eval_prompts", "max_completion_length"), 8192),
 )
 
 
@@ -164,7 +171,7 @@ def _get(entry, name):
 REFERENCE_FIELDS = {
     "model": "model", "judge_model": "model", "contestants": "model", "adapter": "model",
     "dataset": "data", "task": "data", "csv": "data", "prompt_set": "data",
-    "run_id": "run", "resume_from": "run", "start_from": "run", "sweep_run": "run",
+    "run_id": "run", "resume_from": "run", "start_from": "run", "sweep_run": "run", "reward_run": "run",
 }
 
 
