@@ -10,8 +10,8 @@ import json
 import random
 import time
 
-from lab.align.dpo import load_start, save_policy
-from lab.align.rl import held_out, prompt_rows
+from lab.align.dpo import save_policy
+from lab.align.rl import held_out, policy_start, prompt_rows
 from lab.align.scorers import load_scorer
 
 KEPT = "raft_kept.json"  # artifacts/: the kept answers of every round
@@ -56,12 +56,13 @@ def finetune_round(spec, model, tokenizer, info, kept: list[dict], ctx, offset: 
     examples = [{"messages": [{"role": "user", "content": k["question"]},
                               {"role": "assistant", "content": k["completion"].strip() or "."}]} for k in kept]
     items = encode.encode_all(tokenizer, examples, 4096, answer_only=True, where="raft")
-    finetune_spec = spec_from_dict({"kind": "finetune", "model": spec.model, "method": "lora", "dataset": "raft",
+    method = "lora" if hasattr(model, "peft_config") else "full"
+    finetune_spec = spec_from_dict({"kind": "finetune", "model": spec.model, "method": method, "dataset": "raft",
                                     "max_steps": spec.steps_per_round, "batch_size": spec.batch_size,
                                     "learning_rate": spec.learning_rate, "eval_steps": 0, "save_steps": 0,
                                     "accuracy_examples": 0, "dtype": spec.dtype, "seed": spec.seed})
     trainable, total = count_parameters(model)
-    setup = Setup(finetune_spec, METHODS.get("lora"), model, tokenizer, info, items, [], [], False, trainable, total)
+    setup = Setup(finetune_spec, METHODS.get(method), model, tokenizer, info, items, [], [], False, trainable, total)
     return train(setup, RoundContext(ctx, offset, spec.rounds * spec.steps_per_round))
 
 
@@ -75,7 +76,7 @@ def train_raft(spec, ctx) -> dict:
 
     train_examples, validation, _ = load_examples(spec.dataset, seed=spec.seed)
     scorer = load_scorer(spec, ctx)
-    start = load_start(spec, ctx)
+    start = policy_start(spec, ctx)
     model = start.model if start.peft_config is None else get_peft_model(start.model, start.peft_config)
     tokenizer = start.tokenizer
     train_rows, eval_rows = prompt_rows(tokenizer, train_examples), prompt_rows(tokenizer, validation[: spec.eval_prompts])

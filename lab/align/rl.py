@@ -87,6 +87,16 @@ def reward_function(scorer, table: SampleTable):
     return reward
 
 
+def policy_start(spec, ctx) -> Start:
+    """DPO's starts (base + fresh LoRA, or a run's adapter trained on); use_lora off trains every weight."""
+    from dataclasses import replace
+
+    start = load_start(spec, ctx)
+    if not spec.use_lora and start.peft_config is not None:
+        return replace(start, method="full", peft_config=None)
+    return start
+
+
 def rl_config(config_class, spec, ctx, **extra):
     return common.trl_config(config_class, spec, ctx, num_generations=spec.num_generations,
                              max_completion_length=spec.max_completion_length, temperature=spec.temperature,
@@ -101,7 +111,7 @@ def train_rl(spec, ctx, config_class, trainer_class, label: str, **config_extra)
     started = time.time()
     train_examples, validation, _ = load_examples(spec.dataset, seed=spec.seed)
     scorer = load_scorer(spec, ctx)
-    start: Start = load_start(spec, ctx)
+    start: Start = policy_start(spec, ctx)
     model, tokenizer = start.model, start.tokenizer
     train_rows = prompt_rows(tokenizer, train_examples)
     eval_rows = prompt_rows(tokenizer, validation[: spec.eval_prompts])

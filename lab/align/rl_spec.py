@@ -58,6 +58,8 @@ class RlSpec(Spec):
                                    zh="优化器步长(LoRA;TRL 默认的 1e-6 用于全参数训练)。", minimum=1e-8, maximum=1.0)
     eval_prompts: int = setting(20, en="Held-out prompts answered (greedily) before and after, scored by the reward and, where answers are checkable, for accuracy.",
                                 zh="训练前后(贪心)回答的留出提示数,用奖励打分;答案可核对时也计算准确率。", minimum=1, maximum=1000)
+    use_lora: bool = setting(True, en="Train a LoRA adapter (fast, small); off = train every weight (TRL's default, slow on a CPU). A start run's adapter always trains on.",
+                             zh="训练 LoRA 适配器(快、小);关闭则训练全部权重(TRL 的默认做法,在 CPU 上很慢)。起点运行的适配器总是继续训练。")
     lora_r: int = fields.LORA["lora_r"]()
     lora_alpha: int = fields.LORA["lora_alpha"]()
     lora_dropout: float = fields.LORA["lora_dropout"]()
