@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--sweep-steps", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--model", default="smollm2-135m-instruct")
+    parser.add_argument("--resume", action="store_true", help="keep the figures (and SFT run) already in the output file")
     args = parser.parse_args()
     os.environ.setdefault("LAB_HOME", tempfile.mkdtemp(prefix="lab-bench-"))
 
@@ -54,12 +55,15 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     figures = {"model": args.model, "threads": args.threads, "load_average_start": os.getloadavg()}
     sft_id = "20260101-000000-finetune-rlbench"
-    sft = run("finetune", {"model": args.model, "dataset": "arithmetic_1digit", "method": "lora",
-                           "max_steps": args.sft_steps, "batch_size": 4, "eval_steps": 0, "save_steps": 0,
-                           "accuracy_examples": 20, "dtype": "auto"}, args.threads, sft_id)
-    figures["sft"] = {k: sft.get(k) for k in ("task_accuracy", "train_seconds", "steps", "train_loss_last")}
-    figures["sft"]["seconds_per_step"] = round(sft["train_seconds"] / sft["steps"], 3)
-    save(figures)
+    if args.resume and OUT.is_file():
+        figures = {**json.loads(OUT.read_text()), "load_average_resumed": os.getloadavg()}
+    else:
+        sft = run("finetune", {"model": args.model, "dataset": "arithmetic_1digit", "method": "lora",
+                               "max_steps": args.sft_steps, "batch_size": 4, "eval_steps": 0, "save_steps": 0,
+                               "accuracy_examples": 20, "dtype": "auto"}, args.threads, sft_id)
+        figures["sft"] = {k: sft.get(k) for k in ("task_accuracy", "train_seconds", "steps", "train_loss_last")}
+        figures["sft"]["seconds_per_step"] = round(sft["train_seconds"] / sft["steps"], 3)
+        save(figures)
     rl = {"model": args.model, "start_from": sft_id, "dataset": "arithmetic_1digit", "reward": "correct",
           "batch_size": 8, "max_steps": args.rl_steps, "eval_prompts": 20, "dtype": "auto"}
     figures["grpo"] = run("grpo", {**rl, "num_generations": 4}, args.threads, "20260101-000001-grpo-rlbench")
