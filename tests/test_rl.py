@@ -211,3 +211,26 @@ def test_on_a_toy_copy_the_digit_task_a_tiny_model_s_reward_rises(tmp_path):
     assert len(rewards) == 40
     assert sum(rewards[-5:]) / 5 > sum(rewards[:5]) / 5 + 0.3, rewards
     assert figures["held_out_reward_after"] == 1.0  # greedy says 7 now
+
+
+def test_raft_runs_rounds_of_sample_keep_and_fine_tune_with_one_step_count(tmp_path):
+    import torch
+
+    from lab.runs.job_context import JobContext
+    from tiny_models import trained_tiny_model_dir
+
+    torch.set_num_threads(1)
+    spec = spec_from_dict({"kind": "raft", "model": str(trained_tiny_model_dir()),
+                           "dataset": str(copy_task(tmp_path / "copy.jsonl", count=30)), "rounds": 2,
+                           "prompts_per_round": 3, "steps_per_round": 2, "batch_size": 2, "num_generations": 3,
+                           "max_completion_length": 4, "eval_prompts": 3, "dtype": "fp32", "reward": "length",
+                           "length_target": 2, "temperature": 2.0})
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    figures = KINDS.get("raft").run(spec, JobContext(run_dir))
+    kept = json.loads((run_dir / "artifacts" / "raft_kept.json").read_text())
+    assert [k["round"] for k in kept] == [1, 1, 1, 2, 2, 2] and figures["kept_answers"] == 6
+    assert all(r["reward_kept"] >= r["reward_mean"] for r in figures["rounds"])  # the best of n is at least the mean
+    steps = [r["step"] for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines()) if "loss" in r]
+    assert steps == [1, 2, 3, 4]  # the second round's fine-tune continues the count
+    assert (run_dir / "artifacts" / "adapter" / "lab_finetune.json").is_file()
