@@ -25,7 +25,7 @@ _ALL: list["Registry"] = []
 REGISTRY_MODULES = (
     "lab.specs", "lab.finetune.methods", "lab.quantize.schemes", "lab.prune.methods",
     "lab.prompting.strategies", "lab.modeling.filters", "lab.evaluate.judges", "lab.evaluate.metrics",
-    "lab.evaluate.prompt_sets",
+    "lab.evaluate.prompt_sets", "lab.align.rewards",
 )
 
 

@@ -1,13 +1,15 @@
-"""The Align tab: preference pairs, a reward model, and DPO with its answers before and after.
+"""The Align tab: preference pairs, a reward model, DPO, and the RL stage (GRPO, RLOO, RAFT).
 
 Two experiments share the data controls: "DPO" (from the base model or a fine-tune run; live loss,
 reward accuracy, chosen/rejected rewards and KL; answers side by side; one click to the Evaluate
 tab's judge) and "Reward model" (held-out pair accuracy, margin histogram, rewards of sample answers).
+"GRPO / RLOO / RAFT" (a rule or a reward-model run as the reward; live reward with its spread, the share of
+groups with no signal, KL to the start, answer length, sampled answers; held-out accuracy before and after).
 The lessons sit beside them. Logic lives in lab/align/; this module only wires events.
 """
 import gradio as gr
 from lab.runs import runner
-from lab.align import judging, view
+from lab.align import judging, rl_view, view
 from lab.align.data import BUILTIN
 from lab.errors import LabError
 from lab.present.home_view import model_choices
@@ -20,6 +22,12 @@ from pages.widgets import LessonPicker, Listed, PresetRow, RunButton, shows_erro
 
 DPO_MAIN = ("beta", "loss_type", "max_steps", "batch_size", "learning_rate", "seed")
 REWARD_MAIN = ("max_steps", "batch_size", "learning_rate", "use_lora", "seed")
+RL_MAIN = {"grpo": ("reward", "num_generations", "batch_size", "temperature", "beta", "max_steps", "learning_rate",
+                    "max_completion_length", "seed"),
+           "rloo": ("reward", "num_generations", "batch_size", "temperature", "beta", "max_steps", "learning_rate",
+                    "max_completion_length", "seed"),
+           "raft": ("reward", "num_generations", "rounds", "prompts_per_round", "steps_per_round", "learning_rate",
+                    "temperature", "max_completion_length", "seed")}
 LORA = ("lora_r", "lora_alpha", "lora_dropout", "target_modules")
 SHARED = ("model", "dataset", "name")  # set by the page's own widgets
 
@@ -47,6 +55,8 @@ def build(ui) -> None:
                         dpo = _dpo_section(ui)
                     with ui.make(gr.Tab, label=K("align.tab_reward"), id="align-reward") as reward_tab:
                         reward = _reward_section(ui)
+                    with ui.make(gr.Tab, label=K("align.tab_rl"), id="align-rl") as rl_tab:
+                        rl = _rl_section(ui)
             with gr.Column(scale=2):
                 ui.lesson("align")
                 lesson_pick = LessonPicker(ui, [Listed(lambda: view.LESSONS, "align.lesson.", "")], value="align_dpo",
@@ -72,6 +82,7 @@ def build(ui) -> None:
                        [preview_note, preview_table])
         dpo_tab.select(lambda: "align_dpo", None, [lesson_pick])  # the lesson beside follows the experiment shown
         reward_tab.select(lambda: "align_reward", None, [lesson_pick])
+        rl_tab.select(lambda: "align_grpo", None, [lesson_pick])
 
         _wire_experiment(ui, dpo, model, dataset, "dpo", extra_inputs=[dpo["start"]],
                          extra_fields=lambda start: {"start_from": start or ""})
@@ -83,6 +94,7 @@ def build(ui) -> None:
 
         dpo["refresh"].click(refresh_starts, [ui.lang, ui.visitor, ui.token], [dpo["start"]])
         ui.on_language(refresh_starts, [ui.visitor, ui.token], [dpo["start"]])
+        _wire_rl(ui, rl, model, dataset)
 
 
 def _dpo_section(ui) -> dict:
@@ -227,3 +239,95 @@ def _wire_judge(ui, section: dict) -> None:
 
     section["judge"].click(send, [ui.lang, ui.visitor, section["panel"].run_id], [section["judge_note"], said])
     ui.on_language(lambda lang, note: t(note[0], lang, **note[1]) if note else "", [said], [section["judge_note"]])
+
+
+def _rl_section(ui) -> dict:
+    """GRPO, RLOO and RAFT: one algorithm picker, each kind's own settings, one run panel and its live curves."""
+    ui.make(gr.Markdown, value=K("align.rl_intro"))
+    algorithm = ui.make(gr.Radio, choices=[(k.upper(), k) for k in rl_view.KINDS], value="grpo", label=K("align.rl_kind"),
+                        info=K("align.rl_kind_info"), elem_id="align-rl-kind")
+    presets = {}
+    with gr.Row():
+        start = ui.make(gr.Dropdown, choices=view.starting_choices("en"), value="", label=K("align.rl_start"),
+                        info=K("align.rl_start_info"), elem_id="align-rl-start", scale=3)
+        reward_run = ui.make(gr.Dropdown, choices=rl_view.reward_run_choices("en"), value="", label=K("align.rl_reward_run"),
+                             info=K("align.rl_reward_run_info"), elem_id="align-rl-reward-run", scale=3)
+        refresh = ui.make(gr.Button, value=K("align.refresh_runs"), size="sm", scale=1, elem_id="align-rl-refresh")
+    forms, columns = {}, {}
+    for kind in rl_view.KINDS:
+        with gr.Column(visible=kind == "grpo") as columns[kind]:
+            presets[kind] = _preset_row(ui, kind)
+            forms[kind] = _form(ui, kind, RL_MAIN[kind], exclude=("start_from", "reward_run"))
+    run = RunButton(ui, K("align.rl_start_button"), elem_id="align-rl-run")
+    summary = gr.Markdown("", elem_id="align-rl-summary", render=False)
+    answers = gr.Dataframe(value=view.answers_frame(None, "en"), interactive=False, wrap=True,
+                           column_widths=["16%", "37%", "37%", "10%"], elem_id="align-rl-answers", render=False)
+    panel = JobPanel(ui, "align-rl", result_outputs=[summary, answers],
+                     show_result=lambda result, lang: [rl_view.rl_summary(result, lang), view.answers_frame(result, lang)])
+    ui.make(gr.Markdown, value=K("align.curves"))
+    with gr.Row():
+        reward_plot = gr.Plot(empty_figure("en"), elem_id="align-rl-reward")
+        zero_plot = gr.Plot(empty_figure("en"), elem_id="align-rl-zero-std")
+    with gr.Row():
+        kl_plot = gr.Plot(empty_figure("en"), elem_id="align-rl-kl")
+        length_plot = gr.Plot(empty_figure("en"), elem_id="align-rl-length")
+    ui.make(gr.Markdown, value=K("align.rl_samples_title"))
+    samples = gr.Dataframe(value=rl_view.samples_frame("", "en"), interactive=False, wrap=True, elem_id="align-rl-samples")
+    ui.make(gr.Markdown, value=K("align.results"))
+    summary.render()
+    ui.make(gr.Markdown, value=K("align.answers"))
+    answers.render()
+    return {"algorithm": algorithm, "start": start, "reward_run": reward_run, "refresh": refresh, "forms": forms,
+            "columns": columns, "presets": presets, "run": run, "panel": panel, "samples": samples,
+            "plots": [reward_plot, zero_plot, kl_plot, length_plot]}
+
+
+def _wire_rl(ui, section: dict, model, dataset) -> None:
+    forms, panel, plots, kinds = section["forms"], section["panel"], section["plots"], rl_view.KINDS
+    shown = gr.State("")
+
+    section["algorithm"].change(lambda kind: [gr.update(visible=k == kind) for k in kinds], [section["algorithm"]],
+                                [section["columns"][k] for k in kinds])
+
+    def figures(run_id, lang):
+        return [*rl_view.rl_curves(run_id, lang), rl_view.samples_frame(run_id, lang)]
+
+    def poll(run_id, lang, signature):
+        lang = session_lang(lang)
+        now = view.run_signature(run_id, lang)
+        if now == signature:
+            return [gr.skip()] * (len(plots) + 2)
+        return [*figures(run_id, lang), now]
+
+    ui.poll(poll, [panel.run_id, ui.lang, shown], [*plots, section["samples"], shown])
+    ui.on_language(lambda lang, run_id: [*figures(run_id, lang), view.run_signature(run_id, lang)],
+                   [panel.run_id], [*plots, section["samples"], shown])
+
+    counts = [len(forms[k].inputs()) for k in kinds]
+
+    @shows_errors(outputs=1 + len(panel.outputs()))
+    def submit(lang, visitor, kind, model_name, data, start, reward_run, *values):
+        offset = sum(counts[:kinds.index(kind)])
+        own = values[offset:offset + counts[kinds.index(kind)]]
+        fields = {"model": (model_name or "").strip(), "dataset": (data or "").strip(), "start_from": start or "",
+                  "reward_run": reward_run or ""}
+        spec = forms[kind].spec(own, extra=fields, owner=visitor or "")
+        return panel.started(runner.submit(spec, owner=visitor or ""), session_lang(lang))
+
+    section["run"].on_click(submit, [ui.lang, ui.visitor, section["algorithm"], model, dataset, section["start"],
+                                     section["reward_run"], *[i for k in kinds for i in forms[k].inputs()]],
+                            [panel.run_id, *panel.outputs()])
+
+    for kind in kinds:
+        def apply_preset(preset, lang, kind=kind):
+            spec = preset.build()[0].to_dict()
+            return [gr.update(value=spec["dataset"]), *forms[kind].fill(spec)]
+
+        section["presets"][kind].on_load(apply_preset, [dataset, *forms[kind].inputs()])
+
+    def refresh_runs(lang, visitor, token):
+        lang, who = session_lang(lang), viewer(visitor, token)
+        return [gr.update(choices=view.starting_choices(lang, who)), gr.update(choices=rl_view.reward_run_choices(lang, who))]
+
+    section["refresh"].click(refresh_runs, [ui.lang, ui.visitor, ui.token], [section["start"], section["reward_run"]])
+    ui.on_language(refresh_runs, [ui.visitor, ui.token], [section["start"], section["reward_run"]])

@@ -23,7 +23,8 @@ def trl_config(config_class, spec, ctx, **extra):
         lr_scheduler_type="cosine", warmup_steps=max(1, spec.max_steps // 10), weight_decay=0.0,
         logging_steps=1, save_strategy="no", eval_strategy="no", bf16=use_bf16(spec.dtype, cuda), use_cpu=not cuda,
         gradient_checkpointing=False, seed=spec.seed, data_seed=spec.seed, report_to=[], disable_tqdm=True,
-        dataloader_num_workers=0, max_length=spec.max_length, **extra)
+        dataloader_num_workers=0, **({"max_length": spec.max_length} if hasattr(spec, "max_length") else {}),
+        **extra)
 
 
 def precision_record(spec) -> dict:

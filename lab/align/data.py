@@ -29,11 +29,11 @@ class BuiltinPreferences:
     checkable: bool  # every row has the right short answer, so a rule can judge free answers
 
 
-def _arithmetic() -> list[dict]:
+def _arithmetic(source: str = "arithmetic") -> list[dict]:
     """The Fine-tune tab's sums: "a + b = c. The answer is c." chosen over the same with a wrong c."""
     rng = random.Random(4321)
     pairs = []
-    for row in finetune_data.BUILTIN["arithmetic"].load():
+    for row in finetune_data.BUILTIN[source].load():
         right = int(row["answer"])
         wrong = right + rng.choice(WRONG_OFFSETS)
         head = row["output"].split("=")[0]  # "a + b "
@@ -57,6 +57,9 @@ def _chatterbot() -> list[dict]:
 
 BUILTIN = {entry.name: entry for entry in [
     BuiltinPreferences("arithmetic", _arithmetic, checkable=True),
+    # the same 200 one-digit questions as the Fine-tune set, in the same order: with the same seed the
+    # held-out split is the same 20 questions, so SFT -> reward model -> RL never trains on them
+    BuiltinPreferences("arithmetic_1digit", lambda: _arithmetic("arithmetic_1digit"), checkable=True),
     BuiltinPreferences("chatterbot", _chatterbot, checkable=False),
 ]}
 

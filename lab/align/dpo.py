@@ -111,7 +111,7 @@ def held_out_figures(before: list, after: list, beta: float) -> dict:
     }
 
 
-def save_policy(start: Start, model, ctx) -> dict:
+def save_policy(start: Start, model, ctx, trained_by: str = "dpo") -> dict:
     """artifacts/adapter/ exactly as a fine-tune leaves it (lab_finetune.json + the adapter), and its zip."""
     from lab.finetune.methods import METHODS
     from lab.finetune.train import folder_mb, save_result_model
@@ -122,7 +122,7 @@ def save_policy(start: Start, model, ctx) -> dict:
     save_result_model(model, start.tokenizer, METHODS.get(start.method), folder)
     write_json(folder / "lab_finetune.json", {"method": start.method, "base_model": start.base_model,
                                                         "base_location": start.info["location"], "run_id": ctx.run_id,
-                                                        "trained_by": "dpo"})
+                                                        "trained_by": trained_by})
     shutil.make_archive(str(ctx.artifact_dir / "adapter"), "zip", folder)
     shutil.rmtree(ctx.folder.checkpoint_dir, ignore_errors=True)
     return {"adapter_mb": folder_mb(folder)}

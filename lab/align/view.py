@@ -10,8 +10,8 @@ from lab.present.plots import COLORS, axis_title, empty_figure, layout, metric_c
 from lab.present.formatting import format_number
 from lab.runs.runs_view import kind_text
 
-LESSONS = ("align_reward", "align_dpo", "align_ppo")  # the lessons beside the tab, besides align.md
-STARTING_KINDS = ("finetune", "dpo")  # runs whose artifacts/adapter/ a DPO run can start from
+LESSONS = ("align_reward", "align_dpo", "align_ppo", "align_grpo", "align_rloo", "align_raft", "align_lifecycle")  # the lessons beside the tab, besides align.md
+STARTING_KINDS = ("finetune", "dpo", "grpo", "rloo", "raft")  # runs whose artifacts/adapter/ DPO or RL can start from
 
 
 

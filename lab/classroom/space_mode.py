@@ -118,6 +118,13 @@ COST_CAPS = (
     ("prune", "evaluation questions", ("questions",), 400),
     ("prune_structured", "evaluation questions", ("questions",), 400),
     ("prune_structured", "speed tokens × rounds", ("new_tokens", "speed_rounds"), 1024),
+    *[(kind, label, fields, cap) for kind in ("grpo", "rloo") for label, fields, cap in (
+        ("completions × answer tokens", ("batch_size", "max_completion_length"), 4096),
+        ("steps × completions", ("max_steps", "batch_size"), 2400),
+        ("held-out prompts × answer tokens", ("eval_prompts", "max_completion_length"), 8192))],
+    ("raft", "rounds × prompts × answers", ("rounds", "prompts_per_round", "num_generations"), 1200),
+    ("raft", "rounds × fine-tune steps", ("rounds", "steps_per_round"), 300),
+    ("raft", "held-out prompts × answer tokens", ("eval_prompts", "max_completion_length"), 8192),
 )
 
 
@@ -180,6 +187,7 @@ REFERENCE_FIELDS = {
     "model": "model", "judge_model": "model", "contestants": "model", "adapter": "model",
     "dataset": "data", "task": "data", "csv": "data", "prompt_set": "data",
     "run_id": "run", "resume_from": "run", "start_from": "run", "sweep_run": "run", "answers_from": "run",
+    "reward_run": "run",
 }
 
 

@@ -36,12 +36,26 @@ def _arithmetic(count: int = 600, seed: int = 1234) -> list[dict]:
     return rows
 
 
+def _arithmetic_1digit() -> list[dict]:
+    """Every one-digit sum and difference (0-9 op 0-9: 200 questions), each once, in a fixed order: the
+    task a ~100M model half-solves, so the RL stage (Align tab) has signal to learn from after an SFT run."""
+    rows = []
+    for a in range(10):
+        for b in range(10):
+            for op in "+-":
+                result = a + b if op == "+" else a - b
+                rows.append({"instruction": f"What is {a} {op} {b}?",
+                             "output": f"{a} {op} {b} = {result}. The answer is {result}.", "answer": str(result)})
+    return rows
+
+
 def _chatterbot() -> list[dict]:
     return read_rows(DATA / "chatterbot_en.jsonl")
 
 
 BUILTIN = {d.name: d for d in [
     BuiltinDataset("arithmetic", _arithmetic, has_answers=True),
+    BuiltinDataset("arithmetic_1digit", _arithmetic_1digit, has_answers=True),
     BuiltinDataset("chatterbot", _chatterbot, has_answers=False),
 ]}
 
