@@ -64,7 +64,18 @@ def device_setting():
 
 # Settings added after runs were stored, at the value every older run had: processes (lab/runs/distributed.py),
 # the export kind's format and GGUF type (an older export wrote an HF folder).
-HASH_NEUTRAL_DEFAULTS = {"processes": "1", "format": "hf", "gguf_type": "f16"}
+# Settings added after results were stored, at the default they were added with: while a spec holds that
+# default, the setting is left out of spec_hash(), so results stored before it existed are still replayed.
+HASH_NEUTRAL_DEFAULTS = {
+    "processes": "1", "format": "hf", "gguf_type": "f16",  # several processes; GGUF export (issue 24)
+    "loraplus_lr_ratio": 16.0, "loftq_bits": 4, "loftq_iter": 1, "vera_r": 256, "oft_r": 8,  # LoRA variants (23)
+    "reuse_answers": True, "answers_from": "",  # judge answers computed once (issue 22)
+    "owl_m": 5.0, "owl_lambda": 0.08,  # OWL (issue 20)
+    "gptq_bits": [2, 3, 4], "gptq_group_size": 64, "gptq_act_order": False, "gptq_damp_percent": 0.01,
+    "calibration_texts": 4, "smoothquant_alphas": [0.5, 0.75], "smoothquant_activations": ["per_token", "per_tensor"],
+    "qat_bits": [2, 3], "qat_group_size": 64, "qat_method": "full", "qat_steps": 60, "qat_batch_size": 8,
+    "qat_learning_rate": 0.0002,  # GPTQ, SmoothQuant, QAT (issue 19)
+}
 
 
 @dataclass

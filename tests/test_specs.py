@@ -59,49 +59,38 @@ def test_spec_hash_ignores_the_name_but_not_settings():
 
 
 # spec_hash() of every kind's example spec and of two specs with method/scheme settings set, computed on
-# main at commit 053c3ab (before method and scheme settings moved into groups next to their code):
-# grouping the settings must not change a hash, or every stored result would stop being replayed.
-# Kinds that gained real fields since are updated with a note: export gained format and gguf_type (GGUF
-# export, issue 24; it was 5bada1715c05ebf4).
-# New settings do change it, by design: quantize's two hashes were recomputed when issue 19 added the
-# GPTQ, SmoothQuant and QAT settings (before: example 95838255b1de19be, with settings 66148dd191f50705).
+# main at commit 053c3ab (before method and scheme settings moved into groups next to their code, and
+# before this round's new settings): grouping the settings must not change a hash, and a setting added
+# later leaves the hash alone while it holds its default (lab.specs.HASH_NEUTRAL_DEFAULTS), or every
+# stored result would stop being replayed.
 HASHES_BEFORE_GROUPS = {
     "demo": "b76ac8887d5a53bf", "dpo": "651587320a08d2c4", "evaluate": "a78042cb572d9154",
-    "export": "a575d2e0549becf7", "finetune": "dca4efd373333496", "generate": "7f6c6077dc8b57ca",
+    "export": "5bada1715c05ebf4", "finetune": "dca4efd373333496", "generate": "7f6c6077dc8b57ca",
     "judge": "984626d72857cf4d", "pretrain": "03cf85edd0c44aa8", "prompt": "ea895e887160c2ce",
-    "prune": "f3172333f08d42e0", "quantize": "5ad29da6e26b0fbf", "reward": "c92a086ed1015d77",
+    "prune": "3c436419dc79fc14", "quantize": "95838255b1de19be", "reward": "c92a086ed1015d77",
     "scaling": "323a1a5e06622d9e", "scaling_sweep": "2b9ce588e3f5bca6",
 }
-# prune: OWL's two settings (owl_m, owl_lambda, issue 20) are new fields, so its hash moved once (was 3c436419dc79fc14).
-
-
-# Settings added since (issue 23's LoRA variants: LoRA+, VeRA, OFT, LoftQ): a new field changes every hash of its
-# kind, as it should (a new code version replays nothing old anyway); without them the hashes must be the old ones.
-ADDED_SINCE = {"finetune": ("loraplus_lr_ratio", "vera_r", "oft_r", "loftq_bits", "loftq_iter")}
-
-
-def hash_without_added(spec) -> str:
-    import hashlib
-    import json
-
-    data = {k: v for k, v in spec.to_dict().items() if k != "name" and k not in ADDED_SINCE.get(spec.kind, ())}
-    assert len(data) == len(spec.to_dict()) - 1 - len(ADDED_SINCE.get(spec.kind, ()))  # the added fields exist
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
 @pytest.mark.parametrize("kind", sorted(HASHES_BEFORE_GROUPS))
 def test_example_spec_hashes_are_unchanged_by_settings_groups(kind):
-    assert hash_without_added(example_spec(kind)) == HASHES_BEFORE_GROUPS[kind]
+    assert example_spec(kind).spec_hash() == HASHES_BEFORE_GROUPS[kind]
 
 
 @pytest.mark.parametrize("data, expected", [
     ({"kind": "finetune", "method": "qlora", "lora_r": 4, "quant_type": "fp4", "num_virtual_tokens": 8,
       "adapter_placement": "pfeiffer"}, "1be52bfe688226e2"),
     ({"kind": "quantize", "schemes": ["fp32", "int8", "rtn"], "int8_threshold": 3.0, "rtn_bits": [4],
-      "rtn_mode": "asymmetric", "double_quant": "on"}, "f4f53acd2592e843"),
+      "rtn_mode": "asymmetric", "double_quant": "on"}, "66148dd191f50705"),
 ])
 def test_hashes_with_method_settings_are_unchanged_by_settings_groups(data, expected):
-    assert hash_without_added(spec_from_dict(data)) == expected
+    assert spec_from_dict(data).spec_hash() == expected
+
+
+def test_a_new_setting_changes_the_hash_once_it_leaves_its_default():
+    base = spec_from_dict({"kind": "finetune"})
+    assert spec_from_dict({"kind": "finetune", "processes": "2"}).spec_hash() != base.spec_hash()
+    assert spec_from_dict({"kind": "finetune", "vera_r": 128}).spec_hash() != base.spec_hash()
 
 
 def test_method_and_scheme_settings_are_flat_fields_owned_by_one_group_each():
