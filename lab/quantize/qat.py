@@ -22,7 +22,7 @@ import torch
 from lab.errors import LabError
 from lab.quantize import rtn
 
-QAT_BITS = range(2, 9)
+from lab.quantize.schemes.qat import QAT_BITS  # noqa: E402  (one definition, torch-free)
 
 
 class FakeQuantLinear(torch.nn.Linear):

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.errors import LabError
-from lab.quantize import qat, rtn
+from lab.quantize import rtn
 from lab.quantize.schemes import SCHEMES, Scheme, Variant, load_plain
 from lab.specs import setting
+
+QAT_BITS = range(2, 9)  # the bit widths QAT trains at (lab/quantize/qat.py checks the same)
 
 QAT_METHODS = ("full", "lora")
 
@@ -45,7 +47,7 @@ class QatSettings:
     @staticmethod
     def check(spec):
         for bits in spec.qat_bits:
-            if bits not in qat.QAT_BITS:
+            if bits not in QAT_BITS:
                 raise LabError("qat_bad_bits", bits=bits)
         if spec.qat_group_size < 0 or spec.qat_group_size == 1:
             raise LabError("qat_bad_group", group_size=spec.qat_group_size)
@@ -112,6 +114,8 @@ def load(path, variant, device, job):
 
     o = variant.options
     model, tokenizer, info = load_plain(path, "fp32", device)
+    from lab.quantize import qat  # torch: imported in the job, never by the app
+
     qat.wrap_linears(model, o["bits"], o["group_size"])
     method = METHODS.get(o["method"])
     window = min(128, context_length(model) or 128)
@@ -131,6 +135,8 @@ def load(path, variant, device, job):
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
     model.eval()
+    from lab.quantize import qat
+
     qat.unwrap_linears(model, bake=True)  # the weights it trained with, on the grid
     if hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
