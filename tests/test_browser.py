@@ -29,7 +29,7 @@ def open_app(p, url: str):
     page = browser.new_page(viewport={"width": 1366, "height": 900}, locale="en-US")
     page.goto(url)
     pytest.importorskip("playwright.sync_api").expect(page.locator("#visitor-note")).to_contain_text(
-        "Visitor ", timeout=30000)
+        "Visitor ", timeout=120000)
     return browser, page
 
 
@@ -57,7 +57,7 @@ def test_switch_language_generate_and_find_the_run(app_url, tmp_path):
         page.goto(url)
         home_tab = page.locator("#tab-home-button")
         expect(home_tab).to_have_text("Home", timeout=30000)
-        expect(page.locator("#visitor-note")).to_contain_text("Visitor ", timeout=30000)  # the load has run
+        expect(page.locator("#visitor-note")).to_contain_text("Visitor ", timeout=120000)  # the load has run
 
         # -- the language toggle changes every visible text, and back --------------------------
         page.locator("#lang-toggle label").filter(has_text="中文").click()
@@ -103,7 +103,7 @@ def test_switch_language_generate_and_find_the_run(app_url, tmp_path):
 
         # -- a reload re-attaches: the tab shows the run again, with its settings ---------------
         page.reload()
-        expect(page.locator("#visitor-note")).to_contain_text("Visitor ", timeout=30000)
+        expect(page.locator("#visitor-note")).to_contain_text("Visitor ", timeout=120000)
         page.locator("#tab-generate-button").click()
         expect(page.locator("#generate-status .job-succeeded")).to_be_visible(timeout=10000)
         expect(page.locator("#generate-prompts textarea")).to_have_value("Hello there\nThe cat sat")
