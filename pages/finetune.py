@@ -182,8 +182,10 @@ def build(ui) -> None:
         frame = sweep.sweep_frame(run_ids)
         note = t("finetune.sweep.count", lang, count=len(frame), steps=int(frame["max_steps"].fillna(0).sum())) \
             if run_ids else ""
-        return [note, view.sweep_table(frame, lang), sweep.summary_frame(frame).round(4),
-                sweep.loss_overlay(run_ids, lang) if run_ids else empty_figure(lang), sweep.heatmap(frame, lang), now]
+        metric = sweep.final_metric(frame)
+        return [note, view.sweep_table(frame, lang), sweep.summary_frame(frame, metric).round(4),
+                sweep.loss_overlay(run_ids, lang) if run_ids else empty_figure(lang),
+                sweep.heatmap(frame, lang, metric), now]
 
     sweep_outputs = [sweep_note, sweep_runs, sweep_summary, sweep_overlay, sweep_heatmap, sweep_shown]
     ui.poll(lambda runs_text, lang, visitor, token, signature: show_sweep(lang, runs_text, visitor, token, signature),
