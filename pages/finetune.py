@@ -94,7 +94,8 @@ def build(ui) -> None:
             sweep_runs = gr.Dataframe(value=view.sweep_table(sweep.sweep_frame([]), "en"), interactive=False, wrap=True,
                                       elem_id="finetune-sweep-table")
             ui.make(gr.Markdown, value=K("finetune.sweep.summary"))
-            sweep_summary = gr.Dataframe(value=sweep.summary_frame(sweep.sweep_frame([])), interactive=False,
+            sweep_summary = gr.Dataframe(value=view.sweep_summary_table(sweep.sweep_frame([]), "train_loss_last", "en"),
+                                         interactive=False,
                                          elem_id="finetune-sweep-summary")
             with gr.Row():
                 sweep_overlay = gr.Plot(empty_figure("en"), elem_id="finetune-sweep-overlay")
@@ -190,8 +191,10 @@ def build(ui) -> None:
         frame = sweep.sweep_frame(run_ids)
         note = t("finetune.sweep.count", lang, count=len(frame), steps=int(frame["max_steps"].fillna(0).sum())) \
             if run_ids else ""
-        return [note, view.sweep_table(frame, lang), sweep.summary_frame(frame).round(4),
-                sweep.loss_overlay(run_ids, lang) if run_ids else empty_figure(lang), sweep.heatmap(frame, lang), now]
+        metric = sweep.final_metric(frame)
+        return [note, view.sweep_table(frame, lang), view.sweep_summary_table(frame, metric, lang),
+                sweep.loss_overlay(run_ids, lang) if run_ids else empty_figure(lang),
+                sweep.heatmap(frame, lang, metric), now]
 
     sweep_outputs = [sweep_note, sweep_runs, sweep_summary, sweep_overlay, sweep_heatmap, sweep_shown]
     ui.poll(lambda runs_text, lang, visitor, token, signature: show_sweep(lang, runs_text, visitor, token, signature),

@@ -52,7 +52,7 @@ def test_space_mode_refuses_the_whole_sweep_before_queuing_anything(lab_home, mo
 
     monkeypatch.setenv("LAB_SPACE", "1")
     key = visitors.new_visitor_key()
-    axes = {"learning_rate": [1e-4, 1e-3, 1e-2]}
+    axes = {"learning_rate": [1e-4, 3e-4, 1e-3, 3e-3]}
     with pytest.raises(LabError) as info:
         sweep.submit_sweep(FIELDS, axes, seeds=2, owner=key)  # 8 runs > 6
     assert info.value.key == "limit_sweep_runs" and "8" in str(info.value)
@@ -87,6 +87,7 @@ def test_group_table_summary_overlay_and_heatmap(lab_home):
     run_ids = fake_runs(values)
     frame = sweep.sweep_frame(run_ids)
     assert len(frame) == 8 and sweep.swept(frame) == ["learning_rate", "lora_r"]
+    assert sweep.final_metric(frame) == "train_loss_last"  # no eval loss measured: the last training loss
     assert frame.set_index("name").loc["lr=0.001 r=16 seed=1", "train_loss_last"] == pytest.approx(1.526)
     summary = sweep.summary_frame(frame)
     assert list(summary.columns) == ["learning_rate", "lora_r", "runs", "mean", "std"]
@@ -119,3 +120,13 @@ def test_the_learning_rate_sweep_preset_is_a_sweep_over_the_rate_only():
     assert sweep.preset_axes(preset.specs) == {"learning_rate": [1e-4, 1e-3, 1e-2]}
     specs = preset.build()
     assert len({(s.method, s.max_steps, s.batch_size, s.lora_r, s.seed) for s in specs}) == 1  # one budget
+
+
+def test_the_summary_table_is_translated(lab_home):
+    from lab.finetune import view
+
+    run_ids = fake_runs([(1e-4, 8, 0, 2.5), (1e-4, 8, 1, 2.7), (1e-3, 8, 0, 1.5), (1e-3, 8, 1, 1.7)])
+    table = view.sweep_summary_table(sweep.sweep_frame(run_ids), "train_loss_last", "zh")
+    columns = list(table.columns)
+    assert columns[:2] == ["学习率", "运行数"] and columns[2].endswith("平均值") and columns[3] == "种子间离散(标准差)"
+    assert list(table.iloc[:, 1]) == [2, 2] and float(table.iloc[0, 3]) == pytest.approx(0.1414, abs=1e-4)

@@ -121,6 +121,12 @@ def sweep_frame(run_ids: list[str]) -> pd.DataFrame:
                                        "wall_seconds"])
 
 
+def final_metric(frame: pd.DataFrame) -> str:
+    """What a sweep is judged by: the held-out loss where the runs measured it, else the last training loss
+    (one batch: noisy)."""
+    return "eval_loss" if "eval_loss" in frame and frame["eval_loss"].notna().any() else "train_loss_last"
+
+
 def swept(frame: pd.DataFrame) -> list[str]:
     """The settings that differ between the runs (the seed aside)."""
     return [name for name in AXES if name in frame and frame[name].nunique(dropna=True) > 1]

@@ -247,3 +247,14 @@ def sweep_table(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
 
     headers = {c: t("finetune.col.status", lang) if c == "status" else axis_title(c, lang) for c in columns}
     return shown.rename(columns=headers).astype(object)
+
+
+def sweep_summary_table(frame: pd.DataFrame, metric: str, lang: str) -> pd.DataFrame:
+    """Per swept setting, seeds pooled: runs, mean and spread (std) of the final metric, headers translated."""
+    from lab.finetune.sweep import summary_frame
+    from lab.present.plots import axis_title
+
+    summary = summary_frame(frame, metric).round(4)
+    names = {c: t(f"finetune.sweep.col.{c}", lang, metric=axis_title(metric, lang)) if c in ("runs", "mean", "std")
+             else axis_title(c, lang) for c in summary.columns}
+    return summary.rename(columns=names).astype(object)
