@@ -61,12 +61,13 @@ def test_switch_language_generate_and_find_the_run(app_url, tmp_path):
 
         # -- the language toggle changes every visible text, and back --------------------------
         page.locator("#lang-toggle label").filter(has_text="中文").click()
-        expect(home_tab).to_have_text("首页", timeout=10000)
+        expect(home_tab).to_have_text("首页", timeout=60000)
         expect(page.locator("#tab-runs-button")).to_have_text("运行记录")
         expect(page.get_by_role("heading", name="语言模型的一生")).to_be_visible()
         expect(page.locator("#home-system")).to_contain_text("CPU 核心数")
+        page.wait_for_timeout(1000)  # the Chinese redraw has landed everywhere before the second click
         page.locator("#lang-toggle label").filter(has_text="English").click()
-        expect(home_tab).to_have_text("Home", timeout=10000)
+        expect(home_tab).to_have_text("Home", timeout=60000)
         expect(page.get_by_role("heading", name="The life of a language model")).to_be_visible()
         expect(page.locator("#home-system")).to_contain_text("CPU cores")
 
