@@ -226,9 +226,14 @@ def lab_trainer(labelled_only: bool = True, bf16: bool = False, log=None):
             if "position_ids" in inputs:  # a packed batch: the block-diagonal mask comes from position_ids
                 inputs.pop("attention_mask", None)
             inputs["use_cache"] = False
-            if not model.training:
-                outputs_loss = losses.labelled_loss(model, inputs, return_outputs=return_outputs, bf16=bf16)
+            wrapped = hasattr(model, "module") and not hasattr(model, "get_output_embeddings")  # DDP (several processes)
+            if not model.training:  # no gradients to synchronise: the bare model serves
+                outputs_loss = losses.labelled_loss(getattr(model, "module", model) if wrapped else model, inputs,
+                                                    return_outputs=return_outputs, bf16=bf16)
                 return outputs_loss
+            if wrapped:  # DDP's own forward must run so gradients are all-reduced: the model's own loss
+                return super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                            num_items_in_batch=num_items_in_batch, **kwargs)
             if not self.checked:
                 type(self).checked = True
                 agree, ours, theirs = losses.check_same_loss(model, inputs, tolerance=2e-2 if bf16 else 1e-4)
