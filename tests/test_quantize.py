@@ -309,7 +309,7 @@ def test_every_scheme_and_method_has_its_lesson_in_both_languages():
 @pytest.mark.parametrize("path", sorted((ASSETS / "presets" / "quantize").glob("*.json")), ids=lambda p: p.stem)
 def test_every_shipped_preset_is_a_valid_spec(path):
     spec = spec_from_dict(json.loads(path.read_text(encoding="utf-8")))
-    assert spec.kind in ("quantize", "prune", "pretrain")
+    assert spec.kind in ("quantize", "prune", "prune_structured", "pretrain")
 
 
 def test_the_default_model_preset_is_sized_for_bitsandbytes():
