@@ -24,7 +24,7 @@ def test_the_default_model_is_first_and_named_full_precision(lab_home):
 def test_presets_and_empty_states(lab_home):
     stems = {pid.split("/")[1] for _, pid in presets.choices("quantize", "en", "quantize")}
     prune = {pid.split("/")[1] for _, pid in presets.choices("quantize", "en", "prune")}
-    assert {"compare_cpu", "int8_threshold"} <= stems and prune == {"prune_cpu"}
+    assert {"compare_cpu", "int8_threshold"} <= stems and {"prune_cpu", "owl_cpu"} <= prune
     assert presets.load("quantize/compare_cpu").specs[0]["kind"] == "quantize"
     zh = dict(presets.choices("quantize", "zh", "quantize"))  # bare-spec presets have Chinese titles too
     assert all(title != en for (en, _), title in zip(presets.choices("quantize", "en", "quantize"), zh))
