@@ -9,7 +9,7 @@ The lessons sit beside them. Logic lives in lab/align/; this module only wires e
 """
 import gradio as gr
 from lab.runs import runner
-from lab.align import judging, rl_view, view
+from lab.align import fields, judging, rl_view, view
 from lab.align.data import BUILTIN
 from lab.errors import LabError
 from lab.present.home_view import model_choices
@@ -28,7 +28,7 @@ RL_MAIN = {"grpo": ("reward", "num_generations", "batch_size", "temperature", "b
                     "max_completion_length", "seed"),
            "raft": ("reward", "num_generations", "rounds", "prompts_per_round", "steps_per_round", "learning_rate",
                     "temperature", "max_completion_length", "seed")}
-LORA = ("lora_r", "lora_alpha", "lora_dropout", "target_modules")
+LORA = fields.LORA  # the LoRA settings, shown together
 SHARED = ("model", "dataset", "name")  # set by the page's own widgets
 
 

@@ -1,4 +1,7 @@
 """Spec fields the "reward" and "dpo" kinds share (data, budget, LoRA), declared once with their help."""
+import dataclasses
+from dataclasses import dataclass
+
 from lab.modeling.models import DEFAULT_MODEL
 from lab.specs import setting
 
@@ -30,26 +33,28 @@ def eval_pairs_field(default: int = 40):
                    zh="训练前后评估所用的留出样本对数(从不参与训练)。", minimum=1, maximum=10000)
 
 
-LORA = {  # name -> a fresh field (each spec class needs its own dataclass field objects)
-    "lora_r": lambda: setting(8, en="LoRA rank: the width of the low-rank update. Higher = more capacity and parameters.",
-                              zh="LoRA 秩:低秩更新的宽度。越高容量和参数越多。", minimum=1, maximum=1024),
-    "lora_alpha": lambda: setting(16, en="LoRA scale: the update is multiplied by alpha / r (usually 2*r).",
-                                  zh="LoRA 缩放:更新量乘以 alpha / r(通常取 2*r)。", minimum=1),
-    "lora_dropout": lambda: setting(0.0, en="Dropout on the LoRA input (DPO switches dropout off, so 0 is usual).",
-                                    zh="LoRA 输入上的 dropout(DPO 会关闭 dropout,通常取 0)。", minimum=0.0, maximum=0.9),
-    "target_modules": lambda: setting("", en="Comma-separated layer names to adapt (e.g. q_proj,v_proj); empty = peft's default for the model.",
-                                      zh="要适配的层名,用逗号分隔(如 q_proj,v_proj);留空使用 peft 对该模型的默认值。"),
-}
+@dataclass
+class AdapterTraining:
+    """The settings every align training kind (DPO, reward, RL) shares: the LoRA adapter it trains, the
+    number format and remote code. A settings group: each spec composes it (lab.specs.compose), flat."""
+
+    lora_r: int = setting(8, en="LoRA rank: the width of the low-rank update. Higher = more capacity and parameters.",
+                          zh="LoRA 秩:低秩更新的宽度。越高容量和参数越多。", minimum=1, maximum=1024)
+    lora_alpha: int = setting(16, en="LoRA scale: the update is multiplied by alpha / r (usually 2*r).",
+                              zh="LoRA 缩放:更新量乘以 alpha / r(通常取 2*r)。", minimum=1)
+    lora_dropout: float = setting(0.0, en="Dropout on the LoRA input (DPO switches dropout off, so 0 is usual).",
+                                  zh="LoRA 输入上的 dropout(DPO 会关闭 dropout,通常取 0)。", minimum=0.0, maximum=0.9)
+    target_modules: str = setting("", en="Comma-separated layer names to adapt (e.g. q_proj,v_proj); empty = peft's default for the model.",
+                                  zh="要适配的层名,用逗号分隔(如 q_proj,v_proj);留空使用 peft 对该模型的默认值。")
+    dtype: str = setting("auto", en="Number format for training: auto = bf16 mixed precision where the hardware has native bf16, else fp32.",
+                         zh="训练数值格式:auto 表示硬件原生支持 bf16 时用 bf16 混合精度,否则用 fp32。", choices=["auto", "bf16", "fp32"])
+    trust_remote_code: bool = setting(False, en="Run Python code shipped with a hub model. Only for models you trust.",
+                                      zh="运行 Hub 模型自带的 Python 代码。仅对可信模型开启。")
 
 
-def dtype_field():
-    return setting("auto", en="Number format for training: auto = bf16 mixed precision where the hardware has native bf16, else fp32.",
-                   zh="训练数值格式:auto 表示硬件原生支持 bf16 时用 bf16 混合精度,否则用 fp32。", choices=["auto", "bf16", "fp32"])
+LORA = tuple(f.name for f in dataclasses.fields(AdapterTraining))[:4]  # the LoRA settings, for forms
 
 
-def trust_remote_code_field():
-    return setting(False, en="Run Python code shipped with a hub model. Only for models you trust.",
-                   zh="运行 Hub 模型自带的 Python 代码。仅对可信模型开启。")
 
 
 def check_model_and_data(spec) -> None:

@@ -34,7 +34,7 @@ def prompts_have_answers(dataset: str) -> bool:
 
 
 @dataclass
-@compose(*REWARDS.groups())  # settings a rule owns (the length reward's target), after these
+@compose(fields.AdapterTraining, *REWARDS.groups())  # LoRA, dtype, remote code; then settings a rule owns (the length reward's target), after these
 class RlSpec(Spec):
     """Fields of every RL kind (GRPO, RLOO, RAFT); subclasses set `kind` and add their own."""
 
@@ -60,12 +60,6 @@ class RlSpec(Spec):
                                 zh="训练前后(贪心)回答的留出提示数,用奖励打分;答案可核对时也计算准确率。", minimum=1, maximum=1000)
     use_lora: bool = setting(True, en="Train a LoRA adapter (fast, small); off = train every weight (TRL's default, slow on a CPU). A start run's adapter always trains on.",
                              zh="训练 LoRA 适配器(快、小);关闭则训练全部权重(TRL 的默认做法,在 CPU 上很慢)。起点运行的适配器总是继续训练。")
-    lora_r: int = fields.LORA["lora_r"]()
-    lora_alpha: int = fields.LORA["lora_alpha"]()
-    lora_dropout: float = fields.LORA["lora_dropout"]()
-    target_modules: str = fields.LORA["target_modules"]()
-    dtype: str = fields.dtype_field()
-    trust_remote_code: bool = fields.trust_remote_code_field()
 
     def validate(self):
         check_policy_and_reward(self)

@@ -14,7 +14,7 @@ from lab.specs import KINDS, Kind, Spec, compose, setting
 
 
 @dataclass
-@compose(ProcessSettings)  # processes: data-parallel ranks (lab/runs/distributed.py)
+@compose(ProcessSettings, fields.AdapterTraining)  # processes: data-parallel ranks (lab/runs/distributed.py)
 class DpoSpec(Spec):
     kind = "dpo"
 
@@ -39,12 +39,6 @@ class DpoSpec(Spec):
                                   zh="DPO 前后并排回答的留出提示数(0 表示跳过)。", minimum=0, maximum=1000)
     max_new_tokens: int = setting(48, en="The longest answer, in tokens, for the before/after comparison.",
                                   zh="前后对比时回答的最大长度(token 数)。", minimum=1, maximum=1024)
-    lora_r: int = fields.LORA["lora_r"]()
-    lora_alpha: int = fields.LORA["lora_alpha"]()
-    lora_dropout: float = fields.LORA["lora_dropout"]()
-    target_modules: str = fields.LORA["target_modules"]()
-    dtype: str = fields.dtype_field()
-    trust_remote_code: bool = fields.trust_remote_code_field()
 
     def validate(self):
         fields.check_model_and_data(self)

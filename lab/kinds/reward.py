@@ -14,7 +14,7 @@ from lab.specs import KINDS, Kind, Spec, compose, setting
 
 
 @dataclass
-@compose(ProcessSettings)  # processes: data-parallel ranks (lab/runs/distributed.py)
+@compose(ProcessSettings, fields.AdapterTraining)  # processes: data-parallel ranks (lab/runs/distributed.py)
 class RewardSpec(Spec):
     kind = "reward"
 
@@ -29,18 +29,12 @@ class RewardSpec(Spec):
     eval_pairs: int = fields.eval_pairs_field()
     use_lora: bool = setting(True, en="Train LoRA adapters plus the new head (fast); off = train every weight (slow on a CPU).",
                              zh="只训练 LoRA 适配器和新的输出头(快);关闭则训练全部权重(在 CPU 上很慢)。")
-    lora_r: int = fields.LORA["lora_r"]()
-    lora_alpha: int = fields.LORA["lora_alpha"]()
-    lora_dropout: float = fields.LORA["lora_dropout"]()
-    target_modules: str = fields.LORA["target_modules"]()
     sample_prompt: str = setting("What is 23 + 45?", en="A prompt whose sample answers the trained reward model scores.",
                                  zh="一个提示,用训练好的奖励模型为它的几个示例回答打分。")
     sample_answers: list[str] = setting(
         ["23 + 45 = 68. The answer is 68.", "23 + 45 = 67. The answer is 67.", "The answer is 68.", "I don't know."],
         en="Answers to the sample prompt, one per line: the table shows the reward of each.",
         zh="示例提示的若干回答,每行一个:表格显示每个回答的奖励分数。")
-    dtype: str = fields.dtype_field()
-    trust_remote_code: bool = fields.trust_remote_code_field()
 
     def validate(self):
         fields.check_model_and_data(self)
