@@ -109,8 +109,7 @@ def _dpo_section(ui) -> dict:
     summary_table = gr.Dataframe(value=view.dpo_summary(None, "en")[0], interactive=False, wrap=True,
                                  elem_id="align-dpo-summary", render=False)
     summary_line = gr.Markdown("", elem_id="align-dpo-line", render=False)
-    answers = gr.Dataframe(value=view.answers_frame(None, "en"), interactive=False, wrap=True,
-                           column_widths=["16%", "37%", "37%", "10%"], elem_id="align-dpo-answers", render=False)
+    answers = _answers_table("align-dpo-answers")
     margins = gr.Plot(empty_figure("en"), elem_id="align-dpo-margins", render=False)
 
     def show(result, lang):
@@ -118,13 +117,7 @@ def _dpo_section(ui) -> dict:
         return [table, line, view.answers_frame(result, lang)]
 
     panel = JobPanel(ui, "align-dpo", show_result=show, result_outputs=[summary_table, summary_line, answers])
-    ui.make(gr.Markdown, value=K("align.curves"))
-    with gr.Row():
-        loss_plot = gr.Plot(empty_figure("en"), elem_id="align-dpo-loss")
-        accuracy_plot = gr.Plot(empty_figure("en"), elem_id="align-dpo-accuracy")
-    with gr.Row():
-        rewards_plot = gr.Plot(empty_figure("en"), elem_id="align-dpo-rewards")
-        kl_plot = gr.Plot(empty_figure("en"), elem_id="align-dpo-kl")
+    loss_plot, accuracy_plot, rewards_plot, kl_plot = _curves(ui, "align-dpo", ("loss", "accuracy", "rewards", "kl"))
     ui.make(gr.Markdown, value=K("align.results"))
     summary_table.render()
     summary_line.render()
@@ -151,10 +144,7 @@ def _reward_section(ui) -> dict:
     margins = gr.Plot(empty_figure("en"), elem_id="align-reward-margins", render=False)
     panel = JobPanel(ui, "align-reward", result_outputs=[summary_table, samples],
                      show_result=lambda result, lang: [view.reward_summary(result, lang), view.samples_frame(result, lang)])
-    ui.make(gr.Markdown, value=K("align.curves"))
-    with gr.Row():
-        loss_plot = gr.Plot(empty_figure("en"), elem_id="align-reward-loss")
-        accuracy_plot = gr.Plot(empty_figure("en"), elem_id="align-reward-accuracy")
+    loss_plot, accuracy_plot = _curves(ui, "align-reward", ("loss", "accuracy"))
     ui.make(gr.Markdown, value=K("align.results"))
     summary_table.render()
     margins.render()
@@ -260,17 +250,10 @@ def _rl_section(ui) -> dict:
             forms[kind] = _form(ui, kind, RL_MAIN[kind], exclude=("start_from", "reward_run"))
     run = RunButton(ui, K("align.rl_start_button"), elem_id="align-rl-run")
     summary = gr.Markdown("", elem_id="align-rl-summary", render=False)
-    answers = gr.Dataframe(value=view.answers_frame(None, "en"), interactive=False, wrap=True,
-                           column_widths=["16%", "37%", "37%", "10%"], elem_id="align-rl-answers", render=False)
+    answers = _answers_table("align-rl-answers")
     panel = JobPanel(ui, "align-rl", result_outputs=[summary, answers],
                      show_result=lambda result, lang: [rl_view.rl_summary(result, lang), view.answers_frame(result, lang)])
-    ui.make(gr.Markdown, value=K("align.curves"))
-    with gr.Row():
-        reward_plot = gr.Plot(empty_figure("en"), elem_id="align-rl-reward")
-        zero_plot = gr.Plot(empty_figure("en"), elem_id="align-rl-zero-std")
-    with gr.Row():
-        kl_plot = gr.Plot(empty_figure("en"), elem_id="align-rl-kl")
-        length_plot = gr.Plot(empty_figure("en"), elem_id="align-rl-length")
+    reward_plot, zero_plot, kl_plot, length_plot = _curves(ui, "align-rl", ("reward", "zero-std", "kl", "length"))
     ui.make(gr.Markdown, value=K("align.rl_samples_title"))
     samples = gr.Dataframe(value=rl_view.samples_frame("", "en"), interactive=False, wrap=True, elem_id="align-rl-samples")
     ui.make(gr.Markdown, value=K("align.results"))
@@ -331,3 +314,19 @@ def _wire_rl(ui, section: dict, model, dataset) -> None:
 
     section["refresh"].click(refresh_runs, [ui.lang, ui.visitor, ui.token], [section["start"], section["reward_run"]])
     ui.on_language(refresh_runs, [ui.visitor, ui.token], [section["start"], section["reward_run"]])
+
+
+def _curves(ui, prefix: str, names: tuple) -> list:
+    """The live curves of an align run: a heading, then the plots two to a row (elem ids prefix-name)."""
+    ui.make(gr.Markdown, value=K("align.curves"))
+    plots = []
+    for start in range(0, len(names), 2):
+        with gr.Row():
+            plots += [gr.Plot(empty_figure("en"), elem_id=f"{prefix}-{name}") for name in names[start:start + 2]]
+    return plots
+
+
+def _answers_table(elem_id: str):
+    """Held-out prompts answered before and after training, side by side (rendered later by the caller)."""
+    return gr.Dataframe(value=view.answers_frame(None, "en"), interactive=False, wrap=True,
+                        column_widths=["16%", "37%", "37%", "10%"], elem_id=elem_id, render=False)

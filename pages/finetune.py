@@ -178,8 +178,7 @@ def build(ui) -> None:
     estimate_inputs = [ui.lang, model, methods, *form.widgets_of(estimate_fields)]
     for widget in [model, methods, *form.widgets_of(estimate_fields)]:
         widget.change(show_estimate, estimate_inputs, estimate, show_progress="hidden")
-    ui.on_language(lambda lang, model_name, chosen, *values: show_estimate(lang, model_name, chosen, *values),
-                   estimate_inputs[1:], [estimate])
+    ui.on_language(show_estimate, estimate_inputs[1:], [estimate])
 
     # -- sweeps: a grid over a few settings as one comparison group ------------------------------------
     def show_sweep(lang, runs_text, visitor, token, signature=None):
