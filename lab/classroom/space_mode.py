@@ -196,15 +196,23 @@ def _looks_like_path(text: str) -> bool:
         Path(text).expanduser().exists() or (config.REPO / text).exists()
 
 
-def allowed_roots(viewer) -> list[Path]:
-    """Folders whose files this viewer may name in a spec: their own uploads and the runs they may see."""
+def path_allowed(resolved: Path, viewer) -> bool:
+    """May this viewer name this (resolved) path in a spec? The data the lab ships, their own uploads, and
+    the folder of a run they may see — the run is looked up by the id its path names, not by listing runs."""
+    from lab.classroom import access
     from lab.runs import store
 
-    home = config.lab_home()
-    roots = [config.REPO / "assets"]  # the data the lab ships (e.g. the scaling tab's example CSV)
-    roots += [home / "uploads" / viewer.visitor] if viewer.visitor else []
-    roots += [config.runs_dir() / row["id"] for row in store.list_runs(viewer=viewer)]
-    return [r.resolve() for r in roots]
+    def inside(root: Path) -> bool:
+        root = root.resolve()
+        return resolved == root or root in resolved.parents
+
+    if inside(config.REPO / "assets") or (viewer.visitor and inside(config.lab_home() / "uploads" / viewer.visitor)):
+        return True
+    runs = config.runs_dir().resolve()
+    if runs not in resolved.parents:
+        return False
+    row = store.get_run(resolved.relative_to(runs).parts[0])
+    return row is not None and access.can_see(row, viewer)
 
 
 def check_reference(field: str, value: str, viewer) -> None:
@@ -220,7 +228,7 @@ def check_reference(field: str, value: str, viewer) -> None:
     if _looks_like_path(base):
         path = Path(base).expanduser()
         resolved = (path if path.is_absolute() else config.REPO / path).resolve()  # relative: from the lab's folder
-        if not any(resolved == root or root in resolved.parents for root in allowed_roots(viewer)):
+        if not path_allowed(resolved, viewer):
             raise LabError("not_allowed_ref", field=field, value=base[:80])
         return
     if RUN_ID_PATTERN.fullmatch(base):
