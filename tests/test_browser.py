@@ -154,7 +154,7 @@ def test_chinese_on_every_tab_and_the_guided_path(app_url, lab_home):
     with playwright.sync_playwright() as p:
         browser, page = open_app(p, url)
         page.locator("#lang-toggle label").filter(has_text="中文").click()
-        expect(page.locator("#tab-home-button")).to_have_text("首页", timeout=10000)
+        expect(page.locator("#tab-home-button")).to_have_text("首页", timeout=60000)
         for tab in TABS:
             button = page.locator(f"#tab-{tab}-button").first  # Gradio also renders tab buttons in an overflow menu
             button.click()
