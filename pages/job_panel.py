@@ -14,6 +14,7 @@ from lab.runs import runner, store
 from lab.errors import LabError
 from lab.runs.job_view import job_status
 from pages.ui import K, session_lang, viewer, warn
+from pages.widgets import ConfirmButton
 
 
 def status_html(status: dict | None) -> str:
@@ -36,9 +37,12 @@ class JobPanel:
         self.shown = gr.State("")  # what the widgets show now: the timer skips while it is unchanged
         with gr.Row(elem_classes=["job-row"]):
             self.html = gr.HTML(status_html(None), elem_id=f"{name}-status", elem_classes=["job-panel"])
-            self.cancel = ui.make(gr.Button, value=K("job.cancel"), variant="stop", size="sm", scale=0,
-                                  min_width=120, visible=False, elem_id=f"{name}-cancel")
-        self.cancel.click(self._cancel, [self.run_id, ui.lang, ui.visitor, ui.token], self.outputs())
+            self.confirm = ConfirmButton(ui, K("job.cancel"), confirm_key="job.cancel_confirm", variant="stop",
+                                         size="sm", scale=0, min_width=120, visible=False, elem_id=f"{name}-cancel")
+            self.cancel = self.confirm.button
+        # the first click asks ("Click again to cancel"), the second cancels
+        self.confirm.on_click(self._cancel, self.run_id, [self.run_id, ui.lang, ui.visitor, ui.token],
+                              [self.html, self.shown, *self.result_outputs])
         # the run id is the browser's: every read checks it against this session's viewer
         ui.poll(self.poll, [self.run_id, ui.lang, self.shown, ui.visitor, ui.token], self.outputs())
         ui.on_language(lambda lang, run_id, visitor, token: self.render(run_id, lang, "", viewer(visitor, token)),
@@ -76,6 +80,7 @@ class JobPanel:
         return [run_id, status_html(waiting), gr.update(visible=True), "", *self.show_result(None, lang)]
 
     def _cancel(self, run_id, lang, visitor="", token=""):
+        """The confirmed cancel; updates for the panel but its button (ConfirmButton resets its text)."""
         lang = session_lang(lang)
         if run_id:
             try:
@@ -83,4 +88,5 @@ class JobPanel:
                     runner.cancel(run_id, viewer=viewer(visitor, token))  # only your own (or the teacher's)
             except LabError as error:
                 warn(error, lang)
-        return self.render(run_id, lang, "", viewer(visitor, token))
+        updates = self.render(run_id, lang, "", viewer(visitor, token))
+        return [updates[0], *updates[2:]]

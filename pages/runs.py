@@ -9,18 +9,20 @@ from lab.classroom import access
 from lab.runs import runner, store
 from lab.errors import LabError
 from lab.present.plots import empty_figure, metric_curves
-from lab.runs.runs_view import (TABLE_WIDTHS, compare_frame, curve_names, metric_records, run_choices, run_label,
-                           runs_frame, table_signature)
+from lab.runs.runs_view import (TABLE_WIDTHS, compare_frame, curve_names, find_runs, kind_choices, metric_records,
+                                run_choices, run_label, runs_frame, status_choices, table_signature)
 from pages.run_detail import RunDetail
 from pages.classroom import Classroom
 from pages.ui import K, session_lang, viewer, warn
-from pages.widgets import shows_errors
+from pages.widgets import ConfirmButton, shows_errors
 
 TABLE_LIMIT = 200
 
 
-def _rows(visitor: str, token: str, mine_only: bool) -> list[dict]:
-    rows = store.list_runs(limit=TABLE_LIMIT, viewer=viewer(visitor, token))  # others' private runs never leave SQLite
+def _rows(visitor: str, token: str, mine_only: bool, search: str = "", kind: str = "", status: str = "",
+          lang: str = "en") -> list[dict]:
+    """The table's rows, searched and filtered on the server (others' private runs never leave SQLite)."""
+    rows = find_runs(viewer(visitor, token), search, kind or "", status or "", lang, limit=TABLE_LIMIT)
     return [r for r in rows if access.is_mine(r["owner"], visitor)] if mine_only else rows
 
 
@@ -28,20 +30,29 @@ def build(ui) -> None:
     with ui.make(gr.Tab, label=K("tab.runs"), id="runs", elem_id="tab-runs") as tab:
         with ui.make(gr.Accordion, label=K("runs.about"), open=False):
             ui.lesson("runs")
-        with gr.Row(equal_height=True):
-            mine_only = ui.make(gr.Checkbox, label=K("runs.mine_only"), value=False, scale=1, elem_id="runs-mine")
+        with gr.Row(equal_height=True, elem_id="runs-filters"):
+            search = ui.make(gr.Textbox, label=K("runs.search"), placeholder=K("runs.search_hint"), scale=3,
+                             min_width=220, elem_id="runs-search")
+            kind = ui.make(gr.Dropdown, choices=kind_choices("en"), value="", label=K("runs.filter.kind"), scale=2,
+                           min_width=160, elem_id="runs-kind")
+            status = ui.make(gr.Dropdown, choices=status_choices("en"), value="", label=K("runs.filter.status"),
+                             scale=2, min_width=140, elem_id="runs-status")
+            mine_only = ui.make(gr.Checkbox, label=K("runs.mine_only"), value=False, scale=1, min_width=140,
+                                elem_id="runs-mine")
             refresh = ui.make(gr.Button, value=K("runs.refresh"), size="sm", scale=0, min_width=120)
-        table = gr.Dataframe(runs_frame([], "en"), interactive=False, wrap=True, max_height=360, show_label=False,
+        table = gr.Dataframe(runs_frame([], "en"), interactive=False, wrap=True, max_height=620, show_label=False,
                              column_widths=list(TABLE_WIDTHS), elem_id="runs-table")
         ui.make(gr.Markdown, value=K("runs.hint"), elem_classes=["note"])
         with gr.Row(equal_height=True, elem_id="runs-actions"):
             selected = ui.make(gr.Textbox, label=K("runs.selected"), interactive=False, scale=3, min_width=280,
                                elem_id="runs-selected")
-            buttons = {"cancel": ("stop", "runs.cancel"), "rerun": ("secondary", "runs.rerun"),
-                       "delete": ("secondary", "runs.delete"), "add-compare": ("secondary", "runs.add_compare")}
-            cancel, rerun, delete, add = (ui.make(gr.Button, value=K(key), variant=variant, size="md", scale=1,
-                                                  min_width=110, elem_id=f"runs-{name}")
-                                          for name, (variant, key) in buttons.items())
+            cancel = ConfirmButton(ui, K("runs.cancel"), confirm_key="runs.cancel_confirm", variant="stop", size="md",
+                                   scale=1, min_width=110, elem_id="runs-cancel")  # asks before it cancels
+            buttons = {"rerun": ("secondary", "runs.rerun"), "delete": ("secondary", "runs.delete"),
+                       "add-compare": ("secondary", "runs.add_compare")}
+            rerun, delete, add = (ui.make(gr.Button, value=K(key), variant=variant, size="md", scale=1,
+                                          min_width=110, elem_id=f"runs-{name}")
+                                  for name, (variant, key) in buttons.items())
         with gr.Tabs():
             with ui.make(gr.Tab, label=K("runs.details"), id="runs-details"):
                 detail = RunDetail(ui)
@@ -59,10 +70,11 @@ def build(ui) -> None:
         table_shown, ids_shown = gr.State(""), gr.State("")  # inside the Tab (see test_every_child_of_the_tab_bar_is_a_tab)
 
     # -- the table: redrawn when what it shows changed (cheap: one SQLite query, small JSON files) --
-    def draw_table(lang, visitor, token, mine, shown, ids, force=False):
+    def draw_table(lang, visitor, token, mine, words, kind_name, status_name, shown, ids, force=False):
         lang = session_lang(lang)
-        rows = _rows(visitor, token, mine)
-        signature = f"{lang}|{visitor}|{viewer(visitor, token).role}|{mine}|{table_signature(rows)}"
+        rows = _rows(visitor, token, mine, words, kind_name, status_name, lang)
+        signature = (f"{lang}|{visitor}|{viewer(visitor, token).role}|{mine}|{words}|{kind_name}|{status_name}|"
+                     f"{table_signature(rows)}")
         id_list = ",".join(r["id"] for r in rows)
         table_update = gr.skip() if signature == shown and not force else runs_frame(rows, lang, visitor)
         picks_update = gr.skip() if id_list == ids and not force else gr.update(choices=run_choices(rows))
@@ -70,15 +82,20 @@ def build(ui) -> None:
             runner.ensure_dispatcher()  # a dispatcher that died is replaced (a no-op while one holds the lease)
         return table_update, signature, picks_update, id_list
 
-    table_io = ([ui.lang, ui.visitor, ui.token, mine_only, table_shown, ids_shown],
+    table_io = ([ui.lang, ui.visitor, ui.token, mine_only, search, kind, status, table_shown, ids_shown],
                 [table, table_shown, picks, ids_shown])
     ui.poll(draw_table, *table_io)
 
-    def redraw_table(lang, visitor, token, mine, shown, ids):
-        return draw_table(lang, visitor, token, mine, shown, ids, force=True)
+    def redraw_table(lang, visitor, token, mine, words, kind_name, status_name, shown, ids):
+        return draw_table(lang, visitor, token, mine, words, kind_name, status_name, shown, ids, force=True)
 
     ui.on_language(redraw_table, table_io[0][1:], table_io[1])
-    mine_only.change(redraw_table, *table_io)
+    ui.on_language(lambda lang: [gr.update(choices=kind_choices(lang)), gr.update(choices=status_choices(lang))],
+                   [], [kind, status])
+    for control in (mine_only, kind, status):
+        control.change(redraw_table, *table_io)
+    search.submit(redraw_table, *table_io)
+    search.change(redraw_table, *table_io, trigger_mode="always_last", show_progress="hidden")
     tab.select(redraw_table, *table_io, show_progress="hidden")  # fresh at once, whatever the timer's pace
 
     # -- selecting a run shows its details; the timer keeps an active run's details live ----------
@@ -113,9 +130,11 @@ def build(ui) -> None:
             return gr.skip()
 
     for button, action in ((cancel, "cancel"), (rerun, "rerun"), (delete, "delete")):
-        clicked = button.click(lambda run_id, lang, visitor, token, action=action: act(action, run_id, lang, visitor,
-                                                                                        token),
-                               [selected, ui.lang, *who], selected)
+        def acted(run_id, lang, visitor, token, action=action):
+            return act(action, run_id, lang, visitor, token)
+
+        clicked = (button.on_click(acted, selected, [selected, ui.lang, *who], [selected]) if button is cancel
+                   else button.click(acted, [selected, ui.lang, *who], selected))
         clicked.then(redraw_table, *table_io).then(detail.render, [selected, ui.lang, *who], detail.outputs())
         ui.hurry(clicked)
     refresh.click(redraw_table, *table_io).then(detail.render, [selected, ui.lang, *who], detail.outputs())

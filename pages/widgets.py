@@ -20,7 +20,7 @@ import gradio as gr
 from lab.classroom import presets
 from lab.classroom.uploads import save_upload
 from lab.errors import LabError
-from lab.present.i18n import lesson
+from lab.present.i18n import lesson, t
 from lab.present.table_layout import CONTAINER_PX, column_widths
 from lab.present.form_fields import error_text
 from pages.ui import K, session_lang, warn
@@ -79,6 +79,45 @@ class RunButton:
 
         event = self.button.click(handler, inputs, list(outputs) + [self.error] + marked, **kwargs)
         self.ui.hurry(event)
+        return event
+
+
+class ConfirmButton:
+    """A button that acts on its second click for the same target (e.g. cancel a run): the first click only
+    turns its text into the question ("Click again to cancel run …"); a new target (another run selected,
+    a new run started) asks again. Server-side, so no browser dialog is needed.
+
+        cancel = ConfirmButton(ui, K("runs.cancel"), confirm_key="runs.cancel_confirm", elem_id="runs-cancel")
+        cancel.on_click(fn, target=selected, inputs=[selected, ui.lang, ...], outputs=[...], lang_at=1)
+    """
+
+    def __init__(self, ui, value: K, confirm_key: str, **kwargs):
+        self.ui, self.value, self.confirm_key = ui, value, confirm_key
+        self.button = ui.make(gr.Button, value=value, **kwargs)
+        self.armed = gr.State("")  # the target the question was asked for
+
+    def asking(self, target: str, lang: str) -> dict:
+        return gr.update(value=t(self.confirm_key, lang, target=target))
+
+    def reset(self, lang: str) -> dict:
+        return gr.update(value=self.value.render(session_lang(lang)))
+
+    def on_click(self, fn: Callable, target, inputs: list, outputs: list, lang_at: int = 1, **kwargs):
+        """fn(*inputs) -> updates for outputs, run on the second click for the target's current value (at once
+        when the target is empty: fn says what is missing). Returns the event."""
+        count = len(outputs)
+
+        def handler(armed, target_value, *args):
+            lang = session_lang(args[lang_at] if len(args) > lang_at else None)
+            if target_value and armed != target_value:
+                return [gr.skip()] * count + [self.asking(target_value, lang), target_value]
+            result = fn(*args)
+            values = [result] if count == 1 else list(result or []) if count else []
+            return values + [self.reset(lang), ""]
+
+        event = self.button.click(handler, [self.armed, target, *inputs], [*outputs, self.button, self.armed], **kwargs)
+        target.change(lambda lang: (self.reset(lang), ""), [self.ui.lang], [self.button, self.armed],
+                      show_progress="hidden", queue=False)
         return event
 
 
@@ -152,8 +191,13 @@ class LessonPicker:
 
 def upload_box(ui, target, label, elem_id: str, file_types=(".jsonl", ".json", ".csv"), save: Callable = save_upload,
                **kwargs):
-    """A file box whose upload is saved (save(path, visitor) -> stored path) and put into `target`."""
-    box = ui.make(gr.File, label=label, file_types=list(file_types), elem_id=elem_id, **kwargs)
+    """A file box whose upload is saved (save(path, visitor) -> stored path) and put into `target`.
+    Its label sits above the drop zone and the zone grows to its text (class "upload-box" in
+    assets/style.css): a fixed height used to let the label cover "Drop File Here" and cut "Click to Upload"."""
+    kwargs.pop("height", None)  # the zone sizes itself; a fixed height clips its text
+    classes = kwargs.pop("elem_classes", None) or []
+    box = ui.make(gr.File, label=label, file_types=list(file_types), elem_id=elem_id,
+                  elem_classes=["upload-box", *([classes] if isinstance(classes, str) else classes)], **kwargs)
 
     @shows_errors(outputs=None, lang_at=1)
     def uploaded(file, lang, visitor):

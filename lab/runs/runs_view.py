@@ -29,10 +29,13 @@ def status_text(status: str, lang: str) -> str:
 
 
 def kind_text(kind: str, lang: str) -> str:
-    """A job kind in words ("kind.generate"), or its name where the lab has no translation."""
+    """A job kind in words ("kind.generate"), or its name where the lab has no translation; one style for
+    every kind (first letter upper case: "Generate", "Fine-tune", "Prompting", "DPO"), so that the Kind
+    column does not mix "Prompting" with lowercase kinds."""
     key = KINDS.label_key(kind)
     text = t(key, lang)
-    return kind if text == key else text
+    text = kind if text == key else text
+    return text[:1].upper() + text[1:]
 
 
 def format_time(timestamp) -> str:
@@ -56,6 +59,22 @@ def duration(row: dict, now: float | None = None) -> float | None:
     if not row.get("started_at"):
         return None
     return (row.get("finished_at") or now or time.time()) - row["started_at"]
+
+
+def started_text(row: dict) -> str:
+    """When the run started; a replayed run (served from the cache, never started) shows when it was made."""
+    return format_time(row.get("started_at") or (row.get("created_at") if row.get("cached_from") else None))
+
+
+def duration_text(row: dict, lang: str, now: float | None = None) -> str:
+    """How long the run took; a replayed run says so, with the time the run it replays took."""
+    if row.get("cached_from") and not row.get("started_at"):
+        took = (row.get("metrics") or {}).get("wall_seconds")
+        if not isinstance(took, (int, float)):
+            source = store.get_run(row["cached_from"]) or {}
+            took = duration(source, now) if source.get("finished_at") else None
+        return t("runs.replayed_duration", lang, duration=format_duration(took) or "–")
+    return format_duration(duration(row, now))
 
 
 def progress_text(row: dict) -> str:
@@ -82,10 +101,37 @@ def owner_text(owner: str, visitor: str, lang: str) -> str:
 def runs_frame(rows: list[dict], lang: str, visitor: str = "", now: float | None = None) -> pd.DataFrame:
     """The runs table with headers and statuses in `lang`; the first column is always the run id."""
     records = [[row["id"], kind_text(row["kind"], lang), row["name"], status_text(row["status"], lang),
-                row.get("queue_position") or "", progress_text(row), format_time(row.get("started_at")),
-                format_duration(duration(row, now)), key_figures(row.get("metrics"), lang),
+                row.get("queue_position") or "", progress_text(row), started_text(row),
+                duration_text(row, lang, now), key_figures(row.get("metrics"), lang),
                 owner_text(row.get("owner", ""), visitor, lang)] for row in rows]
     return pd.DataFrame(records, columns=[t(f"runs.col.{c}", lang) for c in TABLE_COLUMNS], dtype=object)
+
+
+def find_runs(viewer: access.Viewer | None, search: str = "", kind: str = "", status: str = "",
+              lang: str = "en", limit: int = 200, scan: int = 2000) -> list[dict]:
+    """The runs table's rows, filtered on the server: the runs this viewer may see (runner.list_runs), of
+    one kind and one status ("" = any), whose id, name, kind (name or words in `lang`), preset or owner
+    contain every word of `search` (case-insensitive); newest first, at most `limit` of the newest `scan`."""
+    statuses = [status] if status in STATUSES else None
+    rows = runner.list_runs(viewer, limit=scan if (search or kind) else limit, statuses=statuses)
+    words = str(search or "").lower().split()
+
+    def text(row: dict) -> str:
+        return " ".join(str(v) for v in (row["id"], row.get("name"), row["kind"], kind_text(row["kind"], lang),
+                                          row.get("preset"), row.get("owner"))).lower()
+
+    found = [row for row in rows if (not kind or row["kind"] == kind) and all(w in text(row) for w in words)]
+    return found[:limit]
+
+
+def kind_choices(lang: str) -> list[tuple[str, str]]:
+    """The Runs table's kind filter: every kind, in words, sorted; "" = every kind."""
+    kinds = sorted(((kind_text(name, lang), name) for name in KINDS.names()), key=lambda c: c[0].lower())
+    return [(t("runs.filter.any_kind", lang), ""), *kinds]
+
+
+def status_choices(lang: str) -> list[tuple[str, str]]:
+    return [(t("runs.filter.any_status", lang), ""), *((status_text(s, lang), s) for s in STATUSES)]
 
 
 def any_active_run() -> bool:
