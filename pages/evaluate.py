@@ -35,11 +35,12 @@ def build(ui) -> None:
         with gr.Row():
             with gr.Column(scale=3):
                 with gr.Tabs():
-                    with ui.make(gr.Tab, label=K("evaluate.tab_judge"), id="evaluate-judge"):
+                    with ui.make(gr.Tab, label=K("evaluate.tab_judge"), id="evaluate-judge") as judge_tab:
                         judge_parts = _judge_tab(ui)
                     with ui.make(gr.Tab, label=K("evaluate.tab_arena"), id="evaluate-arena"):
                         _arena_tab(ui)
-                    with ui.make(gr.Tab, label=K("evaluate.tab_metrics"), id="evaluate-metrics"):
+                    with ui.make(gr.Tab, label=K("evaluate.tab_metrics"), id="evaluate-metrics",
+                                 elem_id="evaluate-metrics-tab") as metrics_tab:
                         metric = _metrics_tab(ui)
             with gr.Column(scale=2):
                 ui.lesson("evaluate")
@@ -47,6 +48,10 @@ def build(ui) -> None:
                                     elem_id="evaluate-lesson-pick").dropdown
     judge_parts["judge"].change(lambda name: gr.update(value=f"judge_{name}"), [judge_parts["judge"]], [pick])
     metric.change(lambda name: gr.update(value=f"metric_{name}"), [metric], [pick])
+    # each sub-tab shows its own lesson: Accuracy its metric's, Win rates its judge's
+    metrics_tab.select(lambda name: gr.update(value=f"metric_{name}"), [metric], [pick], show_progress="hidden")
+    judge_tab.select(lambda name: gr.update(value=f"judge_{name}"), [judge_parts["judge"]], [pick],
+                     show_progress="hidden")
 
 
 def _preset_row(ui, kind: str) -> PresetRow:

@@ -40,9 +40,16 @@ def build(ui) -> None:
                                       label=K("finetune.dataset"), info=K("finetune.dataset_info"),
                                       elem_id="finetune-dataset")
                 with gr.Row():
-                    upload_box(ui, dataset, label=K("finetune.upload"), elem_id="finetune-upload", height=90)
+                    upload_box(ui, dataset, label=K("finetune.upload"), elem_id="finetune-upload")
                     preview_button = ui.make(gr.Button, value=K("finetune.preview"), size="sm",
                                              elem_id="finetune-preview-button")
+                # the preview opens right under its button (it used to open ~1,800 px lower)
+                with ui.make(gr.Accordion, label=K("finetune.preview_title"), open=True, visible=False,
+                             elem_id="finetune-preview-box") as preview_box:
+                    preview_note = gr.Markdown("", elem_id="finetune-preview-note")
+                    preview_tokens = gr.HighlightedText(value=[], show_legend=False, show_inline_category=False,
+                                                        combine_adjacent=False, color_map={"answer": "#ffd54f"},
+                                                        elem_id="finetune-preview")
                 methods = ui.make(gr.CheckboxGroup, choices=view.method_choices("en"), value=["lora"],
                                   label=K("finetune.methods"), info=K("finetune.methods_info"),
                                   elem_id="finetune-methods")
@@ -73,11 +80,17 @@ def build(ui) -> None:
                 ui.lesson("finetune")
                 LessonPicker(ui, [METHODS], label=K("finetune.method_lesson"), elem_id="finetune-lesson-pick",
                              value="method_lora")
-        with ui.make(gr.Accordion, label=K("finetune.preview_title"), open=False) as preview_box:
-            preview_note = gr.Markdown("")
-            preview_tokens = gr.HighlightedText(value=[], show_legend=False, show_inline_category=False,
-                                                combine_adjacent=False,
-                                                color_map={"answer": "#ffd54f"}, elem_id="finetune-preview")
+                with gr.Row():
+                    upload_box(ui, dataset, label=K("finetune.upload"), elem_id="finetune-upload")
+                    preview_button = ui.make(gr.Button, value=K("finetune.preview"), size="sm",
+                                             elem_id="finetune-preview-button")
+                # the preview opens right under its button (it used to open ~1,800 px lower)
+                with ui.make(gr.Accordion, label=K("finetune.preview_title"), open=True, visible=False,
+                             elem_id="finetune-preview-box") as preview_box:
+                    preview_note = gr.Markdown("", elem_id="finetune-preview-note")
+                    preview_tokens = gr.HighlightedText(value=[], show_legend=False, show_inline_category=False,
+                                                        combine_adjacent=False, color_map={"answer": "#ffd54f"},
+                                                        elem_id="finetune-preview")
         with ui.make(gr.Accordion, label=K("finetune.methods_table"), open=False):
             methods_table = ui.make(gr.Dataframe, value=view.methods_frame("en"), interactive=False, wrap=True)
         ui.make(gr.Markdown, value=K("finetune.results"))
@@ -113,6 +126,14 @@ def build(ui) -> None:
         export_form.widgets["gguf_type"].visible = False  # shown when the format is gguf
         export_note = gr.Markdown("", elem_id="finetune-export-note")
         export_warning = gr.Markdown("", elem_id="finetune-export-warning", visible=False)
+        # the export's progress and result right under its button (not under the answers table)
+        export_result = gr.Markdown("", elem_id="finetune-export-result", render=False)
+        gguf_download = ui.make(gr.DownloadButton, label=K("finetune.download_gguf"), visible=False,
+                                elem_id="finetune-gguf-download", render=False)
+        export_panel = JobPanel(ui, "finetune-export", show_result=_export_result,
+                                result_outputs=[export_result, gguf_download])
+        export_result.render()
+        gguf_download.render()
         chat_prompts = ui.make(gr.Textbox, value="What is 23 + 45?\nWhat is 90 - 17?", lines=2,
                                label=K("finetune.try_prompts"), elem_id="finetune-chat-prompts")
         chat_button = RunButton(ui, K("finetune.try_button"), elem_id="finetune-chat", variant="secondary")
@@ -121,12 +142,6 @@ def build(ui) -> None:
         chat_panel = JobPanel(ui, "finetune-chat", show_result=lambda result, lang: [view.chat_frame(result, lang)],
                               result_outputs=[chat_table])
         chat_table.render()
-        export_result = gr.Markdown("", elem_id="finetune-export-result")
-        gguf_download = ui.make(gr.DownloadButton, label=K("finetune.download_gguf"), visible=False,
-                                elem_id="finetune-gguf-download", render=False)
-        export_panel = JobPanel(ui, "finetune-export", show_result=_export_result,
-                                result_outputs=[export_result, gguf_download])
-        gguf_download.render()
 
     # -- events ----------------------------------------------------------------------------------
     def show_group(lang, runs_text, visitor, token, signature=None):
@@ -224,8 +239,8 @@ def build(ui) -> None:
             summary = preview((data or "").strip(), (model_name or "").strip(), int(settings["max_length"]),
                               bool(settings["answer_only"]))
         except LabError as error:
-            return [gr.update(open=True), error.message(lang), []]
-        return [gr.update(open=True), view.preview_markdown(summary, lang), view.preview_highlights(summary)]
+            return [gr.update(open=True, visible=True), error.message(lang), []]
+        return [gr.update(open=True, visible=True), view.preview_markdown(summary, lang), view.preview_highlights(summary)]
 
     preview_button.click(show_preview, [ui.lang, model, dataset, *form.inputs()],
                          [preview_box, preview_note, preview_tokens])

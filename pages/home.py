@@ -28,15 +28,16 @@ def build(ui) -> None:
             with gr.Column(scale=5):
                 ui.lesson("home")
             with gr.Column(scale=4):
+                # the step, its question and its Run button first: above the fold at 1440x900 (issue 25)
                 ui.make(gr.Markdown, value=K("path.title"))
-                path = gr.Markdown(guided_path.path_markdown("", "en"), elem_id="home-path")
-                ui.make(gr.Markdown, value=K("path.intro"), elem_classes=["note"])
                 step = ui.make(gr.Dropdown, choices=guided_path.step_choices("en"), value=first or None,
                                label=K("path.step"), info=K("path.open_tab"), elem_id="home-step")
-                info = gr.Markdown(_info(first, "en"), elem_id="home-step-info")
                 reveal = gr.Markdown(_reveal(first, None, "en"), elem_id="home-reveal", elem_classes=["predict"])
                 run = ui.make(gr.Button, value=K("path.run"), variant="primary", elem_id="home-step-run")
                 status = gr.Markdown("", elem_id="home-step-status")
+                info = gr.Markdown(_info(first, "en"), elem_id="home-step-info")
+                path = gr.Markdown(guided_path.path_markdown("", "en"), elem_id="home-path")
+                ui.make(gr.Markdown, value=K("path.intro"), elem_classes=["note"])
                 ui.make(gr.Markdown, value=K("home.models_title"))
                 models = gr.Markdown(models_markdown("en"), elem_id="home-models", elem_classes=["models-table"])
                 ui.make(gr.Markdown, value=K("home.models_note"), elem_classes=["note"])
@@ -63,7 +64,7 @@ def build(ui) -> None:
             return [gr.skip()] * 7
         table, figure = _board(step_id, seen, lang)
         return [guided_path.path_markdown(visitor, lang), _info(step_id, lang), _reveal(step_id, seen, lang),
-                guided_path.runs_markdown(run_ids, lang, seen), table, figure, now]
+                _status(run_ids, lang, seen), table, figure, now]
 
     outputs = [path, info, reveal, status, board_table, board_plot, shown]
     inputs = [ui.lang, ui.visitor, ui.token, step, step_runs]
@@ -110,6 +111,29 @@ def build(ui) -> None:
 
     ui.on_language(redraw, [], [models, system])
     refresh.click(redraw, [ui.lang], [models, system])
+
+
+def _status(run_ids: list[str], lang: str, seen) -> str:
+    """This browser's runs of the step and, once they have answered, the answers the step compares."""
+    return "\n\n".join(part for part in (guided_path.runs_markdown(run_ids, lang, seen),
+                                          answers_markdown(run_ids, lang, seen)) if part)
+
+
+def answers_markdown(run_ids: list[str], lang: str, seen) -> str:
+    """The texts of the step's finished runs (e.g. step 1's greedy and sampled answers), one row per run, so
+    that "distinct answers 3 vs 1" comes with the answers it counted. "" when no run has texts."""
+    from lab.runs import runner
+    from lab.runs.runs_view import markdown_table
+
+    rows = []
+    for run_id in runner.visible(run_ids, seen):  # ids from the browser: only this viewer's visible runs
+        row = runner.get(run_id, seen)
+        items = ((runner.read(run_id, seen).read_result() or {}).get("outputs") or {}).get("outputs")
+        texts = [" ".join(str(item.get("text", "")).split()) for item in items or [] if isinstance(item, dict)]
+        if row["status"] == "succeeded" and texts:
+            rows.append({t("path.col.run", lang): row.get("name") or run_id,
+                         t("path.col.answers", lang): " · ".join(f"“{text[:80]}”" for text in texts[:6])})
+    return f"**{t('path.answers', lang)}**\n\n" + markdown_table(rows) if rows else ""
 
 
 def _load(step_id: str):

@@ -189,6 +189,45 @@ class LessonPicker:
         ui.on_language(lambda lang, name: lesson(name or self.default, lang), [self.dropdown], [self.lesson])
 
 
+class LabeledNumber(gr.Number):
+    """A gr.Number whose minimum/maximum refusal names the field: "Training steps: -1 is less than the minimum
+    (1)" instead of Gradio's bare "Value -1 is less than minimum value 1". Build it through ui.make with a K
+    label (ui.make(LabeledNumber, label=K("..."), minimum=1, ...)); the message is in the browser's
+    language (its Accept-Language: the refusal comes before any handler sees the lab's language)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lab_label = self.label  # the English label; lab_label_key below gives the translated one
+
+    def preprocess(self, payload):
+        if payload is None:
+            return None
+        for bound, key, outside in ((self.minimum, "number_below", lambda b: payload < b),
+                                    (self.maximum, "number_above", lambda b: payload > b)):
+            if bound is not None and outside(bound):
+                lang = request_lang()
+                field = t(self.lab_label_key, lang) if getattr(self, "lab_label_key", None) else self.lab_label
+                raise gr.Error(t(f"error.{key}", lang, field=field or "", value=f"{payload:g}", bound=f"{bound:g}"),
+                               title=t("app.warning_title", lang))
+        return self.round_to_precision(payload, self.precision)
+
+
+def number_field(ui, label: K, **kwargs) -> LabeledNumber:
+    """A number input whose limits are refused naming the field (LabeledNumber), labelled in the visitor's language."""
+    box = ui.make(LabeledNumber, label=label, **kwargs)
+    box.lab_label_key = label.key
+    return box
+
+
+def request_lang() -> str:
+    """The language the browser asks for ("zh" or "en"), where no handler has the lab's chosen language yet."""
+    from gradio.context import LocalContext
+
+    request = LocalContext.request.get(None)
+    accepted = (request.headers.get("accept-language", "") if request is not None and request.headers else "").lower()
+    return "zh" if accepted.startswith("zh") else "en"
+
+
 def upload_box(ui, target, label, elem_id: str, file_types=(".jsonl", ".json", ".csv"), save: Callable = save_upload,
                **kwargs):
     """A file box whose upload is saved (save(path, visitor) -> stored path) and put into `target`.

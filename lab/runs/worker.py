@@ -68,9 +68,41 @@ def _failure(exc: BaseException) -> LabError:
     return LabError("job_crashed", detail=f"{type(exc).__name__}: {text[:300]}")
 
 
+QUIET_ENVIRONMENT = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+                     "TRANSFORMERS_VERBOSITY": "error", "DATASETS_VERBOSITY": "error", "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1"}
+QUIET_WARNINGS = (FutureWarning, DeprecationWarning, PendingDeprecationWarning)
+
+
+def quiet_libraries() -> None:
+    """The run log is for students: no library FutureWarnings or deprecation notices, no raw tqdm bars
+    (the lab reports progress itself). Real errors stay: exceptions and the libraries' error-level logs
+    still reach the log, and UserWarnings (often the useful ones) are kept. Set before the libraries
+    load, and applied to those a forked worker already holds."""
+    import warnings
+
+    os.environ.update(QUIET_ENVIRONMENT)
+    for category in QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", category=category)
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    if "datasets" in sys.modules:
+        import datasets
+
+        datasets.disable_progress_bars()
+    if "huggingface_hub" in sys.modules:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+
+
 def run_job(run_dir: Path, threads: int = 1) -> int:
     """Run the job in run_dir; returns the process exit code (0 when it succeeded)."""
     from lab.runs import distributed
+
+    quiet_libraries()
 
     run_dir = Path(run_dir)
     folder = RunFolder.at(run_dir)
