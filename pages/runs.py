@@ -14,7 +14,7 @@ from lab.runs.runs_view import (TABLE_WIDTHS, compare_frame, curve_names, find_r
 from pages.run_detail import RunDetail
 from pages.classroom import Classroom
 from pages.ui import K, session_lang, viewer, warn
-from pages.widgets import ConfirmButton, shows_errors
+from pages.widgets import ConfirmButton, error_html, shows_errors
 
 TABLE_LIMIT = 200
 
@@ -53,6 +53,8 @@ def build(ui) -> None:
             rerun, delete, add = (ui.make(gr.Button, value=K(key), variant=variant, size="md", scale=1,
                                           min_width=110, elem_id=f"runs-{name}")
                                   for name, (variant, key) in buttons.items())
+        action_error = gr.HTML("", visible=False, elem_id="runs-actions-error", elem_classes=["run-error-box"],
+                               padding=False)
         with gr.Tabs():
             with ui.make(gr.Tab, label=K("runs.details"), id="runs-details"):
                 detail = RunDetail(ui)
@@ -111,30 +113,31 @@ def build(ui) -> None:
                    detail.outputs())
 
     # -- actions on the selected run; errors come back as toasts in the chosen language ----------
+    # a refusal shows as a toast and as a red line right under the row of buttons
     def act(action, run_id, lang, visitor, token):
         lang = session_lang(lang)
-        if not run_id:
-            warn(LabError("no_run_selected"), lang)
-            return gr.skip()
-        who = viewer(visitor, token)  # the runner refuses others' runs (lab/classroom/access.py), not only this page
+        hidden = gr.update(value="", visible=False)
         try:
+            if not run_id:
+                raise LabError("no_run_selected")
+            who = viewer(visitor, token)  # the runner refuses others' runs (lab/classroom/access.py), not only this page
             if action == "cancel":
                 runner.cancel(run_id, viewer=who)
-                return gr.skip()
+                return gr.skip(), hidden
             if action == "rerun":
-                return runner.rerun(run_id, owner=visitor or "", viewer=who)
+                return runner.rerun(run_id, owner=visitor or "", viewer=who), hidden
             runner.delete(run_id, viewer=who)
-            return ""
+            return "", hidden
         except LabError as error:
             warn(error, lang)
-            return gr.skip()
+            return gr.skip(), gr.update(value=error_html(error, lang), visible=True)
 
     for button, action in ((cancel, "cancel"), (rerun, "rerun"), (delete, "delete")):
         def acted(run_id, lang, visitor, token, action=action):
             return act(action, run_id, lang, visitor, token)
 
-        clicked = (button.on_click(acted, selected, [selected, ui.lang, *who], [selected]) if button is cancel
-                   else button.click(acted, [selected, ui.lang, *who], selected))
+        clicked = (button.on_click(acted, selected, [selected, ui.lang, *who], [selected, action_error])
+                   if button is cancel else button.click(acted, [selected, ui.lang, *who], [selected, action_error]))
         clicked.then(redraw_table, *table_io).then(detail.render, [selected, ui.lang, *who], detail.outputs())
         ui.hurry(clicked)
     refresh.click(redraw_table, *table_io).then(detail.render, [selected, ui.lang, *who], detail.outputs())

@@ -156,6 +156,11 @@ def test_runs_filters_and_a_two_step_cancel(page):
 
     _open(page, "runs")
     assert_columns_reachable(page, "#runs-table")
+    page.locator("#runs-cancel").click()  # nothing selected: refused under the row of buttons
+    message = page.locator("#runs-actions-error .run-error")
+    expect(message).to_contain_text("Select a run", timeout=LONG)
+    pressed, box = page.locator("#runs-cancel").bounding_box(), message.bounding_box()
+    assert 0 <= box["y"] - (pressed["y"] + pressed["height"]) <= NEAR_PX
     page.locator("#runs-search input, #runs-search textarea").first.fill("no-such-run-anywhere")
     page.locator("#runs-search input, #runs-search textarea").first.press("Enter")
     expect(page.locator("#runs-table [role=row]").filter(has_text="generate")).to_have_count(0, timeout=LONG)
