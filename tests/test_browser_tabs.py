@@ -44,7 +44,7 @@ COLUMNS_JS = """(selector) => {
 def app(tmp_path_factory):
     home = tmp_path_factory.mktemp("tabs_home")
     with running_app(home / "app.log", env={"LAB_HOME": str(home / "lab"), "LAB_IDLE_EXIT": "5"}) as (url, process):
-        wait_until_served(url, process)
+        wait_until_served(url, process, timeout=300)  # a busy CI machine can take minutes to import everything
         yield url, home
 
 
