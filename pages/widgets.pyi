@@ -193,7 +193,7 @@ from gradio.events import Dependency
 class LabeledNumber(gr.Number):
     """A gr.Number whose minimum/maximum refusal names the field: "Training steps: -1 is less than the minimum
     (1)" instead of Gradio's bare "Value -1 is less than minimum value 1". Build it through ui.make with a K
-    label (ui.make(LabeledNumber, label=K("..."), minimum=1, ...)); the message is in the browser's
+    label (number_field below); the message is in the browser's
     language (its Accept-Language: the refusal comes before any handler sees the lab's language)."""
 
     def __init__(self, *args, **kwargs):

@@ -81,3 +81,23 @@ def test_the_worker_log_has_no_future_warnings_or_progress_bars_but_keeps_errors
     assert os.environ["TQDM_DISABLE"] == "1" and os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
     assert [str(w.message) for w in caught] == ["keep me"]
     assert os.environ["TRANSFORMERS_VERBOSITY"] == "error"  # the libraries' errors still reach the log
+
+
+def test_a_number_limit_refusal_names_the_field():
+    import gradio as gr
+
+    from pages.ui import K, UI
+    from pages.widgets import number_field
+
+    with gr.Blocks():
+        ui = UI(secret="x")
+        box = number_field(ui, K("field.max_steps"), value=5, minimum=1, maximum=100, precision=0)
+    assert box.preprocess(7) == 7
+    for value, words in ((-1, "less than the minimum (1)"), (500, "greater than the maximum (100)")):
+        try:
+            box.preprocess(value)
+        except gr.Error as error:
+            assert str(error.message).startswith(t("field.max_steps", "en") + ":") and words in error.message
+            assert f"{value}" in error.message
+        else:
+            raise AssertionError(f"{value} was not refused")
