@@ -57,10 +57,10 @@ def build(ui) -> None:
                 summary = gr.Markdown("", elem_id="scaling-summary", render=False)
                 table = result_table(ui, view.parameter_table({}, "en"), render=False,
                                      elem_id="scaling-params")
-                figures = [gr.Plot(render=False, elem_id=f"scaling-plot-{name}") for name in view.FIGURES]
+                figures = [gr.Plot(render=False, elem_id=f"scaling-plot-{name}", show_label=False) for name in view.FIGURES]
 
                 prediction_text = gr.Markdown("", elem_id="scaling-prediction", render=False)
-                predict_plot = gr.Plot(render=False, elem_id="scaling-predict-plot", label=K("scaling.page.predict_plot"))
+                predict_plot = gr.Plot(render=False, elem_id="scaling-predict-plot", show_label=False)
                 default_n, default_d = view.predict_defaults(read_points_file(EXAMPLE_CSV))  # the example's middle
                 n_box = ui.make(gr.Number, value=default_n, minimum=0, label=K("scaling.page.predict_n"),
                                 elem_id="scaling-predict-n", render=False)
@@ -100,7 +100,7 @@ def build(ui) -> None:
                 prediction_text.render()
                 predict_plot.render()
                 verify_text = gr.Markdown("", elem_id="scaling-verify-text", render=False)
-                verify_plot = gr.Plot(render=False, elem_id="scaling-verify-plot")
+                verify_plot = gr.Plot(render=False, elem_id="scaling-verify-plot", show_label=False)
 
                 def show_verify(result, lang):
                     point = view.verified_point(result) if result else None
