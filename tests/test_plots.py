@@ -58,7 +58,9 @@ def test_a_scaling_sweep_draws_one_line_per_model_not_a_sawtooth():
     figure = plots.metric_curves({"sweep": pd.DataFrame(records)}, "loss", "en")
     assert len(figure.data) == 3  # one line per model size
     assert [list(trace.x) for trace in figure.data] == [[30_000, 80_000]] * 3  # each against its tokens D
-    assert "N=10k" in figure.data[0].name and figure.layout.xaxis.type == "log"
+    assert figure.data[0].name == "N=10k" and figure.layout.xaxis.type == "log"  # one run: named by model
+    two = plots.metric_curves({"a": pd.DataFrame(records), "b": pd.DataFrame(records)}, "loss", "en")
+    assert len(two.data) == 6 and two.data[3].name == "b · N=10k"  # several runs: which run, which model
     assert figure.layout.yaxis.range[0] >= 0
     assert "D" in figure.layout.xaxis.title.text
 

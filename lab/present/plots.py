@@ -171,7 +171,8 @@ def _short_number(value: float) -> str:
     return f"{value:.3g}"
 
 
-def curve_series(label: str, frame: pd.DataFrame, metric: str, x: str = "step") -> list[tuple[str, str, list, list]]:
+def curve_series(label: str, frame: pd.DataFrame, metric: str, x: str = "step",
+                 named: bool = True) -> list[tuple[str, str, list, list]]:
     """(name, x column, xs, ys) of each line a run's metrics records make. A run that logs one record per
     trained model (a scaling sweep: N, D and no step) makes one line per model N against its tokens D, not
     one line joining separate models; a run without `x` is drawn against its record number."""
@@ -179,7 +180,7 @@ def curve_series(label: str, frame: pd.DataFrame, metric: str, x: str = "step") 
         return []
     if x not in frame.columns and {"N", "D"} <= set(frame.columns):
         data = frame[["N", "D", metric]].dropna()
-        return [(f"{label} · N={_short_number(float(n))}" if label else f"N={_short_number(float(n))}", "D",
+        return [(f"{label} · N={_short_number(float(n))}" if label and named else f"N={_short_number(float(n))}", "D",
                  list(rows.sort_values("D")["D"]), list(rows.sort_values("D")[metric]))
                 for n, rows in data.groupby("N", sort=True)]
     data = frame[[c for c in (x, metric) if c in frame.columns]].dropna()
@@ -194,7 +195,8 @@ def metric_curves(frames: dict[str, pd.DataFrame], metric: str, lang: str, x: st
 
     figure = go.Figure()
     values, x_name = [], x
-    series = [s for label, frame in frames.items() for s in curve_series(label, frame, metric, x)]
+    named = len(frames) > 1  # one run: its sweep's lines are named by model alone
+    series = [s for label, frame in frames.items() for s in curve_series(label, frame, metric, x, named)]
     for index, (name, x_name, xs, ys) in enumerate(series):
         figure.add_trace(go.Scatter(x=xs, y=ys, name=name, mode="lines+markers" if len(ys) <= 30 else "lines",
                                     line={"width": 3, "color": COLORS[index % len(COLORS)]}))
