@@ -142,12 +142,23 @@ def noise_note(figure, values, lang: str, noise: float = 0.0, relative: float = 
         return False
     key = "plot.within_noise_se" if noise else "plot.within_noise"
     text = t(key, lang, spread=f"{spread:.3g}", noise=f"{noise:.3g}", percent=f"{100 * relative:g}")
+    text = "<br>".join(_wrap(text, 56 if lang == "zh" else 90))  # plotly does not wrap annotations
     figure.add_annotation(text=text, showarrow=False, xref="paper", yref="paper", x=0, y=-0.28, xanchor="left",
                           yanchor="top", align="left", font={"size": FONT_SIZE - 2, "color": "#92400e"},
                           name="noise_note")
-    bottom = (figure.layout.margin.b or 60) + 50
-    figure.update_layout(margin={"b": bottom}, height=(figure.layout.height or 400) + 40)
+    lines = text.count("<br>") + 1
+    figure.update_layout(margin={"b": (figure.layout.margin.b or 60) + 30 + 22 * lines},
+                         height=(figure.layout.height or 400) + 20 + 22 * lines)
     return True
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Lines of at most `width` characters, broken at spaces (English) or anywhere (Chinese has none)."""
+    import textwrap
+
+    if " " not in text.strip() or any("\u4e00" <= c <= "\u9fff" for c in text):
+        return [text[i:i + width] for i in range(0, len(text), width)] or [text]
+    return textwrap.wrap(text, width, break_long_words=True) or [text]
 
 
 def empty_figure(lang: str, message_key: str = "plot.no_data"):

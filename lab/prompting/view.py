@@ -80,7 +80,7 @@ def _lines(groups: dict, x: str, lang: str, title_key: str, x_key: str, empty_ke
     for index, (name, rows) in enumerate(groups.items()):
         rows = sorted(rows, key=lambda r: r[x])
         figure.add_trace(go.Scatter(x=[r[x] for r in rows], y=[r["accuracy"] for r in rows], error_y=_error_bars(rows),
-                                    mode="lines+markers", name=strategy_label(name, lang),
+                                    mode="lines+markers", name=strategy_label(name, lang), cliponaxis=False,
                                     line={"width": 3, "color": COLORS[index % len(COLORS)]}, marker={"size": 10}))
     if not figure.data:
         return empty_figure(lang, empty_key)
@@ -125,7 +125,7 @@ def cost_figure(result, lang: str):
         label = strategy_label(name, lang)
         figure.add_trace(go.Scatter(
             x=[r["tokens_per_question"] for r in rows], y=[r["accuracy"] for r in rows], mode="markers+text",
-            name=label, marker={"size": 13, "color": COLORS[index % len(COLORS)]},
+            name=label, marker={"size": 13, "color": COLORS[index % len(COLORS)]}, cliponaxis=False,
             text=[_point_label(label, r) for r in rows], textposition="top center",
             customdata=[f"k={r['k']} n={r['n']}" for r in rows],
             hovertemplate="%{text} (%{customdata}): %{y:.0%} @ %{x:.1f} tokens<extra></extra>"))

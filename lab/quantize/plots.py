@@ -39,7 +39,8 @@ def memory_vs_quality(table: pd.DataFrame, lang: str):
     figure = go.Figure()
     for scheme, rows in table.groupby("scheme", sort=False):
         figure.add_trace(go.Scatter(x=[memory_x(r) for _, r in rows.iterrows()], y=list(rows["ppl"]),
-                                    text=list(rows["variant"]), textposition="top center",
+                                    text=list(rows["variant"]),  # above, below, above...: int8 rows overlap
+                                    textposition=[("top center", "bottom center")[i % 2] for i in range(len(rows))],
                                     mode="markers" if scheme == "rtn" else "markers+text",  # many RTN points: hover
                                     name=scheme, marker={"size": 14, "color": SCHEME_COLORS.get(scheme, COLORS[6]),
                                                          "symbol": "diamond" if scheme == "rtn" else "circle"}))
