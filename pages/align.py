@@ -110,7 +110,7 @@ def _dpo_section(ui) -> dict:
                                  elem_id="align-dpo-summary", render=False)
     summary_line = gr.Markdown("", elem_id="align-dpo-line", render=False)
     answers = _answers_table("align-dpo-answers")
-    margins = gr.Plot(empty_figure("en"), elem_id="align-dpo-margins", render=False)
+    margins = gr.Plot(empty_figure("en"), elem_id="align-dpo-margins", render=False, show_label=False)
 
     def show(result, lang):
         table, line = view.dpo_summary(result, lang)
@@ -141,7 +141,7 @@ def _reward_section(ui) -> dict:
                                  elem_id="align-reward-summary", render=False)
     samples = gr.Dataframe(value=view.samples_frame(None, "en"), interactive=False, wrap=True,
                            elem_id="align-reward-samples", render=False)
-    margins = gr.Plot(empty_figure("en"), elem_id="align-reward-margins", render=False)
+    margins = gr.Plot(empty_figure("en"), elem_id="align-reward-margins", render=False, show_label=False)
     panel = JobPanel(ui, "align-reward", result_outputs=[summary_table, samples],
                      show_result=lambda result, lang: [view.reward_summary(result, lang), view.samples_frame(result, lang)])
     loss_plot, accuracy_plot = _curves(ui, "align-reward", ("loss", "accuracy"))
@@ -322,7 +322,7 @@ def _curves(ui, prefix: str, names: tuple) -> list:
     plots = []
     for start in range(0, len(names), 2):
         with gr.Row():
-            plots += [gr.Plot(empty_figure("en"), elem_id=f"{prefix}-{name}") for name in names[start:start + 2]]
+            plots += [gr.Plot(empty_figure("en"), elem_id=f"{prefix}-{name}", show_label=False) for name in names[start:start + 2]]
     return plots
 
 

@@ -87,9 +87,9 @@ def _judge_tab(ui) -> dict:
     bias = gr.Markdown("", elem_id="evaluate-bias")
     leaderboard = result_table(ui, view.leaderboard_frame(None, "en"),
                                elem_id="evaluate-leaderboard", render=False)
-    ratings = gr.Plot(empty_figure("en", EMPTY), elem_id="evaluate-ratings", render=False)
-    heatmap = gr.Plot(empty_figure("en", EMPTY), elem_id="evaluate-heatmap", render=False)
-    length_plot = gr.Plot(empty_figure("en", EMPTY), elem_id="evaluate-length", render=False)
+    ratings = gr.Plot(empty_figure("en", EMPTY), elem_id="evaluate-ratings", render=False, show_label=False)
+    heatmap = gr.Plot(empty_figure("en", EMPTY), elem_id="evaluate-heatmap", render=False, show_label=False)
+    length_plot = gr.Plot(empty_figure("en", EMPTY), elem_id="evaluate-length", render=False, show_label=False)
     lc_table = gr.Dataframe(value=view.length_control_frame(None, "en"), interactive=False, wrap=True,
                             elem_id="evaluate-lc", render=False)
     pairs = gr.Dataframe(value=view.pairs_frame(None, "en"), interactive=False, wrap=True, elem_id="evaluate-pairs",
@@ -204,7 +204,7 @@ def _arena_tab(ui) -> None:
     standing = gr.Markdown("", elem_id="evaluate-arena-standing")
     board = gr.Dataframe(value=view.arena_state("", "en")["frame"], interactive=False, wrap=True,
                          elem_id="evaluate-arena-board")
-    board_plot = gr.Plot(empty_figure("en", EMPTY), elem_id="evaluate-arena-plot")
+    board_plot = gr.Plot(empty_figure("en", EMPTY), elem_id="evaluate-arena-plot", show_label=False)
     shown = gr.State("")
     rng = random.Random()
 

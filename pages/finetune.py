@@ -98,9 +98,9 @@ def build(ui) -> None:
         measured = gr.Markdown("", elem_id="finetune-measured", elem_classes=["predict"])
         csv_button = ui.make(gr.DownloadButton, label=K("finetune.download_csv"), size="sm", elem_id="finetune-csv")
         with gr.Row():
-            loss_plot = gr.Plot(empty_figure("en"), elem_id="finetune-loss")
-            quality_plot = gr.Plot(empty_figure("en"), elem_id="finetune-quality")
-        cost_plot = gr.Plot(empty_figure("en"), elem_id="finetune-cost")
+            loss_plot = gr.Plot(empty_figure("en"), elem_id="finetune-loss", show_label=False)
+            quality_plot = gr.Plot(empty_figure("en"), elem_id="finetune-quality", show_label=False)
+        cost_plot = gr.Plot(empty_figure("en"), elem_id="finetune-cost", show_label=False)
         sweep_state = ui.state("finetune-sweep", "")
         with ui.make(gr.Accordion, label=K("finetune.sweep.title"), open=True, visible=True, elem_id="finetune-sweep-results"):
             sweep_note = gr.Markdown("", elem_id="finetune-sweep-note")
@@ -111,8 +111,8 @@ def build(ui) -> None:
                                          interactive=False,
                                          elem_id="finetune-sweep-summary")
             with gr.Row():
-                sweep_overlay = gr.Plot(empty_figure("en"), elem_id="finetune-sweep-overlay")
-                sweep_heatmap = gr.Plot(empty_figure("en"), elem_id="finetune-sweep-heatmap")
+                sweep_overlay = gr.Plot(empty_figure("en"), elem_id="finetune-sweep-overlay", show_label=False)
+                sweep_heatmap = gr.Plot(empty_figure("en"), elem_id="finetune-sweep-heatmap", show_label=False)
         sweep_shown = gr.State("")
         shown = gr.State("")
         ui.make(gr.Markdown, value=K("finetune.try_title"))

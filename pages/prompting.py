@@ -60,10 +60,10 @@ def build(ui) -> None:
         reveal = gr.Markdown("", elem_id="prompting-reveal", render=False)
         table = result_table(ui, view.strategy_frame(None, "en"),
                              elem_id="prompting-table", render=False)
-        bars = gr.Plot(empty_figure("en"), elem_id="prompting-accuracy", render=False)
-        k_plot = gr.Plot(empty_figure("en"), elem_id="prompting-k-curve", render=False)
-        n_plot = gr.Plot(empty_figure("en"), elem_id="prompting-n-curve", render=False)
-        cost_plot = gr.Plot(empty_figure("en"), elem_id="prompting-cost", render=False)
+        bars = gr.Plot(empty_figure("en"), elem_id="prompting-accuracy", render=False, show_label=False)
+        k_plot = gr.Plot(empty_figure("en"), elem_id="prompting-k-curve", render=False, show_label=False)
+        n_plot = gr.Plot(empty_figure("en"), elem_id="prompting-n-curve", render=False, show_label=False)
+        cost_plot = gr.Plot(empty_figure("en"), elem_id="prompting-cost", render=False, show_label=False)
         normalisation = gr.Markdown("", elem_id="prompting-normalisation", render=False)
         traces_table = gr.Dataframe(value=view.traces_frame([], "en"), interactive=False, wrap=True,
                                     elem_id="prompting-traces", render=False, max_height=520)
@@ -104,7 +104,7 @@ def build(ui) -> None:
         with gr.Row():
             paths_table = gr.Dataframe(value=view.trace_detail([], None, "en")[2], interactive=False, wrap=True,
                                        elem_id="prompting-paths")
-            votes_plot = gr.Plot(empty_figure("en", "prompting.plot.no_votes"), elem_id="prompting-votes")
+            votes_plot = gr.Plot(empty_figure("en", "prompting.plot.no_votes"), elem_id="prompting-votes", show_label=False)
 
     # -- events ----------------------------------------------------------------------------------
     @shows_errors(outputs=2 + len(panel.outputs()))

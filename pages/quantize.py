@@ -67,7 +67,7 @@ def build(ui) -> None:
                                                elem_id="quantize-table")
                         q_answers = result_table(ui, view.answers_frame(None, "en"), wide=(2,),
                                                  render=False, elem_id="quantize-answers")
-                        q_plots = [gr.Plot(render=False, elem_id=f"quantize-plot-{name}") for name in view.FIGURES]
+                        q_plots = [gr.Plot(render=False, elem_id=f"quantize-plot-{name}", show_label=False) for name in view.FIGURES]
                         histogram_index = view.FIGURES.index("histogram")
 
                         def show_compare(result, lang):
@@ -115,8 +115,8 @@ def build(ui) -> None:
                         p_summary = gr.Markdown("", elem_id="prune-summary", render=False)
                         p_table = gr.Dataframe(view.sweep_frame(None, "en"), interactive=False, render=False,
                                                elem_id="prune-table")
-                        p_plot = gr.Plot(render=False, elem_id="prune-plot")
-                        p_owl = gr.Plot(render=False, elem_id="prune-owl-plot")
+                        p_plot = gr.Plot(render=False, elem_id="prune-plot", show_label=False)
+                        p_owl = gr.Plot(render=False, elem_id="prune-owl-plot", show_label=False)
                         p_panel = JobPanel(ui, "prune", show_result=lambda result, lang: [
                             view.prune_summary(result, lang), view.sweep_frame(result, lang),
                             view.prune_figure(result, lang), prune_view.owl_figure(result, lang)],
@@ -143,7 +143,7 @@ def build(ui) -> None:
                         s_summary = gr.Markdown("", elem_id="structured-summary", render=False)
                         s_table = gr.Dataframe(prune_view.structured_frame(None, None, "en"), interactive=False,
                                                render=False, elem_id="structured-table")
-                        s_plot = gr.Plot(render=False, elem_id="structured-plot")
+                        s_plot = gr.Plot(render=False, elem_id="structured-plot", show_label=False)
                         s_panel = JobPanel(ui, "prune_structured", show_result=lambda result, lang: [
                             prune_view.structured_summary(result, None, lang),
                             prune_view.structured_frame(result, None, lang),

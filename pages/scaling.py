@@ -12,7 +12,7 @@ from lab.runs import runner
 from lab.errors import LabError
 from lab.kinds.scaling import EXAMPLE_CSV
 from lab.scaling import view
-from lab.scaling.data import read_points_file
+from lab.scaling.data import points_from_records, read_points_file
 from lab.specs import KINDS, spec_from_dict
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
@@ -57,18 +57,30 @@ def build(ui) -> None:
                 summary = gr.Markdown("", elem_id="scaling-summary", render=False)
                 table = result_table(ui, view.parameter_table({}, "en"), render=False,
                                      elem_id="scaling-params")
-                figures = [gr.Plot(render=False, elem_id=f"scaling-plot-{name}") for name in view.FIGURES]
+                figures = [gr.Plot(render=False, elem_id=f"scaling-plot-{name}", show_label=False) for name in view.FIGURES]
 
                 prediction_text = gr.Markdown("", elem_id="scaling-prediction", render=False)
+                predict_plot = gr.Plot(render=False, elem_id="scaling-predict-plot", show_label=False)
+                default_n, default_d = view.predict_defaults(read_points_file(EXAMPLE_CSV))  # the example's middle
+                n_box = ui.make(gr.Number, value=default_n, minimum=0, label=K("scaling.page.predict_n"),
+                                elem_id="scaling-predict-n", render=False)
+                d_box = ui.make(gr.Number, value=default_d, minimum=0, label=K("scaling.page.predict_d"),
+                                elem_id="scaling-predict-d", render=False)
+                verify_note = gr.Markdown(K("scaling.page.verify_blocked", reason=view.verify_reason(
+                    None, default_n, default_d, "en")).render("en"), elem_id="scaling-verify-note", render=False)
 
                 def show_fit(result, lang):
                     if result is None:  # a new fit started: nothing of the previous one stays on screen
-                        return ["", view.parameter_table({}, lang), "", *[None] * len(figures)]
-                    return [view.summary(result, lang), view.parameter_table(result["metrics"], lang), gr.skip(),
-                            *view.figures(result, lang)]
+                        return ["", view.parameter_table({}, lang), "", gr.skip(), gr.skip(), None,
+                                *[None] * len(figures)]
+                    # Predict starts from the middle of the fitted data, not from a fixed guess far outside it
+                    n, d = view.predict_defaults(points_from_records(result["outputs"]["points"]))
+                    drawn = view.figures(result, lang, n, d)
+                    return [view.summary(result, lang), view.parameter_table(result["metrics"], lang),
+                            view.predict_text(result, n, d, lang), n, d, drawn[PREDICTION], *drawn]
 
                 panel = JobPanel(ui, "scaling", show_result=show_fit,
-                                 result_outputs=[summary, table, prediction_text, *figures])
+                                 result_outputs=[summary, table, prediction_text, n_box, d_box, predict_plot, *figures])
                 summary.render()
                 table.render()
                 with gr.Tabs(elem_id="scaling-figures"):
@@ -78,16 +90,17 @@ def build(ui) -> None:
 
                 ui.make(gr.Markdown, value=K("scaling.page.predict_title"))
                 with gr.Row(equal_height=True):
-                    n_box = ui.make(gr.Number, value=1e6, minimum=0, label=K("scaling.page.predict_n"),
-                                    elem_id="scaling-predict-n")
-                    d_box = ui.make(gr.Number, value=2e6, minimum=0, label=K("scaling.page.predict_d"),
-                                    elem_id="scaling-predict-d")
+                    n_box.render()
+                    d_box.render()
                 with gr.Row():
                     predict = ui.make(gr.Button, value=K("scaling.page.predict"), elem_id="scaling-predict")
-                    verify = RunButton(ui, K("scaling.page.verify"), elem_id="scaling-verify", variant="secondary")
+                    verify = RunButton(ui, K("scaling.page.verify"), elem_id="scaling-verify", variant="secondary",
+                                       interactive=False)  # on once a sweep's fit can train (N, D): verify_state
+                verify_note.render()
                 prediction_text.render()
+                predict_plot.render()
                 verify_text = gr.Markdown("", elem_id="scaling-verify-text", render=False)
-                verify_plot = gr.Plot(render=False, elem_id="scaling-verify-plot")
+                verify_plot = gr.Plot(render=False, elem_id="scaling-verify-plot", show_label=False)
 
                 def show_verify(result, lang):
                     point = view.verified_point(result) if result else None
@@ -149,11 +162,18 @@ def build(ui) -> None:
         result = runner.result(fit_run) if fit_run else None
         if not result or result.get("status") != "succeeded":
             warn(LabError("scaling_no_fit_yet"), lang)
-            return [gr.skip(), gr.skip()]
+            return [gr.skip()] * 3
         if not n_params or not tokens or n_params <= 0 or tokens <= 0:
             warn(LabError("scaling_predict_pair", n=n_params, d=tokens), lang)
-            return [gr.skip(), gr.skip()]
-        return [view.predict_text(result, n_params, tokens, lang), view.prediction_figure(result, lang, n_params, tokens)]
+            return [gr.skip()] * 3
+        figure = view.prediction_figure(result, lang, n_params, tokens)  # under the button and in the figure tabs
+        return [view.predict_text(result, n_params, tokens, lang), figure, figure]
+
+    def verify_state(lang, fit_run, n_params, tokens):
+        """The verify button on only when the fit came from a sweep and (N, D) trains here; else off, saying why."""
+        reason = view.verify_reason(fit_run, n_params, tokens, session_lang(lang))
+        note = K("scaling.page.verify_blocked", reason=reason).render(session_lang(lang)) if reason else ""
+        return [gr.update(interactive=not reason), note]
 
     def submit_verify(lang, visitor, fit_run, n_params, tokens):
         lang = session_lang(lang)
@@ -177,7 +197,11 @@ def build(ui) -> None:
                   [ui.visitor, ui.token], [sweep])
     ui.on_load(lambda lang, visitor, token: gr.update(choices=view.sweep_choices(viewer(visitor, token))),
                [ui.visitor, ui.token], [sweep])
-    predict.click(predict_now, [ui.lang, panel.run_id, n_box, d_box], [prediction_text, figures[PREDICTION]])
+    predict.click(predict_now, [ui.lang, panel.run_id, n_box, d_box], [prediction_text, predict_plot, figures[PREDICTION]])
+    verify_io = ([ui.lang, panel.run_id, n_box, d_box], [verify.button, verify_note])
+    for trigger in (n_box.change, d_box.change, panel.run_id.change, panel.shown.change):
+        trigger(verify_state, *verify_io)
+    ui.on_language(lambda lang, fit_run, n, d: verify_state(lang, fit_run, n, d), verify_io[0][1:], verify_io[1])
     verify.on_click(submit_verify, [ui.lang, ui.visitor, panel.run_id, n_box, d_box],
                  [verify_panel.run_id, *verify_panel.outputs()])
     train_sweep.on_click(submit_sweep, [ui.lang, ui.visitor, preset], [sweep_panel.run_id, *sweep_panel.outputs()])

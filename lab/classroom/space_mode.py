@@ -112,6 +112,7 @@ COST_CAPS = (
     ("generate", "prompts × new tokens", ("prompts", "max_new_tokens"), 8192),
     ("demo", "steps × step seconds", ("steps", "step_seconds"), 120),
     ("quantize", "evaluation questions", ("questions",), 400),
+    ("quantize", "further int8 thresholds", ("int8_more_thresholds",), 4),
     ("quantize", "QAT bit widths × steps × batch", ("qat_bits", "qat_steps", "qat_batch_size"), 2400),
     ("quantize", "GPTQ bit widths × calibration texts", ("gptq_bits", "calibration_texts"), 64),
     ("quantize", "SmoothQuant alphas × activation scalings", ("smoothquant_alphas", "smoothquant_activations"), 12),

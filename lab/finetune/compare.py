@@ -115,7 +115,7 @@ def quality_vs_parameters(frame: pd.DataFrame, lang: str, quality: str = "eval_l
     """Each finished method as a point: trainable parameters (log x) against eval loss or accuracy."""
     import plotly.graph_objects as go
 
-    from lab.present.plots import COLORS, empty_figure, layout
+    from lab.present.plots import COLORS, empty_figure, layout, metric_axis
 
     data = frame.dropna(subset=["trainable_params", quality]) if quality in frame else frame.iloc[0:0]
     if data.empty:
@@ -123,9 +123,10 @@ def quality_vs_parameters(frame: pd.DataFrame, lang: str, quality: str = "eval_l
     figure = go.Figure(go.Scatter(x=list(data["trainable_params"]), y=list(data[quality]), mode="markers+text",
                                   text=list(data["method"]), textposition="top center",
                                   marker={"size": 16, "color": [COLORS[i % len(COLORS)] for i in range(len(data))]}))
-    figure.update_xaxes(type="log")
     title = t("finetune.plot.quality_title", lang, quality=axis_title(quality, lang))
-    return layout(figure, title, axis_title("trainable_params", lang), axis_title(quality, lang))
+    figure = layout(figure, title, axis_title("trainable_params", lang), axis_title(quality, lang))
+    metric_axis(figure, data["trainable_params"], axis="x", log=True, min_span=3.0)
+    return metric_axis(figure, data[quality])  # a loss or accuracy axis never reaches below zero
 
 
 def cost_bars(frame: pd.DataFrame, lang: str):

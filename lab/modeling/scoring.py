@@ -90,8 +90,12 @@ def perplexity(model, tokenizer, texts: list[str], max_length: int = None, strid
     logprobs = _token_logprobs(model, sequences, first_scored, _pad_id(tokenizer), batch_size)
     tokens = sum(len(lp) for lp in logprobs)
     nll = -sum(float(lp.double().sum()) for lp in logprobs) / tokens
+    squares = sum(float((lp.double() ** 2).sum()) for lp in logprobs) / tokens
+    # standard error of the mean token NLL (tokens treated as independent: a lower bound on the noise),
+    # and of the perplexity by the delta method: se(exp(m)) ~= exp(m) * se(m)
+    nll_se = math.sqrt(max(squares - nll * nll, 0.0) / max(tokens - 1, 1))
     return {"perplexity": math.exp(nll), "nll_per_token": nll, "tokens": tokens, "windows": len(sequences),
-            "max_length": max_length, "stride": stride}
+            "max_length": max_length, "stride": stride, "nll_se": nll_se, "perplexity_se": math.exp(nll) * nll_se}
 
 
 @dataclass

@@ -7,7 +7,7 @@ import pandas as pd
 
 from lab.runs.folder import RunFolder
 from lab.present.i18n import t
-from lab.present.plots import COLORS, empty_figure, layout
+from lab.present.plots import COLORS, empty_figure, layout, metric_axis
 from lab.modeling.filters import FILTERS
 from lab.prompting.strategies import STRATEGIES
 from lab.runs.runs_view import finish_text
@@ -69,7 +69,7 @@ def accuracy_bars(result, lang: str):
                               error_y=_error_bars(rows), marker_color=[COLORS[i % len(COLORS)] for i in range(len(rows))],
                               text=[f"{r['accuracy'] * 100:.0f}%" for r in rows], textposition="outside"))
     figure = layout(figure, t("prompting.plot.accuracy", lang), "", t("prompting.axis.accuracy", lang))
-    figure.update_yaxes(range=[0, 1.05], tickformat=".0%")
+    _accuracy_axis(figure, [r["accuracy"] for r in rows])
     return figure
 
 
@@ -80,12 +80,12 @@ def _lines(groups: dict, x: str, lang: str, title_key: str, x_key: str, empty_ke
     for index, (name, rows) in enumerate(groups.items()):
         rows = sorted(rows, key=lambda r: r[x])
         figure.add_trace(go.Scatter(x=[r[x] for r in rows], y=[r["accuracy"] for r in rows], error_y=_error_bars(rows),
-                                    mode="lines+markers", name=strategy_label(name, lang),
+                                    mode="lines+markers", name=strategy_label(name, lang), cliponaxis=False,
                                     line={"width": 3, "color": COLORS[index % len(COLORS)]}, marker={"size": 10}))
     if not figure.data:
         return empty_figure(lang, empty_key)
     figure = layout(figure, t(title_key, lang), t(x_key, lang), t("prompting.axis.accuracy", lang))
-    figure.update_yaxes(range=[0, 1.05], tickformat=".0%")
+    _accuracy_axis(figure, [r["accuracy"] for rows in groups.values() for r in rows])
     figure.update_xaxes(tickmode="array", tickvals=sorted({r[x] for rows in groups.values() for r in rows}))  # whole k, n
     figure.update_layout(hovermode="closest")
     return figure
@@ -122,15 +122,35 @@ def cost_figure(result, lang: str):
         return empty_figure(lang)
     figure = go.Figure()
     for index, (name, rows) in enumerate(_by_strategy(points).items()):
+        label = strategy_label(name, lang)
         figure.add_trace(go.Scatter(
-            x=[r["tokens_per_question"] for r in rows], y=[r["accuracy"] for r in rows], mode="markers",
-            name=strategy_label(name, lang), marker={"size": 13, "color": COLORS[index % len(COLORS)]},
-            text=[f"k={r['k']} n={r['n']}" for r in rows], hovertemplate="%{text}: %{y:.0%} @ %{x:.0f} tokens"))
+            x=[r["tokens_per_question"] for r in rows], y=[r["accuracy"] for r in rows], mode="markers+text",
+            name=label, marker={"size": 13, "color": COLORS[index % len(COLORS)]}, cliponaxis=False,
+            text=[_point_label(label, r) for r in rows], textposition="top center",
+            customdata=[f"k={r['k']} n={r['n']}" for r in rows],
+            hovertemplate="%{text} (%{customdata}): %{y:.0%} @ %{x:.1f} tokens<extra></extra>"))
     figure = layout(figure, t("prompting.plot.cost", lang), t("prompting.axis.tokens", lang),
                     t("prompting.axis.accuracy", lang))
-    figure.update_xaxes(type="log")
-    figure.update_yaxes(range=[0, 1.05], tickformat=".0%")
+    # tokens: a log axis spanning the data, at least a factor 4 wide, with labelled ticks (lab/present/plots.py)
+    metric_axis(figure, [p["tokens_per_question"] for p in points], axis="x", log=True, min_span=3.0)
+    _accuracy_axis(figure, [p["accuracy"] for p in points])
     figure.update_layout(hovermode="closest")
+    return figure
+
+
+def _point_label(label: str, row: dict) -> str:
+    """A cost point's label: the strategy, with k or n where the point is one of a curve's."""
+    if row.get("series") == "k":
+        return f"{label} k={row['k']}"
+    if row.get("series") == "n":
+        return f"{label} n={row['n']}"
+    return label
+
+
+def _accuracy_axis(figure, values):
+    """Accuracy on its whole scale, 0 to 100 %, whatever the values (lab/present/plots.metric_axis)."""
+    metric_axis(figure, [0.0, 1.0, *values], floor=0.0, ceiling=1.0)
+    figure.update_yaxes(tickformat=".0%")
     return figure
 
 

@@ -81,8 +81,8 @@ def measure(model_path: str, variant, device: str, data, spec, log=print, job=No
             row["packed_bits_per_weight"] = round(bits, 3)
             row["packed_linear_mb"] = round(bits * total / 8 / 2**20, 4)
         window = min(spec.eval_window, context_length(model) or spec.eval_window)  # no positions past training
-        row["ppl"] = round(perplexity(model, tokenizer, data.eval_texts, max_length=window,
-                                      batch_size=spec.eval_batch_size)["perplexity"], 4)
+        scored = perplexity(model, tokenizer, data.eval_texts, max_length=window, batch_size=spec.eval_batch_size)
+        row["ppl"], row["ppl_se"] = round(scored["perplexity"], 4), round(scored["perplexity_se"], 4)
         acc = accuracy(model, tokenizer, data, batch_size=spec.eval_batch_size)
         row["accuracy"] = None if acc is None else round(acc, 4)
         answers = []

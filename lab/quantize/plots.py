@@ -12,7 +12,7 @@ import math
 import pandas as pd
 
 from lab.present.i18n import t
-from lab.present.plots import COLORS, empty_figure, layout
+from lab.present.plots import COLORS, empty_figure, layout, metric_axis, noise_note
 
 SCHEME_COLORS = {"fp32": COLORS[0], "bf16": COLORS[2], "fp16": COLORS[7], "int8": COLORS[3], "nf4": COLORS[1],
                  "fp4": COLORS[4], "rtn": COLORS[5], "gptq": COLORS[1], "smoothquant": COLORS[2], "qat": COLORS[3]}
@@ -39,13 +39,32 @@ def memory_vs_quality(table: pd.DataFrame, lang: str):
     figure = go.Figure()
     for scheme, rows in table.groupby("scheme", sort=False):
         figure.add_trace(go.Scatter(x=[memory_x(r) for _, r in rows.iterrows()], y=list(rows["ppl"]),
-                                    text=list(rows["variant"]), textposition="top center",
+                                    text=list(rows["variant"]),  # above, below, above...: int8 rows overlap
+                                    textposition=[("top center", "bottom center")[i % 2] for i in range(len(rows))],
                                     mode="markers" if scheme == "rtn" else "markers+text",  # many RTN points: hover
                                     name=scheme, marker={"size": 14, "color": SCHEME_COLORS.get(scheme, COLORS[6]),
                                                          "symbol": "diamond" if scheme == "rtn" else "circle"}))
     figure = layout(figure, t("quantize.plot.memory_title", lang), t("quantize.plot.linear_mb", lang),
                     t("quantize.plot.ppl", lang))
     figure.update_layout(hovermode="closest")
+    return _perplexity_axis(figure, table, lang, x_values=[memory_x(r) for _, r in table.iterrows()])
+
+
+def ppl_noise(table: pd.DataFrame) -> float:
+    """The largest standard error of the rows' perplexities (0 for runs from before it was measured)."""
+    if "ppl_se" not in table:
+        return 0.0
+    values = pd.to_numeric(table["ppl_se"], errors="coerce").dropna()
+    return float(values.max()) if not values.empty else 0.0
+
+
+def _perplexity_axis(figure, table: pd.DataFrame, lang: str, x_values=None):
+    """Perplexity from a meaningful baseline (lab/present/plots.metric_axis: never below 1, never a
+    0.0002-wide axis), the x axis from 0, and a note when the variants are within noise of each other."""
+    metric_axis(figure, table["ppl"], floor=1.0)
+    if x_values is not None:
+        metric_axis(figure, x_values, axis="x")
+    noise_note(figure, table["ppl"], lang, noise=ppl_noise(table))
     return figure
 
 
@@ -64,7 +83,7 @@ def speed_vs_quality(table: pd.DataFrame, lang: str):
     figure = layout(figure, t("quantize.plot.speed_title", lang), t("quantize.plot.tokens_per_second", lang),
                     t("quantize.plot.ppl", lang))
     figure.update_layout(hovermode="closest")
-    return figure
+    return _perplexity_axis(figure, timed, lang, x_values=timed["tokens_per_second_batched"])
 
 
 def rtn_frame(table: pd.DataFrame) -> pd.DataFrame:
@@ -95,8 +114,7 @@ def rtn_curve(table: pd.DataFrame, lang: str):
         figure.add_trace(go.Scatter(x=[min(frame["bits"]), max(frame["bits"])], y=[fp32, fp32], name="fp32", mode="lines",
                                     line={"width": 2, "dash": "dash", "color": "#6b7280"}))
     figure = layout(figure, t("quantize.plot.rtn_title", lang), t("quantize.plot.bits", lang), t("quantize.plot.ppl", lang))
-    low, high = min(values), max(values)  # log axis: 2-bit perplexity can be 100x the rest
-    figure.update_yaxes(type="log", range=[math.log10(low) - 0.02, math.log10(high) + 0.02])
+    metric_axis(figure, values, floor=1.0, log=True)  # log axis: 2-bit perplexity can be 100x the rest
     figure.update_xaxes(dtick=1)
     return figure
 
@@ -178,7 +196,7 @@ def prune_curve(sweep: pd.DataFrame, lang: str):
                                         marker={"size": 16, "symbol": "star", "color": color}))
     figure = layout(figure, t("quantize.plot.prune_title", lang), t("quantize.plot.sparsity", lang),
                     t("quantize.plot.ppl", lang))
-    figure.update_yaxes(type="log")
+    metric_axis(figure, sweep["ppl"], floor=1.0, log=True)
     figure.update_layout(hovermode="closest")
     return figure
 
@@ -216,7 +234,7 @@ def bits_by_method(table: pd.DataFrame, lang: str):
         figure.add_trace(go.Scatter(x=[min(frame["bits"]), max(frame["bits"])], y=[fp32, fp32], name="fp32", mode="lines",
                                     line={"width": 2, "dash": "dash", "color": "#6b7280"}))
     figure = layout(figure, t("quantize.plot.bits_title", lang), t("quantize.plot.bits", lang), t("quantize.plot.ppl", lang))
-    figure.update_yaxes(type="log", range=[math.log10(min(values)) - 0.02, math.log10(max(values)) + 0.02])
+    metric_axis(figure, values, floor=1.0, log=True)
     figure.update_xaxes(dtick=1)
     return figure
 

@@ -128,13 +128,9 @@ def summary(result: dict | None, run_id: str, lang: str) -> str:
     outputs, metrics = result.get("outputs") or {}, result.get("metrics") or {}
     lines = [t("quantize.page.summary", lang, model=(result.get("spec") or {}).get("model", ""),
                variants=int(metrics.get("variants", 0)), seconds=f"{metrics.get('wall_seconds', 0):.0f}")]
-    by_label = {r["variant"]: r for r in outputs.get("rows") or []}
-    if "fp32" in by_label:
-        base = by_label["fp32"]["ppl"]
-        nf4 = by_label.get("nf4", {}).get("ppl")
-        lines.append(t("quantize.page.measured", lang, ppl_fp32=f"{base:.3f}",
-                       int8=_cell(by_label.get("int8", {}).get("ppl")) or "–", nf4=_cell(nf4) or "–",
-                       nf4_change=f"{100 * (nf4 / base - 1):+.1f}%" if nf4 else "–"))
+    line = measured_line(outputs.get("rows") or [], lang)
+    if line:
+        lines.append(line)
     if outputs.get("quantized_source"):
         lines.append(t("quantize.page.prequantized_warning", lang, model=(result.get("spec") or {}).get("model", ""),
                        source=outputs["quantized_source"]))
@@ -145,6 +141,23 @@ def summary(result: dict | None, run_id: str, lang: str) -> str:
         if row.get("export_folder"):
             lines.append(t("quantize.page.exported", lang, variant=row["variant"], folder=row["export_folder"]))
     return "\n\n".join(lines)
+
+
+HEADLINE_SCHEMES = ("bf16", "fp16", "int8", "nf4", "fp4")  # one row each (int8: one per threshold); RTN & co. have plots
+
+
+def measured_line(rows: list, lang: str) -> str:
+    """"Measured: perplexity 8.94 in fp32; int8 t6 8.95 (+0.1% vs fp32), ..." over the headline variants that
+    ran (a scheme that did not run is not named), or "" without an fp32 row."""
+    base = next((r for r in rows if r.get("variant") == "fp32" and r.get("ppl")), None)
+    if base is None:
+        return ""
+    items = [t("quantize.page.measured_item", lang, variant=r["variant"], ppl=_cell(r["ppl"]),
+               change=f"{100 * (r['ppl'] / base['ppl'] - 1):+.2f}%")
+             for r in rows if r.get("scheme") in HEADLINE_SCHEMES and r.get("ppl") is not None]
+    if not items:
+        return t("quantize.page.measured_fp32", lang, ppl_fp32=f"{base['ppl']:.3f}")
+    return t("quantize.page.measured", lang, ppl_fp32=f"{base['ppl']:.3f}", others=t("quantize.page.list_sep", lang).join(items))
 
 
 def sweep_frame(result: dict | None, lang: str) -> pd.DataFrame:

@@ -20,8 +20,54 @@ VERIFY_NAME = re.compile(r"\[fit ([A-Za-z0-9_-]+)\]")
 MAX_VERIFY_FLOPS = 2e14  # ~10 minutes of a loaded CPU core; bigger checks belong on a GPU, from the CLI
 
 
+def _two_figures(value: float) -> float:
+    return float(f"{value:.2g}")
 
 
+def predict_defaults(points: pd.DataFrame) -> tuple[float, float]:
+    """(N, D) to predict first: the geometric middle of the fitted models' N and of their D (two significant
+    figures), a point inside the data, where the fit is best supported."""
+    import numpy as np
+
+    return (_two_figures(float(np.exp(np.log(points["N"].astype(float)).mean()))),
+            _two_figures(float(np.exp(np.log(points["D"].astype(float)).mean()))))
+
+
+def _factor(ratio: float) -> str:
+    return f"{ratio:.0f}" if ratio >= 10 else f"{ratio:.1f}"
+
+
+def extrapolation(points: pd.DataFrame, n_params: float, tokens: float, lang: str) -> str:
+    """A warning when N or D lies outside the fitted data's range, saying how far ("100x below the
+    smallest model fitted"); "" inside it."""
+    parts = []
+    for variable, value, key in (("N", n_params, "n"), ("D", tokens, "d")):
+        low, high = float(points[variable].min()), float(points[variable].max())
+        if value < low:
+            parts.append(t(f"scaling.extrapolate.{key}_below", lang, factor=_factor(low / value), edge=plots._number(low)))
+        elif value > high:
+            parts.append(t(f"scaling.extrapolate.{key}_above", lang, factor=_factor(value / high), edge=plots._number(high)))
+    if not parts:
+        return ""
+    return t("scaling.extrapolate.warning", lang, what=t("scaling.extrapolate.sep", lang).join(parts))
+
+
+def verify_reason(fit_run_id: str | None, n_params, tokens, lang: str) -> str:
+    """Why "Train this model to verify" cannot run now ("" when it can): no finished fit, a fit of a CSV
+    rather than the lab's own sweep, no N or D, or a model too big for this page."""
+    from lab.errors import LabError
+
+    result = RunFolder(fit_run_id).read_result() if fit_run_id else {}
+    if not result or result.get("status") != "succeeded":
+        return LabError("scaling_no_fit_yet").message(lang)
+    if not n_params or not tokens or n_params <= 0 or tokens <= 0:
+        return LabError("scaling_predict_pair", n=n_params, d=tokens).message(lang)
+    sweep = fit_source_sweep(result)
+    try:
+        _verify_spec(RunFolder(sweep).read_spec() if sweep else None, fit_run_id, float(n_params), float(tokens))
+    except LabError as error:
+        return error.message(lang)
+    return ""
 
 
 def sweep_choices(viewer=None) -> list[tuple[str, str]]:
@@ -66,17 +112,27 @@ def figures(result: dict, lang: str, predict_n: float = 0.0, predict_d: float = 
     fit, boot = fit_from_outputs(outputs), bootstrap_from_outputs(outputs)
     points = points_from_records(outputs["points"])
     kaplan = kaplan_fits_from_outputs(outputs)
-    n, d = predict_n or float(points["N"].median()), predict_d or float(points["D"].max()) * 2
+    default_n, default_d = predict_defaults(points)
+    n, d = predict_n or default_n, predict_d or default_d
     return [plots.loss_vs_n(points, fit, lang), plots.loss_vs_d(points, fit, lang), plots.isoflop(points, fit, lang),
             plots.frontier(fit, boot, lang, compute=_compute_span(points)), plots.residuals(points, fit, lang),
             plots.kaplan({v: frontier_points(points, v) for v in kaplan}, kaplan, lang) if kaplan else None,
-            plots.prediction(points, fit, boot, n, d, measured=measured, lang=lang)]
+            prediction_figure(result, lang, n, d, measured)]
 
 
 def prediction_figure(result: dict, lang: str, predict_n: float, predict_d: float, measured=None):
+    """The fitted curve at N against D, the prediction's marker and interval, and a note on the plot when
+    (N, D) lies outside the fitted range."""
     outputs = result["outputs"]
-    return plots.prediction(points_from_records(outputs["points"]), fit_from_outputs(outputs),
-                            bootstrap_from_outputs(outputs), predict_n, predict_d, measured=measured, lang=lang)
+    points = points_from_records(outputs["points"])
+    figure = plots.prediction(points, fit_from_outputs(outputs), bootstrap_from_outputs(outputs), predict_n, predict_d,
+                              measured=measured, lang=lang)
+    warning = extrapolation(points, predict_n, predict_d, lang)
+    if warning:
+        figure.add_annotation(text=warning.replace("**", ""), xref="paper", yref="paper", x=0.01, y=0.99,
+                              xanchor="left", yanchor="top", showarrow=False, align="left", bgcolor="rgba(255,255,255,0.85)",
+                              font={"size": 14, "color": "#b45309"}, name="extrapolation")
+    return figure
 
 
 def _compute_span(points):
@@ -93,8 +149,10 @@ def predict_text(result: dict, n_params: float, tokens: float, lang: str) -> str
     if "prediction_ci_low" in figures_:
         interval = t("scaling.predict.interval", lang, low=f"{figures_['prediction_ci_low']:.4f}",
                      high=f"{figures_['prediction_ci_high']:.4f}")
-    return t("scaling.predict.text", lang, n=f"{n_params:.4g}", d=f"{tokens:.4g}", loss=f"{figures_['prediction']:.4f}",
+    text = t("scaling.predict.text", lang, n=f"{n_params:.4g}", d=f"{tokens:.4g}", loss=f"{figures_['prediction']:.4f}",
              interval=interval)
+    warning = extrapolation(points_from_records(result["outputs"]["points"]), n_params, tokens, lang)
+    return f"{text}\n\n{warning}" if warning else text
 
 
 def fit_source_sweep(result: dict) -> str | None:
@@ -132,11 +190,14 @@ def choose_shape(fields, target_n: float, parameter_count: str = "non_embedding"
 def verify_spec(fit_run_id: str, n_params: float, tokens: float) -> dict:
     """A "pretrain" spec for predict-then-verify: the sweep's own settings, a model near N, D tokens.
     Raises LabError when the fit did not come from a sweep or the run would be too long for a CPU."""
+    return _verify_spec(sweep_spec_of(fit_run_id), fit_run_id, n_params, tokens)
+
+
+def _verify_spec(sweep: dict | None, fit_run_id: str, n_params: float, tokens: float) -> dict:
     from lab.errors import LabError
     from lab.pretrain.fields import TinyModelFields
     from lab.specs import spec_from_dict
 
-    sweep = sweep_spec_of(fit_run_id)
     if not sweep:
         raise LabError("scaling_verify_needs_sweep")
     fields = spec_from_dict(sweep)

@@ -6,6 +6,7 @@ outlier features) are multiplied in 16 bits and all the rest in int8, then the t
 from dataclasses import dataclass
 
 from lab.quantize.schemes import SCHEMES, Scheme, Variant, load_plain
+from lab.errors import LabError
 from lab.specs import setting
 
 
@@ -15,10 +16,27 @@ class Int8Settings:
 
     int8_threshold: float = setting(6.0, en="LLM.int8: input features whose |activation| exceeds this are multiplied in 16 bits, the rest in int8 (0 turns the 16-bit part off).",
                                     zh="LLM.int8:输入中 |激活值| 超过该阈值的特征用 16 位相乘,其余用 int8(0 表示关闭 16 位部分)。", minimum=0.0, maximum=1000.0)
+    int8_more_thresholds: list[float] = setting([], en="LLM.int8: further thresholds to measure in the same run, one per line (e.g. 0 beside 6: with and without the 16-bit outlier part). Each is one more int8 row.",
+                                                zh="LLM.int8:在同一次运行中再测量的阈值,每行一个(例如在 6 之外再测 0:有无 16 位离群部分)。每个阈值多一行 int8 结果。")
+
+    @staticmethod
+    def check(spec):
+        for value in spec.int8_more_thresholds:
+            if not 0 <= float(value) <= 1000:
+                raise LabError("int8_bad_threshold", value=value)
+
+
+def thresholds(spec) -> list[float]:
+    """int8_threshold, then each further threshold not already listed."""
+    return list(dict.fromkeys([float(spec.int8_threshold), *(float(v) for v in spec.int8_more_thresholds)]))
 
 
 def variants(spec):
-    return [Variant("int8", "int8", {"threshold": spec.int8_threshold})]
+    """One int8 row per threshold: labelled "int8" when there is one, "int8 t6", "int8 t0" when several."""
+    chosen = thresholds(spec)
+    if len(chosen) == 1:
+        return [Variant("int8", "int8", {"threshold": chosen[0]})]
+    return [Variant(f"int8 t{value:g}", "int8", {"threshold": value}) for value in chosen]
 
 
 def load(path, variant, device):
