@@ -7,6 +7,7 @@
     python -m lab cancel RUN_ID
     python -m lab preset [NAME] [--wait]        # method comparisons on equal budgets (one run per method)
     python -m lab compare RUN_ID... [--csv]     # their figures side by side
+    python -m lab convert [MODEL]               # convert an offline model's GGUF file now (a run does it on first use)
 """
 import argparse
 import json
@@ -140,6 +141,15 @@ def cmd_spec(args) -> int:
     return 0
 
 
+def cmd_convert(args) -> int:
+    from lab.modeling.conversion import ensure_converted
+
+    started = time.time()
+    folder = ensure_converted(args.model, lambda done, total, message: print(message, file=sys.stderr, flush=True))
+    print(f"{folder} ({time.time() - started:.1f} s)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lab", description="LLM Lab jobs from the command line.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -172,6 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     spec = sub.add_parser("spec", help="print a complete example spec for a kind")
     spec.add_argument("kind")
     spec.set_defaults(func=cmd_spec)
+    from lab.modeling.catalog import DEFAULT_MODEL, OFFLINE_MODELS  # no torch
+
+    convert = sub.add_parser("convert", help="convert an offline model from its GGUF file (once; runs do it on first use)")
+    convert.add_argument("model", nargs="?", default=DEFAULT_MODEL, choices=sorted(OFFLINE_MODELS))
+    convert.set_defaults(func=cmd_convert)
     return parser
 
 

@@ -68,9 +68,8 @@ def path_markdown(visitor: str, lang: str, path_file=PATH_FILE) -> str:
     for step in steps(path_file):
         done = presets.done_by(step.preset.id, visitor)
         mark = "✓" if done else "○"  # plain symbols: emoji fonts are missing on many lab machines
-        minutes = t("path.minutes", lang, minutes=f"{step.preset.minutes:g}") if step.preset.minutes else ""
         lines.append(f"{mark} **{step.number}. {t(f'tab.{step.tab}', lang)}** — {step.preset.text('title', lang)}"
-                     f"{' · ' + minutes if minutes else ''}")
+                     f" · {presets.duration(step.preset, lang, short=True)}")
     if not lines:
         return t("path.empty", lang)
     done = sum(line.startswith("✓") for line in lines)
@@ -80,9 +79,7 @@ def path_markdown(visitor: str, lang: str, path_file=PATH_FILE) -> str:
 def settings_markdown(preset: presets.Preset, lang: str) -> str:
     """A step's description, its locked settings (those that differ between runs, per run) and run count."""
     lines = [preset.text("description", lang)]
-    if preset.minutes:
-        lines.append(f"*{t('path.minutes', lang, minutes=f'{preset.minutes:g}')} · "
-                     f"{t('path.runs', lang, count=preset.run_count)}*")
+    lines.append(f"*{presets.duration(preset, lang)} · {t('path.runs', lang, count=preset.run_count)}*")
     shared = {k: v for k, v in preset.specs[0].items() if all(s.get(k) == v for s in preset.specs)}
     shown = ", ".join(f"`{k}={_short(v)}`" for k, v in shared.items() if k not in ("prompts", "name"))
     lines.append(f"**{t('path.settings', lang)}:** {shown}")

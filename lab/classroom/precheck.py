@@ -31,7 +31,7 @@ def in_hub_cache(hub_id: str) -> bool:
 
 def check_model(name: str) -> None:
     """A model that cannot load here: a hub id while the hub is offline and the model is not cached."""
-    from lab.modeling.catalog import OFFLINE_MODELS, resolve_model
+    from lab.modeling.catalog import not_cached_error, resolve_model
     from lab.runs.folder import RunFolder
 
     if not isinstance(name, str) or not name.strip():
@@ -44,9 +44,8 @@ def check_model(name: str) -> None:
     ref = resolve_model(name.strip())
     if ref.kind != "hub" or not hub_offline() or in_hub_cache(ref.location):
         return
-    if name.strip() in OFFLINE_MODELS:  # on a Space the offline default loads from the hub
-        raise LabError("model_not_cached_space", model=name.strip(), hub_id=ref.location, cache=str(hub_cache_dir()))
-    raise LabError("model_not_cached", model=name.strip())
+    # on a Space the offline default loads from the hub: the message says what to do there
+    raise not_cached_error(ref, hub_cache_dir() / f"models--{ref.location.replace('/', '--')}")
 
 
 def check_finetune_data(dataset: str) -> None:

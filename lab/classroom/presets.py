@@ -5,7 +5,7 @@ folder (LAB_HOME/presets/, id "class/<name>"):
 
     title: {en: Greedy or sampling?, zh: 贪心还是采样?}
     description: {en: ..., zh: ...}
-    minutes: 2                      # about how long on a 2-core CPU
+    minutes: 2                      # a teacher's own estimate (shown as theirs); shipped presets are measured
     spec: {kind: generate, prompts: [...], max_new_tokens: 32}
     variants:                       # optional: one run per variant, each merged over spec
       - {name: greedy, do_sample: false}
@@ -17,6 +17,10 @@ folder (LAB_HOME/presets/, id "class/<name>"):
       pick: max                     # the answer is the variant with the max (or min) of it
     board: [final_loss, wall_seconds]   # the class board's columns (the first one is plotted)
     menu: false                     # optional: a guided-path step, left out of its tab's preset menu
+
+How long a shipped preset takes is measured, not guessed: bench/preset_times.py runs it through the
+runner and keeps the wall time, CPU, threads, load average and date in assets/presets/durations.json
+(keyed by preset id); duration() shows it ("~40 s on a 2-core CPU ..."), or says "not measured".
 
 The older shapes load too: a fine-tune comparison ({title, description, methods, spec}: one run per
 method) and a bare spec ({"kind": ..., "name": ...}). Every shipped file is loaded and validated by
@@ -40,6 +44,7 @@ from lab.errors import LabError
 from lab.specs import Spec, spec_from_dict
 
 ASSETS = config.REPO / "assets" / "presets"
+DURATIONS = ASSETS / "durations.json"  # measured by bench/preset_times.py
 SUFFIXES = (".yaml", ".yml", ".json")
 PRESET_ID = re.compile(r"^[a-z0-9_]+(/[A-Za-z0-9_.-]+)+$")
 MAX_PRESET_BYTES = 64 * 1024
@@ -194,14 +199,57 @@ def _shipped(path: Path) -> Preset:
 
 
 def choices(tab: str, lang: str, kind: str | None = None) -> list[tuple[str, str]]:
-    """(title in `lang`, preset id) for a tab's preset dropdown."""
-    return [(p.text("title", lang), p.id) for p in menu(tab, kind)]
+    """(title in `lang` · how long it takes, preset id) for a tab's preset dropdown."""
+    return [(f"{p.text('title', lang)} · {duration(p, lang, short=True)}", p.id) for p in menu(tab, kind)]
 
 
 def note(preset: Preset, lang: str) -> str:
-    """The line shown under a loaded preset: its title in bold, then what it does."""
+    """The line shown under a loaded preset: its title in bold, then what it does and how long it takes."""
     description = preset.text("description", lang)
-    return f"**{preset.text('title', lang)}**" + (f" — {description}" if description else "")
+    return (f"**{preset.text('title', lang)}**" + (f" — {description}" if description else "")
+            + f" · *{duration(preset, lang)}*")
+
+
+_DURATIONS: list = [None, {}]  # [mtime, records] of durations.json
+
+
+def measured(preset_id: str) -> dict | None:
+    """The measurement of a shipped preset (seconds, cores, threads, load average, date), or None."""
+    try:
+        mtime = DURATIONS.stat().st_mtime
+        if _DURATIONS[0] != mtime:
+            _DURATIONS[:] = [mtime, json.loads(DURATIONS.read_text(encoding="utf-8"))]
+    except (OSError, json.JSONDecodeError):
+        return None
+    record = _DURATIONS[1].get(preset_id)
+    return record if isinstance(record, dict) and isinstance(record.get("seconds"), (int, float)) else None
+
+
+def _about(seconds: float, lang: str) -> str:
+    """"~40 s", "~3 min": a measured time as a teacher plans with it (seconds under 90 s, else minutes)."""
+    from lab.present.i18n import t
+
+    if seconds < 90:
+        return t("preset.about_seconds", lang, seconds=max(5, int(round(seconds / 5.0)) * 5))
+    return t("preset.about_minutes", lang, minutes=f"{seconds / 60:.1f}".rstrip("0").rstrip("."))
+
+
+def duration(preset: Preset, lang: str, short: bool = False) -> str:
+    """How long a preset takes: its measured time (with the CPU, threads, load and date unless short), a
+    class preset's own estimate said to be the teacher's, or "not measured" -- never a guess of the lab's."""
+    from lab.present.i18n import t
+
+    record = measured(preset.id)
+    if record is not None:
+        about = _about(record["seconds"], lang)
+        if short:
+            return about
+        load = (record.get("load_avg_before") or ["?"])[0]
+        return t("preset.duration_measured", lang, time=about, cores=record.get("cores", "?"),
+                 threads=record.get("threads", "?"), load=load, date=str(record.get("date", "?"))[:10])
+    if preset.minutes and preset.tab == "class":
+        return t("preset.duration_teacher", lang, minutes=f"{preset.minutes:g}")
+    return t("preset.duration_not_measured", lang)
 
 
 def save_class_preset(source: str | Path, viewer) -> str:

@@ -120,6 +120,32 @@ def resolve_model(name_or_path: str) -> ModelRef:
     return ModelRef(text, "hub", text, None)
 
 
+def hub_cache_dir() -> Path:
+    """The Hugging Face hub cache this process loads from (HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/...)."""
+    from huggingface_hub import constants  # light: no torch
+
+    return Path(constants.HF_HUB_CACHE)
+
+
+def hub_cache_folder(hub_id: str) -> Path:
+    """Where the cache keeps one model: <cache>/models--<org>--<name>/ (refs/main and snapshots/<commit>/)."""
+    return hub_cache_dir() / f"models--{hub_id.replace('/', '--')}"
+
+
+def not_cached_error(ref: ModelRef, cache: Optional[Path] = None) -> LabError:
+    """The refusal for a hub model that cannot load here (the hub unreachable, no copy in the cache): it names
+    the hub id and the cache folder looked in, and what to do. The lab's offline default loads from the hub
+    only in Space mode without its package, so its message says what to do on a Space and on one's own machine
+    (never "use the offline model" about the offline model itself)."""
+    folder = str(cache if cache is not None else hub_cache_folder(ref.location))
+    entry = OFFLINE_MODELS.get(ref.name)
+    if entry is not None:
+        return LabError("model_not_cached_space", model=ref.name, hub_id=ref.location, cache=folder,
+                        package=entry.package)
+    return LabError("model_not_cached", model=ref.name, hub_id=ref.location, cache=folder, default=DEFAULT_MODEL,
+                    package=OFFLINE_MODELS[DEFAULT_MODEL].package)
+
+
 def _read_info(folder: Path) -> dict:
     try:
         return json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))

@@ -10,7 +10,8 @@ from typing import Optional
 from lab import config
 from lab.errors import LabError
 from lab.modeling.catalog import (DEFAULT_MODEL, HUB_ID, INFO_FILE, OFFLINE_MODELS, ModelRef, OfflineModel,  # noqa: F401
-                                  Progress, _read_info, _report, available_models, check_model_name, resolve_model)
+                                  Progress, _read_info, _report, available_models, check_model_name, not_cached_error,
+                                  resolve_model)
 
 
 DTYPES = {"fp32": "float32", "float32": "float32", "bf16": "bfloat16", "bfloat16": "bfloat16",
@@ -76,7 +77,7 @@ def _from_pretrained(loader, ref: ModelRef, **kwargs):
         cause = exc.__cause__ or exc.__context__
         if isinstance(cause, (RepositoryNotFoundError, GatedRepoError)) or "is not a valid model identifier" in text:
             raise LabError("model_not_found", model=ref.name) from None
-        raise LabError("model_not_cached", model=ref.name) from None
+        raise not_cached_error(ref) from None
 
 
 def load_model(name_or_path: str, dtype: str = "auto", trust_remote_code: bool = False, device: str = "cpu",
