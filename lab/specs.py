@@ -75,6 +75,7 @@ HASH_NEUTRAL_DEFAULTS = {
     "calibration_texts": 4, "smoothquant_alphas": [0.5, 0.75], "smoothquant_activations": ["per_token", "per_tensor"],
     "qat_bits": [2, 3], "qat_group_size": 64, "qat_method": "full", "qat_steps": 60, "qat_batch_size": 8,
     "qat_learning_rate": 0.0002,  # GPTQ, SmoothQuant, QAT (issue 19)
+    "torch_compile": False,  # fine-tuning's torch.compile lever (issue 18)
 }
 
 
