@@ -21,8 +21,14 @@ The lab's levers (issue 18; lab/finetune/{precision,loss,encode}.py), each kept 
   threads                           the round's probe picks 1 or 2 (below); the lab's LAB_THREADS.
   metrics callback                  one JSON line per logged step and a progress file at most twice a second:
                                     no per-step work beyond that (measured negligible against seconds-long steps).
-  torch.compile                     not tried (time box of issue 18's first pass): batch widths vary per step, so
-                                    it would recompile or need dynamic shapes; left for a later measurement.
+  torch.compile                     measured by bench/compile_speed.py (compiled decoder body vs eager, one process,
+                                    same rows and seed, dynamic shapes or widths bucketed to 32; Dec 2026, AMD EPYC
+                                    2 cores, load 8-26, 1 thread): tiny 2-layer Llama, compiling took 246 s (dynamic)
+                                    and 322 s (buckets) for a steady 1.17x / 1.32x per step (0.21 s -> 0.18 s): break
+                                    even after ~7,800 steps; SmolLM2-135M had not finished compiling its first step
+                                    after 34 min (load 19-26). Loss curves within 1.4e-3 of eager over 12 steps.
+                                    Dropped as a default: the lab's `torch_compile` setting (off) keeps it opt-in
+                                    for long runs (and GPUs, where compiling is quicker; not measured here).
 Today's code (--baseline-ref, `git archive` of the commit before these levers) runs the identical settings in every
 round too: "speedup_vs_today" per round, and "loss_curves" shows today's fp32 curve beside this branch's on the same
 rows and seed (and the packed run's curve, which sees other batches).
@@ -680,6 +686,10 @@ def main() -> int:
                 runs.append(lf_b)
                 print(json.dumps(lf_b), flush=True)
             best.append(pair(lab_b, lf_b))
+            # a run cut short (deadline, crash) still leaves its finished rounds: bench/out/finetune_speed_partial.json
+            (out / "finetune_speed_partial.json").write_text(json.dumps(
+                dict(figures, partial=f"{round_index + 1} of {args.rounds} rounds", runs=runs, probes=probes,
+                     identical_pairs=identical, best_pairs=best), indent=2, default=str))
 
         lab_runs = [r for r in runs if r["tool"] == "lab" and "error" not in r and r.get("code") == "this branch"]
         if not args.no_two_thread_run and not any(r["threads"] == 2 for r in lab_runs):

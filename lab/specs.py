@@ -76,6 +76,7 @@ HASH_NEUTRAL_DEFAULTS = {
     "qat_bits": [2, 3], "qat_group_size": 64, "qat_method": "full", "qat_steps": 60, "qat_batch_size": 8,
     "qat_learning_rate": 0.0002,  # GPTQ, SmoothQuant, QAT (issue 19)
     "int8_more_thresholds": [],  # LLM.int8 at several thresholds in one run (issue 25)
+    "torch_compile": False,  # fine-tuning's torch.compile lever (issue 18)
 }
 
 

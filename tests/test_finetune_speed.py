@@ -197,3 +197,27 @@ def test_bf16_path_trains_the_same_parameters_as_fp32(method, tiny, data, tmp_pa
     # bf16 rounding moves the first loss only a little
     assert figures["bf16"]["train_loss_first"] == pytest.approx(figures["fp32"]["train_loss_first"], rel=0.05)
     assert figures["fp32"]["packing_used"] is (method != "prompt")
+
+
+def test_torch_compile_setting_compiles_the_body_only_and_keeps_the_names(tiny, data, tmp_path, lab_home):
+    """The opt-in torch.compile lever (bench/compile_speed.py measures it): the decoder body is compiled in place, so
+    the trainable parameters keep their names (the saved adapter is unchanged); the output layer, which the
+    labelled-only loss hooks, stays eager. Only prepared here: compiling on a CPU takes minutes."""
+    base = dict(kind="finetune", model=str(tiny), dataset=str(data), max_steps=2, batch_size=2, eval_steps=0,
+                save_steps=0, accuracy_examples=0)
+    assert spec_from_dict(base).spec_hash() == spec_from_dict(dict(base, torch_compile=False)).spec_hash()
+    assert spec_from_dict(base).spec_hash() != spec_from_dict(dict(base, torch_compile=True)).spec_hash()
+    setups = {}
+    for compiled in (False, True):
+        (tmp_path / str(compiled)).mkdir()
+        spec = spec_from_dict(dict(base, torch_compile=compiled))
+        setups[compiled] = recipe.prepare(spec, JobContext(tmp_path / str(compiled), threads=1))
+    plain, fast = setups[False], setups[True]
+    assert "torch_compile" not in plain.notes
+    assert fast.notes["torch_compile"].startswith("LlamaModel compiled (dynamic shapes: True)")
+    names = lambda s: [n for n, p in s.model.named_parameters() if p.requires_grad]  # noqa: E731
+    assert names(plain) == names(fast) and names(fast)
+    body = fast.model.get_base_model().model
+    assert getattr(body, "_compiled_call_impl", None) is not None
+    assert getattr(plain.model.get_base_model().model, "_compiled_call_impl", None) is None
+    assert getattr(losses.output_layer(fast.model), "_compiled_call_impl", None) is None

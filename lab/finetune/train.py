@@ -199,8 +199,25 @@ def prepare(spec, ctx) -> Setup:
             notes.update(packing="first-fit-decreasing, examples kept apart by position_ids",
                          packed_blocks=len(train_items),
                          packed_fill=round(rows / (len(train_items) * spec.max_length), 3))
+    if getattr(spec, "torch_compile", False):
+        compiled = compile_body(model)
+        notes["torch_compile"] = compiled or "off: no decoder body found to compile"
+        ctx.log(f"torch.compile: {notes['torch_compile']}")
     return Setup(spec, method, model, tokenizer, info, train_items, eval_items, validation, has_answers,
                  trainable, total, plan, packed, notes)
+
+
+def compile_body(model, dynamic: bool = True) -> str | None:
+    """torch.compile the decoder body in place (nn.Module.compile: parameter names, and so the saved adapter, stay
+    the same); the output layer and the loss stay eager (the labelled-only loss hooks the output layer). dynamic:
+    symbolic sequence lengths, one graph for batches of every width. Returns what was compiled (None: no body).
+    Measured in bench/compile_speed.py; off by default (the spec's torch_compile setting)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    body = getattr(base, getattr(base, "base_model_prefix", "model"), None)
+    if body is None or body is base or not hasattr(body, "compile"):
+        return None
+    body.compile(dynamic=dynamic)
+    return f"{type(body).__name__} compiled (dynamic shapes: {dynamic}); output layer and loss eager"
 
 
 def lab_trainer(labelled_only: bool = True, bf16: bool = False, log=None):

@@ -53,6 +53,8 @@ class FinetuneSpec(Spec):
                          zh="训练数值格式:auto 表示硬件原生支持 bf16 时(GPU、支持 AVX512-BF16/AMX 的 CPU)冻结的基础模型用 bf16、训练的参数用 fp32,否则全部用 fp32。结果会说明用了哪种以及原因。", choices=["auto", "bf16", "fp32"])
     gradient_checkpointing: bool = setting(False, en="Recompute activations in the backward pass: less memory, about 30% slower.",
                                            zh="反向传播时重新计算激活值:更省内存,约慢 30%。")
+    torch_compile: bool = setting(False, en="Compile the model's layers with torch.compile before training. On a CPU compiling takes minutes (4-5 on 2 busy cores even for a tiny model) and saves a little per step: it pays only for long runs (bench/compile_speed.py).",
+                                  zh="训练前用 torch.compile 编译模型的各层。在 CPU 上编译需要几分钟(两个繁忙核心上即使很小的模型也要 4-5 分钟),每步只快一点:只有长时间训练才划算(bench/compile_speed.py)。")
     trust_remote_code: bool = setting(False, en="Run Python code shipped with a hub model. Only for models you trust.",
                                       zh="运行 Hub 模型自带的 Python 代码。仅对可信模型开启。")
 
