@@ -234,3 +234,22 @@ def test_raft_runs_rounds_of_sample_keep_and_fine_tune_with_one_step_count(tmp_p
     steps = [r["step"] for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines()) if "loss" in r]
     assert steps == [1, 2, 3, 4]  # the second round's fine-tune continues the count
     assert (run_dir / "artifacts" / "adapter" / "lab_finetune.json").is_file()
+
+
+def test_the_judge_pits_an_rl_run_against_the_fine_tune_it_started_from(lab_home):
+    from lab.align import judging
+    from lab.runs import run_files
+
+    folder = config.runs_dir() / "r-grpo"
+    (folder / "artifacts").mkdir(parents=True)
+    run_files.write_json(folder / "spec.json", {"kind": "grpo", "model": "smollm2-135m-instruct", "start_from": "r-sft",
+                                                "max_completion_length": 24})
+    outputs = [{"prompt": "What is 1 + 2?", "before": "4", "after": "3", "answer": "3"}]
+    run_files.write_json(folder / "result.json", {"status": "succeeded", "outputs": {"outputs": outputs}})
+    spec = judging.judge_spec_from_run("r-grpo")
+    assert spec["contestants"] == ["r-sft", "r-grpo"] and spec["judge"] == "rule" and spec["max_new_tokens"] == 24
+    assert spec["name"].startswith("GRPO")
+    run_files.write_json(folder / "spec.json", {"kind": "reward", "model": "m"})  # a kind that answers no prompts
+    with pytest.raises(LabError) as caught:
+        judging.judge_spec_from_run("r-grpo")
+    assert caught.value.key == "align_not_a_dpo_result"
