@@ -76,3 +76,30 @@ def test_a_bad_override_is_refused_before_anything_runs(no_dispatcher):
     with pytest.raises(LabError):
         chains.start("align/lifecycle", owner="cli", overrides={"max_steps": -3})
     assert store.list_runs() == []
+
+
+def test_the_home_path_runs_a_chain_step_and_ticks_it_only_when_every_step_succeeded(no_dispatcher, tmp_path):
+    from lab.classroom import guided_path
+    from lab.runs import run_files
+
+    path_file = tmp_path / "path.yaml"
+    path_file.write_text("steps:\n  - {tab: align, preset: align/lifecycle_1_sft.yaml, chain: align/lifecycle}\n"
+                         "  - {tab: align, preset: align/reward_chatterbot.json}\n", encoding="utf-8")
+    assert guided_path.chain_of("align/lifecycle_1_sft", path_file) == "align/lifecycle"
+    assert guided_path.chain_of("align/reward_chatterbot", path_file) == ""
+    group, run_id = chains.start("align/lifecycle", owner="cli")
+    for number in range(4):  # each step "succeeds" in turn; the hook queues the next, fed with the runs before
+        assert "○ **1." in guided_path.path_markdown("cli", "en", path_file)
+        store.update_run(run_id, status="succeeded")
+        adapter = RunFolder(run_id).artifact_dir / "adapter"  # what a trained step leaves: the next one loads it
+        adapter.mkdir(parents=True)
+        run_files.write_json(adapter / "lab_finetune.json", {"method": "lora"})
+        RunFolder(run_id).write_result(status="succeeded")
+        submitted = chains.after_run(run_id)
+        if number < 3:
+            assert submitted is not None and store.get_run(submitted[1])["status"] == "queued"
+            run_id = submitted[1]
+    assert submitted is None and "✓ **1." in guided_path.path_markdown("cli", "en", path_file)
+    record = chains.read_record(group)
+    assert RunFolder(record["runs"]["evaluate"]).read_spec()["model"] == record["runs"]["grpo"]
+    assert chains.after_run(run_id) is None and len(store.list_runs()) == 4  # a second call queues nothing twice
