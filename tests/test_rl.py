@@ -161,6 +161,11 @@ def test_a_few_steps_train_only_the_adapter_and_stream_the_curves(tmp_path, kind
     samples = json.loads((run_dir / "artifacts" / "samples.json").read_text())
     assert {s["step"] for s in samples} == {1, 2} and len(samples) == 2 * spec.batch_size
     assert len({s["reward"] for s in samples if s["step"] == 2}) > 1  # a learning signal at a step with lr > 0
+    for step in (1, 2):  # equal groups counted on the reward's own scores (RLOO's β·KL makes TRL's count ~0)
+        scores = [s["reward"] for s in samples if s["step"] == step]
+        groups = [scores[i:i + spec.num_generations] for i in range(0, len(scores), spec.num_generations)]
+        share = sum(len(set(g)) == 1 for g in groups) / len(groups)
+        assert trained[step - 1]["zero_std_share"] == pytest.approx(share), (step, groups)
     assert any(float(t.abs().sum()) > 0 for name, t in adapter.items() if "lora_B" in name)  # B starts at 0: it moved
     assert figures["accuracy_before_interval"][0] <= figures["accuracy_before"] <= figures["accuracy_before_interval"][1]
     assert len(figures["outputs"]) == 4
