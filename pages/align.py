@@ -10,6 +10,7 @@ The lessons sit beside them. Logic lives in lab/align/; this module only wires e
 import gradio as gr
 from lab.runs import runner
 from lab.align import fields, judging, rl_view, view
+from lab.classroom import chains
 from lab.align.data import BUILTIN
 from lab.errors import LabError
 from lab.present.home_view import model_choices
@@ -30,6 +31,7 @@ RL_MAIN = {"grpo": ("reward", "num_generations", "batch_size", "temperature", "b
                     "temperature", "max_completion_length", "seed")}
 LORA = fields.LORA  # the LoRA settings, shown together
 SHARED = ("model", "dataset", "name")  # set by the page's own widgets
+LIFECYCLE = "align/lifecycle"  # the preset chain the RL sub-tab runs (assets/presets/align/chains/)
 
 
 def build(ui) -> None:
@@ -210,24 +212,25 @@ def _wire_experiment(ui, section: dict, model, dataset, kind: str, extra_inputs=
     section["preset"].on_load(apply_preset, [dataset, *form.inputs()])
 
 
-def _wire_judge(ui, section: dict) -> None:
-    """One click: the base model and the DPO run to the Evaluate tab's judge, when that kind exists."""
+def _wire_judge(ui, section: dict, queued: str = "align.judge_queued", needs_run: str = "align.judge_needs_run") -> None:
+    """One click: the start model and the DPO (or RL) run to the Evaluate tab's judge, when that kind exists."""
 
     said = gr.State(None)  # (key, params) of the note, so a language switch redraws it
 
-    def send(lang, visitor, run_id):
+    def send(lang, visitor, token, run_id):
         if not judging.judge_available():
             note = ("align.judge_unavailable", {})
         elif not run_id:
-            note = ("align.judge_needs_run", {})
+            note = (needs_run, {})
         else:
             try:
-                note = ("align.judge_queued", {"run_id": judging.submit_judge(run_id, owner=visitor or "")})
+                note = (queued, {"run_id": judging.submit_judge(run_id, owner=visitor or "",
+                                                                viewer=viewer(visitor, token))})
             except LabError as error:
                 note = (f"error.{error.key}", error.params)
         return [t(note[0], session_lang(lang), **note[1]), note]
 
-    section["judge"].click(send, [ui.lang, ui.visitor, section["panel"].run_id], [section["judge_note"], said])
+    section["judge"].click(send, [ui.lang, ui.visitor, ui.token, section["panel"].run_id], [section["judge_note"], said])
     ui.on_language(lambda lang, note: t(note[0], lang, **note[1]) if note else "", [said], [section["judge_note"]])
 
 
@@ -260,9 +263,18 @@ def _rl_section(ui) -> dict:
     summary.render()
     ui.make(gr.Markdown, value=K("align.answers"))
     answers.render()
+    judge = ui.make(gr.Button, value=K("align.rl_judge_button"), elem_id="align-rl-judge")
+    judge_note = gr.Markdown("", elem_id="align-rl-judge-note")
+    with ui.make(gr.Accordion, label=K("align.chain_title"), open=False, elem_id="align-rl-chain"):
+        ui.make(gr.Markdown, value=K("align.chain_intro"))
+        chain_run = RunButton(ui, K("align.chain_start"), elem_id="align-rl-chain-run", variant="secondary")
+        chain_progress = gr.Markdown("", elem_id="align-rl-chain-progress")
+        chain_board = gr.Dataframe(value=chains.board_frame(LIFECYCLE, None, "en"), interactive=False, wrap=True,
+                                   elem_id="align-rl-chain-board")
     return {"algorithm": algorithm, "start": start, "reward_run": reward_run, "refresh": refresh, "forms": forms,
             "columns": columns, "presets": presets, "run": run, "panel": panel, "samples": samples,
-            "plots": [reward_plot, zero_plot, kl_plot, length_plot]}
+            "plots": [reward_plot, zero_plot, kl_plot, length_plot], "judge": judge, "judge_note": judge_note,
+            "chain_run": chain_run, "chain_progress": chain_progress, "chain_board": chain_board}
 
 
 def _wire_rl(ui, section: dict, model, dataset) -> None:
@@ -314,6 +326,35 @@ def _wire_rl(ui, section: dict, model, dataset) -> None:
 
     section["refresh"].click(refresh_runs, [ui.lang, ui.visitor, ui.token], [section["start"], section["reward_run"]])
     ui.on_language(refresh_runs, [ui.visitor, ui.token], [section["start"], section["reward_run"]])
+    _wire_judge(ui, section, queued="align.rl_judge_queued", needs_run="align.rl_judge_needs_run")
+    _wire_chain(ui, section, model)
+
+
+def _wire_chain(ui, section: dict, model) -> None:
+    """The lifecycle chain on the Align tab's model: start it, then follow this visitor's newest chain run
+    (each step is submitted by the dispatcher when the one before succeeded) and the class's chains."""
+    group = gr.State("")
+    shown = gr.State("")
+
+    def draw(lang, visitor, token, chain_group, signature=None):
+        lang, who = session_lang(lang), viewer(visitor, token)
+        chain_group = chain_group or chains.latest_group(LIFECYCLE, visitor or "")
+        now = f"{lang}|{chain_group}|{chains.signature(chain_group)}|{len(chains.groups(LIFECYCLE, who))}"
+        if signature is not None and now == signature:
+            return [gr.skip()] * 3
+        return [chains.progress_markdown(chain_group, lang) if chain_group else "",
+                chains.board_frame(LIFECYCLE, who, lang), now]
+
+    outputs = [section["chain_progress"], section["chain_board"], shown]
+    ui.poll(draw, [ui.lang, ui.visitor, ui.token, group, shown], outputs)
+    ui.on_language(lambda lang, *values: draw(lang, *values), [ui.visitor, ui.token, group], outputs)
+
+    @shows_errors(outputs=1)
+    def start(lang, visitor, model_name):
+        return chains.start(LIFECYCLE, owner=visitor or "", overrides={"model": (model_name or "").strip()})[0]
+
+    section["chain_run"].on_click(start, [ui.lang, ui.visitor, model], [group]).then(
+        lambda *values: draw(*values), [ui.lang, ui.visitor, ui.token, group], outputs)
 
 
 def _curves(ui, prefix: str, names: tuple) -> list:

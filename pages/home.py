@@ -5,7 +5,7 @@ board of the chosen step, the models the lab knows and the machine.
 Logic in lab/classroom/guided_path.py, lab/classroom/presets.py and lab/classroom/classboard.py; this file wires widgets.
 """
 import gradio as gr
-from lab.classroom import classboard, downloads, guided_path, html_report, presets
+from lab.classroom import chains, classboard, downloads, guided_path, html_report, presets
 from lab.errors import LabError
 from lab.present.home_view import models_markdown
 from lab.present.i18n import t
@@ -63,8 +63,14 @@ def build(ui) -> None:
         if signature is not None and now == signature:
             return [gr.skip()] * 7
         table, figure = _board(step_id, seen, lang)
+        chain = guided_path.chain_of(step_id)
+        if chain:  # the step runs a whole chain: where this visitor's chain is, and one row per chain run
+            group = chains.latest_group(chain, visitor or "")
+            table, runs_text = chains.board_frame(chain, seen, lang), chains.progress_markdown(group, lang) if group else ""
+        else:
+            runs_text = _status(run_ids, lang, seen)
         return [guided_path.path_markdown(visitor, lang), _info(step_id, lang), _reveal(step_id, seen, lang),
-                _status(run_ids, lang, seen), table, figure, now]
+                runs_text, table, figure, now]
 
     outputs = [path, info, reveal, status, board_table, board_plot, shown]
     inputs = [ui.lang, ui.visitor, ui.token, step, step_runs]
@@ -79,7 +85,12 @@ def build(ui) -> None:
         try:
             if not step_id:
                 raise LabError("no_step_selected")
-            _, run_ids = presets.submit(step_id, owner=visitor or "")
+            chain = guided_path.chain_of(step_id)
+            if chain:
+                _, first = chains.start(chain, owner=visitor or "")
+                run_ids = [first]
+            else:
+                _, run_ids = presets.submit(step_id, owner=visitor or "")
         except LabError as error:
             warn(error, lang)
             return gr.skip()
@@ -171,6 +182,9 @@ def _signature(step_id: str, run_ids: list[str]) -> str:
     rows = store.list_runs(limit=5000, preset=step_id)
     active = [r["id"] for r in rows if r["status"] in store.ACTIVE] + run_ids
     live = "".join(str((r or {}).get("status")) + str(_progress(r)) for r in map(store.get_run, active))
+    chain = guided_path.chain_of(step_id)
+    if chain:  # a chain's later steps run under other presets: follow every chain run
+        live += "".join(chains.signature(g["group"]) for g in chains.groups(chain))
     return f"{len(rows)}|{sum(r['status'] == 'succeeded' for r in rows)}|{live}"
 
 

@@ -161,6 +161,11 @@ def test_a_few_steps_train_only_the_adapter_and_stream_the_curves(tmp_path, kind
     samples = json.loads((run_dir / "artifacts" / "samples.json").read_text())
     assert {s["step"] for s in samples} == {1, 2} and len(samples) == 2 * spec.batch_size
     assert len({s["reward"] for s in samples if s["step"] == 2}) > 1  # a learning signal at a step with lr > 0
+    for step in (1, 2):  # equal groups counted on the reward's own scores (RLOO's β·KL makes TRL's count ~0)
+        scores = [s["reward"] for s in samples if s["step"] == step]
+        groups = [scores[i:i + spec.num_generations] for i in range(0, len(scores), spec.num_generations)]
+        share = sum(len(set(g)) == 1 for g in groups) / len(groups)
+        assert trained[step - 1]["zero_std_share"] == pytest.approx(share), (step, groups)
     assert any(float(t.abs().sum()) > 0 for name, t in adapter.items() if "lora_B" in name)  # B starts at 0: it moved
     assert figures["accuracy_before_interval"][0] <= figures["accuracy_before"] <= figures["accuracy_before_interval"][1]
     assert len(figures["outputs"]) == 4
@@ -234,3 +239,22 @@ def test_raft_runs_rounds_of_sample_keep_and_fine_tune_with_one_step_count(tmp_p
     steps = [r["step"] for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines()) if "loss" in r]
     assert steps == [1, 2, 3, 4]  # the second round's fine-tune continues the count
     assert (run_dir / "artifacts" / "adapter" / "lab_finetune.json").is_file()
+
+
+def test_the_judge_pits_an_rl_run_against_the_fine_tune_it_started_from(lab_home):
+    from lab.align import judging
+    from lab.runs import run_files
+
+    folder = config.runs_dir() / "r-grpo"
+    (folder / "artifacts").mkdir(parents=True)
+    run_files.write_json(folder / "spec.json", {"kind": "grpo", "model": "smollm2-135m-instruct", "start_from": "r-sft",
+                                                "max_completion_length": 24})
+    outputs = [{"prompt": "What is 1 + 2?", "before": "4", "after": "3", "answer": "3"}]
+    run_files.write_json(folder / "result.json", {"status": "succeeded", "outputs": {"outputs": outputs}})
+    spec = judging.judge_spec_from_run("r-grpo")
+    assert spec["contestants"] == ["r-sft", "r-grpo"] and spec["judge"] == "rule" and spec["max_new_tokens"] == 24
+    assert spec["name"].startswith("GRPO")
+    run_files.write_json(folder / "spec.json", {"kind": "reward", "model": "m"})  # a kind that answers no prompts
+    with pytest.raises(LabError) as caught:
+        judging.judge_spec_from_run("r-grpo")
+    assert caught.value.key == "align_not_a_dpo_result"

@@ -1,5 +1,5 @@
-"""Before vs after: a rule judge for checkable answers, and the spec that hands both models to the
-Evaluate tab's win-rate judge.
+"""Before vs after: a rule judge for checkable answers, and the spec that hands both models (a DPO or RL
+run and its start) to the Evaluate tab's win-rate judge.
 
 The rule judge needs no model: on a checkable task (arithmetic) an answer is right or wrong, so for
 each prompt the model that answered right wins, and two right (or two wrong) answers are a tie.
@@ -36,17 +36,22 @@ def rule_win_rate(before: list[str], after: list[str], answers: list[str]) -> di
             "accuracy_after": round(sum(is_correct(t, a) for t, a in zip(after, answers)) / n, 4)}
 
 
-def judge_spec_from_dpo(run_id: str) -> dict:
-    """The Evaluate tab's "judge" spec comparing a finished DPO run with the model it started from, on the
-    prompts it answered before and after. Those prompts (with their right answers when the data is
-    checkable) are written to the DPO run's artifacts/judge_prompts.jsonl, the judge's prompt set; a
-    checkable set is judged by the rule judge (a right answer beats a wrong one), any other by log-probability."""
+JUDGED_KINDS = {"dpo": "DPO", "grpo": "GRPO", "rloo": "RLOO", "raft": "RAFT"}  # kinds that answer held-out prompts before/after
+
+
+def judge_spec_from_run(run_id: str) -> dict:
+    """The Evaluate tab's "judge" spec comparing a finished DPO or RL (GRPO, RLOO, RAFT) run with the model it
+    started from (its SFT/fine-tune run, else the base model), on the held-out prompts it answered before and
+    after. Those prompts (with their right answers when the data is checkable) are written to the run's
+    artifacts/judge_prompts.jsonl, the judge's prompt set; a checkable set is judged by the rule judge (a
+    right answer beats a wrong one), any other by log-probability."""
     import json
 
     folder = RunFolder(run_id)
     spec = folder.read_spec()
     result = folder.read_result()
-    if spec.get("kind") != "dpo" or result.get("status") != "succeeded":
+    kind = spec.get("kind")
+    if kind not in JUDGED_KINDS or result.get("status") != "succeeded":
         raise LabError("align_not_a_dpo_result", run_id=run_id)
     asked = [item for item in (result.get("outputs") or {}).get("outputs") or [] if item.get("prompt")]
     if not asked:
@@ -57,9 +62,13 @@ def judge_spec_from_dpo(run_id: str) -> dict:
                                              "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
     checkable = all("answer" in row for row in rows)
     reference = spec.get("start_from") or spec.get("model")
+    tokens = spec.get("max_new_tokens") or spec.get("max_completion_length") or 48
     return {"kind": JUDGE_KIND, "contestants": [reference, run_id], "prompt_set": str(prompt_file),
             "n_prompts": len(rows), "judge": "rule" if checkable else "logprob",
-            "max_new_tokens": int(spec.get("max_new_tokens") or 48), "name": f"DPO {run_id} vs {reference}"}
+            "max_new_tokens": int(tokens), "name": f"{JUDGED_KINDS[kind]} {run_id} vs {reference}"}
+
+
+judge_spec_from_dpo = judge_spec_from_run  # the name the DPO panel and its tests know
 
 
 def judge_available() -> bool:
@@ -68,11 +77,13 @@ def judge_available() -> bool:
     return JUDGE_KIND in KINDS
 
 
-def submit_judge(run_id: str, owner: str = "") -> str:
-    """Queue the Evaluate tab's judge on a DPO run and its reference; a clear error while no judge exists."""
+def submit_judge(run_id: str, owner: str = "", viewer=None) -> str:
+    """Queue the Evaluate tab's judge on a DPO or RL run and its start; a clear error while no judge exists.
+    With a viewer, a run this viewer may not see is refused as unknown (the run API's check)."""
     from lab.runs import runner
     from lab.specs import spec_from_dict
 
     if not judge_available():
         raise LabError("align_no_judge")
-    return runner.submit(spec_from_dict(judge_spec_from_dpo(run_id)), owner=owner)
+    spec = spec_from_dict(judge_spec_from_run(run_id if viewer is None else runner.get(run_id, viewer)["id"]))
+    return runner.submit(spec, owner=owner) if viewer is None else runner.submit(spec, owner=owner, viewer=viewer)

@@ -21,7 +21,7 @@ from lab.modeling import training_log
 from lab.modeling.stats import wilson_interval
 
 KL_PROBE = 4  # held-out prompts the lab's KL is measured on, each with its worked answer and the start's answer
-TRL_NAMES = {"reward": "reward_mean", "reward_std": "reward_std", "frac_reward_zero_std": "zero_std_share",
+TRL_NAMES = {"reward": "reward_mean", "reward_std": "reward_std", "frac_reward_zero_std": "trl_zero_std_share",
              "completions/mean_length": "completion_length", "kl": "trl_kl", "loss": "loss",
              "entropy": "entropy", "grad_norm": "grad_norm", "learning_rate": "learning_rate"}
 SAMPLES = "samples.json"  # artifacts/: the table of sampled answers and rewards at chosen steps
@@ -72,12 +72,36 @@ class SampleTable:
         self.ctx.folder.write_artifact_text(SAMPLES, json.dumps(self.rows, ensure_ascii=False, indent=1))
 
 
-def reward_function(scorer, table: SampleTable):
+class EqualGroups:
+    """The share of prompt groups whose answers all got the same reward, from the reward's own scores.
+    TRL's frac_reward_zero_std is measured after RLOO subtracts β·KL from each reward, so with β > 0 it reads
+    ~0 even when all four answers are wrong (the KL term makes every reward differ): the lab counts it itself."""
+
+    def __init__(self, size: int):
+        self.size, self.pending, self.logged = size, [], []
+
+    def add(self, rewards) -> None:
+        if not rewards or len(rewards) % self.size:
+            return
+        groups = [rewards[i:i + self.size] for i in range(0, len(rewards), self.size)]
+        self.pending.append(sum(max(g) - min(g) < 1e-9 for g in groups) / len(groups))
+
+    def take(self) -> float | None:
+        """The share over the batches scored since the last logged step (None if none)."""
+        if not self.pending:
+            return None
+        share, self.pending = round(sum(self.pending) / len(self.pending), 6), []
+        self.logged.append(share)
+        return share
+
+
+def reward_function(scorer, table: SampleTable, equal: EqualGroups):
     """The callable TRL calls with every generation batch (extra dataset columns arrive as keyword lists)."""
 
     def reward(prompts, completions, question=None, answer=None, trainer_state=None, **kwargs):
         questions = question or prompts
         rewards = scorer(questions, completions, answer or [""] * len(completions))
+        equal.add([float(r) for r in rewards])
         step = trainer_state.global_step if trainer_state is not None else 0
         if table.want(step):
             table.add(step, questions, completions, rewards)
@@ -123,15 +147,18 @@ def train_rl(spec, ctx, config_class, trainer_class, label: str, **config_extra)
              for r, a in zip(eval_rows[:KL_PROBE], before["answers"])]  # the worked answer and the start's own
     kl_to_start = ReferenceKL(model, tokenizer, probe)
 
-    def derive(record, policy):  # after each logged step: the lab's KL to the start on the probe
+    equal = EqualGroups(spec.num_generations)
+
+    def derive(record, policy):  # after each logged step: the lab's KL to the start on the probe, equal groups
         kl = kl_to_start(policy) if policy is not None else None
-        return {} if kl is None else {"kl": round(kl, 6)}
+        share = equal.take()
+        return {**({} if kl is None else {"kl": round(kl, 6)}), **({} if share is None else {"zero_std_share": share})}
 
     table = SampleTable(ctx, spec.sample_every)
     args = rl_config(config_class, spec, ctx, **config_extra)
     dataset = Dataset.from_list([{k: r[k] for k in ("prompt", "question", "answer")} for r in train_rows])
     try:
-        trainer = trainer_class(model=model, reward_funcs=[reward_function(scorer, table)], args=args,
+        trainer = trainer_class(model=model, reward_funcs=[reward_function(scorer, table, equal)], args=args,
                                 train_dataset=dataset, processing_class=tokenizer, peft_config=start.peft_config,
                                 callbacks=[common.stream_callback(ctx, TRL_NAMES, label, derive)]
                                 + training_log.trainer_callbacks(ctx))
@@ -146,7 +173,7 @@ def train_rl(spec, ctx, config_class, trainer_class, label: str, **config_extra)
     ctx.progress(1, 1, message="after: answering the same held-out prompts", force=True)
     after = held_out(policy, tokenizer, eval_rows, scorer, spec)
     logged = [h for h in trainer.state.log_history if "reward" in h]
-    zero_std = [h["frac_reward_zero_std"] for h in logged if "frac_reward_zero_std" in h]
+    zero_std = equal.logged  # the lab's own count, per logged step (see EqualGroups)
     steps = trainer.state.global_step
     figures = {
         "held_out_reward_before": before["reward"], "held_out_reward_after": after["reward"],

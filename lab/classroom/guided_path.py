@@ -1,11 +1,12 @@
 """The guided path on the Home tab: numbered steps through the tabs, each a class preset, checked off
 when this visitor has a succeeded run of it.
 
-The path is data (assets/presets/path.yaml): a list of {tab, preset}, where preset is a file
+The path is data (assets/presets/path.yaml): a list of {tab, preset[, chain]}, where preset is a file
 under assets/presets/ ("finetune/lora_ia3_prompt_2min.json") or a folder ("quantize/": its first
 preset by name). A step whose preset does not exist (yet) is left out, not an error: a tab's
 presets slot in when they land. The teacher's class presets follow the path's steps. Steps are
-numbered as shown.
+numbered as shown. A step with `chain` runs that preset chain whole (its preset is the chain's first step):
+it is checked off when every step of one of the visitor's chain runs succeeded.
 """
 import json
 from dataclasses import dataclass
@@ -23,6 +24,17 @@ class Step:
     number: int
     tab: str
     preset: presets.Preset
+    chain: str = ""  # a preset chain (lab/classroom/chains.py) this step runs whole, its preset being the first step
+
+
+def chain_of(preset_id: str, path_file=PATH_FILE) -> str:
+    """The chain a path step runs ("" for a step that runs its preset alone); reads only the path file
+    (the Home tab's timer asks on every tick)."""
+    data = yaml.safe_load(path_file.read_text(encoding="utf-8")) or {}
+    for entry in data.get("steps") or []:
+        if isinstance(entry, dict) and entry.get("chain") and preset_id and _preset_id(entry.get("preset")) == preset_id:
+            return str(entry["chain"])
+    return ""
 
 
 def _preset_id(entry: str) -> str | None:
@@ -47,7 +59,7 @@ def steps(path_file=PATH_FILE) -> list[Step]:
             preset = presets.load(preset_id)
         except LabError:
             continue  # a broken preset is reported by the preset test, not by the Home page
-        shown.append(Step(len(shown) + 1, str(entry.get("tab") or preset.tab), preset))
+        shown.append(Step(len(shown) + 1, str(entry.get("tab") or preset.tab), preset, str(entry.get("chain") or "")))
     for preset_id in presets.all_ids():  # then the teacher's class presets (Runs → Classroom), in name order
         if preset_id.startswith("class/") and preset_id not in {s.preset.id for s in shown}:
             try:
@@ -55,6 +67,15 @@ def steps(path_file=PATH_FILE) -> list[Step]:
             except LabError:
                 continue
     return shown
+
+
+def _chain_done(chain_id: str, visitor: str) -> bool:
+    from lab.classroom import chains
+
+    try:
+        return chains.done_by(chain_id, visitor)
+    except LabError:
+        return False
 
 
 def step_choices(lang: str, path_file=PATH_FILE) -> list[tuple[str, str]]:
@@ -66,7 +87,7 @@ def path_markdown(visitor: str, lang: str, path_file=PATH_FILE) -> str:
     """The numbered steps with a check mark for those this visitor has done."""
     lines = []
     for step in steps(path_file):
-        done = presets.done_by(step.preset.id, visitor)
+        done = _chain_done(step.chain, visitor) if step.chain else presets.done_by(step.preset.id, visitor)
         mark = "✓" if done else "○"  # plain symbols: emoji fonts are missing on many lab machines
         lines.append(f"{mark} **{step.number}. {t(f'tab.{step.tab}', lang)}** — {step.preset.text('title', lang)}"
                      f" · {presets.duration(step.preset, lang, short=True)}")

@@ -74,7 +74,21 @@ def finalize(run_id: str, returncode) -> dict:
         result.update(status="failed", error=str(LabError(key, detail=str(exc)[:200])), error_key=key)
     store.update_run(run_id, status=result["status"], finished_at=time.time(), error=result.get("error", ""),
                      metrics=result.get("metrics", {}) if isinstance(result.get("metrics"), dict) else {})
+    _advance_chain(run_id)
     return result
+
+
+def _advance_chain(run_id: str) -> None:
+    """A step of a preset chain (lab/classroom/chains.py) that succeeded submits the chain's next step."""
+    try:
+        from lab.classroom import chains
+
+        submitted = chains.after_run(run_id)
+    except Exception as exc:  # a broken chain must never stop the dispatcher serving the other runs
+        print(f"[dispatcher] chain after {run_id}: {type(exc).__name__}: {exc}", flush=True)
+        return
+    if submitted:
+        print(f"[dispatcher] chain after {run_id}: step {submitted[0]} queued as {submitted[1]}", flush=True)
 
 
 def _several_processes(folder) -> bool:
