@@ -80,17 +80,6 @@ def build(ui) -> None:
                 ui.lesson("finetune")
                 LessonPicker(ui, [METHODS], label=K("finetune.method_lesson"), elem_id="finetune-lesson-pick",
                              value="method_lora")
-                with gr.Row():
-                    upload_box(ui, dataset, label=K("finetune.upload"), elem_id="finetune-upload")
-                    preview_button = ui.make(gr.Button, value=K("finetune.preview"), size="sm",
-                                             elem_id="finetune-preview-button")
-                # the preview opens right under its button (it used to open ~1,800 px lower)
-                with ui.make(gr.Accordion, label=K("finetune.preview_title"), open=True, visible=False,
-                             elem_id="finetune-preview-box") as preview_box:
-                    preview_note = gr.Markdown("", elem_id="finetune-preview-note")
-                    preview_tokens = gr.HighlightedText(value=[], show_legend=False, show_inline_category=False,
-                                                        combine_adjacent=False, color_map={"answer": "#ffd54f"},
-                                                        elem_id="finetune-preview")
         with ui.make(gr.Accordion, label=K("finetune.methods_table"), open=False):
             methods_table = ui.make(gr.Dataframe, value=view.methods_frame("en"), interactive=False, wrap=True)
         ui.make(gr.Markdown, value=K("finetune.results"))
