@@ -168,6 +168,7 @@ def test_predict_defaults_sit_inside_the_data_and_extrapolation_is_named(tmp_pat
     names = [trace.name or "" for trace in figure.data]
     assert any("Predicted" in name for name in names) and any("fit" in name for name in names)  # marker + curve
     assert any("Extrapolation" in (a.text or "") for a in figure.layout.annotations)
+    assert all(len(line) <= 60 for a in figure.layout.annotations for line in (a.text or "").split("<br>"))
     inside = view.prediction_figure(result, "en", n, d)
     assert not any("Extrapolation" in (a.text or "") for a in inside.layout.annotations)
 

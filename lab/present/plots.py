@@ -142,7 +142,7 @@ def noise_note(figure, values, lang: str, noise: float = 0.0, relative: float = 
         return False
     key = "plot.within_noise_se" if noise else "plot.within_noise"
     text = t(key, lang, spread=f"{spread:.3g}", noise=f"{noise:.3g}", percent=f"{100 * relative:g}")
-    text = "<br>".join(_wrap(text, 56 if lang == "zh" else 90))  # plotly does not wrap annotations
+    text = "<br>".join(wrap_lines(text, 56 if lang == "zh" else 90))  # plotly does not wrap annotations
     figure.add_annotation(text=text, showarrow=False, xref="paper", yref="paper", x=0, y=-0.28, xanchor="left",
                           yanchor="top", align="left", font={"size": FONT_SIZE - 2, "color": "#92400e"},
                           name="noise_note")
@@ -152,7 +152,7 @@ def noise_note(figure, values, lang: str, noise: float = 0.0, relative: float = 
     return True
 
 
-def _wrap(text: str, width: int) -> list[str]:
+def wrap_lines(text: str, width: int) -> list[str]:
     """Lines of at most `width` characters, broken at spaces (English) or anywhere (Chinese has none)."""
     import textwrap
 

@@ -129,9 +129,12 @@ def prediction_figure(result: dict, lang: str, predict_n: float, predict_d: floa
                               measured=measured, lang=lang)
     warning = extrapolation(points, predict_n, predict_d, lang)
     if warning:
-        figure.add_annotation(text=warning.replace("**", ""), xref="paper", yref="paper", x=0.01, y=0.99,
-                              xanchor="left", yanchor="top", showarrow=False, align="left", bgcolor="rgba(255,255,255,0.85)",
-                              font={"size": 14, "color": "#b45309"}, name="extrapolation")
+        from lab.present.plots import wrap_lines
+
+        text = "<br>".join(wrap_lines(warning.replace("**", ""), 30 if lang == "zh" else 55))  # inside the plot area
+        figure.add_annotation(text=text, xref="paper", yref="paper", x=0.01, y=0.01,
+                              xanchor="left", yanchor="bottom", showarrow=False, align="left",
+                              bgcolor="rgba(255,255,255,0.85)", font={"size": 13, "color": "#b45309"}, name="extrapolation")
     return figure
 
 
