@@ -18,7 +18,7 @@ from lab.specs import KINDS
 from pages.forms import SpecForm
 from pages.job_panel import JobPanel
 from pages.ui import K, session_lang, viewer
-from pages.widgets import LessonPicker, PresetRow, RunButton, shows_errors, result_table
+from pages.widgets import LessonPicker, PresetRow, RunButton, number_field, shows_errors, result_table
 
 Q_MAIN = SCHEMES.settings_of()  # every scheme's own options (lab/quantize/schemes/<name>.py)
 Q_DEFAULT_SCHEMES = ["fp32", "bf16", "int8", "nf4", "fp4", "rtn"]
@@ -152,8 +152,8 @@ def build(ui) -> None:
                         s_summary.render()
                         ui.make(gr.Markdown, value=K("prune.page.recovery_note"))
                         with gr.Row(equal_height=True):
-                            r_steps = ui.make(gr.Number, value=60, precision=0, minimum=1, maximum=1000,
-                                              label=K("prune.page.recovery_steps"), elem_id="recovery-steps", scale=1)
+                            r_steps = number_field(ui, K("prune.page.recovery_steps"), value=60, precision=0, minimum=1,
+                                                  maximum=1000, elem_id="recovery-steps", scale=1)
                             r_run = RunButton(ui, K("prune.page.recovery_run"), elem_id="recovery-run")
 
                         def show_recovery(result, lang):

@@ -18,7 +18,7 @@ from pages.forms import SpecForm
 from pages.job_panel import JobPanel
 from lab.classroom import presets
 from lab.classroom.uploads import save_upload
-from pages.widgets import RunButton, shows_errors, result_table
+from pages.widgets import RunButton, number_field, shows_errors, result_table
 from pages.ui import K, session_lang, viewer, warn
 
 FIT_FIELDS = ("huber_delta", "bootstrap_samples", "max_iterations", "compute_budget", "kaplan_irreducible", "seed")
@@ -62,9 +62,9 @@ def build(ui) -> None:
                 prediction_text = gr.Markdown("", elem_id="scaling-prediction", render=False)
                 predict_plot = gr.Plot(render=False, elem_id="scaling-predict-plot", show_label=False)
                 default_n, default_d = view.predict_defaults(read_points_file(EXAMPLE_CSV))  # the example's middle
-                n_box = ui.make(gr.Number, value=default_n, minimum=0, label=K("scaling.page.predict_n"),
+                n_box = number_field(ui, K("scaling.page.predict_n"), value=default_n, minimum=0,
                                 elem_id="scaling-predict-n", render=False)
-                d_box = ui.make(gr.Number, value=default_d, minimum=0, label=K("scaling.page.predict_d"),
+                d_box = number_field(ui, K("scaling.page.predict_d"), value=default_d, minimum=0,
                                 elem_id="scaling-predict-d", render=False)
                 verify_note = gr.Markdown(K("scaling.page.verify_blocked", reason=view.verify_reason(
                     None, default_n, default_d, "en")).render("en"), elem_id="scaling-verify-note", render=False)
