@@ -84,7 +84,7 @@ def run_preset(preset_id: str, poll: float = 1.0) -> dict:
                 progress = runner.progress(run_id)
                 traces[run_id].append({"t": round(now, 2), "fraction": progress.get("fraction"),
                                        "eta_seconds": progress.get("eta_seconds"),
-                                       "phase": progress.get("message") or progress.get("phase")})
+                                       "phase": str(progress.get("message") or progress.get("phase") or "")[:60]})
         if all(row["status"] in store.TERMINAL for row in rows.values()):
             break
         runner.ensure_dispatcher()
@@ -97,6 +97,9 @@ def run_preset(preset_id: str, poll: float = 1.0) -> dict:
         runs.append({"run_id": run_id, "status": row["status"], "error": (row["error"] or "").splitlines()[:1],
                      "run_seconds": round(ended - begun, 1) if begun and ended else None,
                      "eta_trace": [dict(p, actual_left=round((ended or finished) - p["t"], 1)) for p in traces[run_id]]})
+    for run in runs:  # at most ~60 points per run are kept (one a second makes the file large)
+        trace = run["eta_trace"]
+        run["eta_trace"] = trace[::max(1, len(trace) // 60)] + trace[-1:] if len(trace) > 60 else trace
     ok = all(r["status"] == "succeeded" for r in runs)
     return {"seconds": round(finished - started, 1) if ok else None, "status": "succeeded" if ok else "failed",
             "runs": len(runs), "run_seconds": [r["run_seconds"] for r in runs],
@@ -144,7 +147,7 @@ def main(argv=None) -> int:
         DURATIONS.write_text(json.dumps(dict(sorted(known.items())), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         traces[preset_id] = runs
         ETA_OUT.parent.mkdir(exist_ok=True)
-        ETA_OUT.write_text(json.dumps(traces, indent=1), encoding="utf-8")
+        ETA_OUT.write_text(json.dumps(traces, separators=(",", ":")), encoding="utf-8")
         print(f"{preset_id:45} {measured['status']:9} {measured['seconds'] or '-':>7} s  runs {measured['run_seconds']}  "
               f"load {measured['load_avg_before']} -> {measured['load_avg_after']}", flush=True)
     return 0
