@@ -139,9 +139,12 @@ def formula_check(weights: dict, board: dict, models: list[str], folds: int = 5)
             "agreement": _agreement(predicted, lc), "plug_in_agreement": _agreement(plug_in, lc), "per_model": rows}
 
 
-def draw_games(weights: dict, board: dict, models: list[str], theta, prompts: int = INSTRUCTIONS, seed: int = 0):
+def draw_games(weights: dict, board: dict, models: list[str], theta, prompts: int = INSTRUCTIONS, seed: int = 0,
+               scores: str = "binary"):
     """Games of every model against the baseline drawn from AlpacaEval's GLM with its published coefficients.
-    Returns (games for fit_many, {model: the LC the games were drawn with})."""
+    scores "binary": a win or a loss drawn with the GLM's probability; "expected": the probability itself (a judge's
+    continuous preference without noise, so only the estimator's bias is left).
+    Returns (games for fit_many, {model: the LC the games were drawn with}, the drawn difficulties)."""
     rng = np.random.default_rng(seed)
     difficulty = rng.permutation(difficulties(theta, prompts))
     shared = rng.normal(0, 1, prompts)  # an instruction's own "needs a long answer" factor
@@ -158,7 +161,8 @@ def draw_games(weights: dict, board: dict, models: list[str], theta, prompts: in
         answer = lengths(board[model]["avg_length"])
         delta = baseline - answer  # AlpacaEval's delta_len: output_1 (the baseline) minus output_2 (the model)
         p = _sigmoid(c["length"] * np.tanh(delta / delta.std()) + c["difficulty"] * difficulty + c["not_gamed"])
-        won = (rng.random(prompts) < p).astype(float)
+        draw = rng.random(prompts)
+        won = (draw < p).astype(float) if scores == "binary" else p
         truth[model] = float(_sigmoid(c["not_gamed"] + c["difficulty"] * difficulty).mean())
         games += [{"contestant": model, "prompt": i, "score": won[i], "length_difference": float(-delta[i])}
                   for i in range(prompts)]
@@ -179,11 +183,11 @@ def oracle_fit(games: list[dict], model: str, difficulty: np.ndarray) -> float:
 
 
 def estimator_check(weights: dict, board: dict, models: list[str], theta, prompts: int = INSTRUCTIONS,
-                    seed: int = 0) -> dict:
+                    seed: int = 0, scores: str = "binary") -> dict:
     """Check 2: the lab's fit_many (and its minimal fit) on games drawn from AlpacaEval's published GLM."""
     from lab.evaluate import length_control
 
-    games, truth, drawn_difficulty = draw_games(weights, board, models, theta, prompts, seed)
+    games, truth, drawn_difficulty = draw_games(weights, board, models, theta, prompts, seed, scores)
     started = time.time()
     joint = length_control.fit_many(games)
     seconds = time.time() - started
@@ -200,7 +204,11 @@ def estimator_check(weights: dict, board: dict, models: list[str], theta, prompt
     lab = [joint[m]["lc_win_rate"] for m in models]
     small = [minimal[m]["lc_win_rate"] for m in models]
     drawn = [truth[m] for m in models]
-    return {"prompts": prompts, "seed": seed, "fit_seconds": round(seconds, 1), "load_average": round(os.getloadavg()[0], 2),
+    inside = [i for i, m in enumerate(models) if not joint[m]["extrapolated"]]
+    return {"prompts": prompts, "seed": seed, "scores": scores,
+            "extrapolated": [m for m in models if joint[m]["extrapolated"]],
+            "lab_vs_published_not_extrapolated": _agreement([lab[i] for i in inside], [published[i] for i in inside]),
+            "fit_seconds": round(seconds, 1), "load_average": round(os.getloadavg()[0], 2),
             "lab_vs_published": _agreement(lab, published), "lab_vs_drawn": _agreement(lab, drawn),
             "minimal_vs_published": _agreement(small, published), "drawn_vs_published": _agreement(drawn, published),
             "oracle_vs_drawn": _agreement([oracle[m] for m in models], drawn),
@@ -217,21 +225,25 @@ def main() -> None:
                              "the contestants); the formula check uses all")
     parser.add_argument("--prompts", type=int, default=INSTRUCTIONS)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--scores", choices=("binary", "expected", "both"), default="both",
+                        help="games drawn as wins/losses, as the GLM's probabilities (no sampling noise), or both")
     parser.add_argument("--out", default=str(REPO / "bench" / "out" / "alpacaeval_check.json"))
     args = parser.parse_args()
     weights, board = load_weights(), load_leaderboard()
     models = models_with_both(weights, board)
     formula = formula_check(weights, board, models)
     print("formula:", json.dumps(formula["agreement"]), "plug-in:", json.dumps(formula["plug_in_agreement"]), flush=True)
-    estimator = estimator_check(weights, board, spread_selection(models, args.every), formula["difficulty_parameters"],
-                                args.prompts, args.seed)
-    for key in ("lab_vs_published", "lab_vs_drawn", "oracle_vs_drawn", "minimal_vs_published", "drawn_vs_published",
-                "raw_vs_published_lc",
-                "simulated_raw_vs_published_raw"):
-        print(key, json.dumps(estimator[key]), flush=True)
+    estimators = {}
+    for scores in (("binary", "expected") if args.scores == "both" else (args.scores,)):
+        estimators[scores] = estimator = estimator_check(weights, board, spread_selection(models, args.every),
+                                                         formula["difficulty_parameters"], args.prompts, args.seed, scores)
+        for key in ("lab_vs_published", "lab_vs_published_not_extrapolated", "lab_vs_drawn", "oracle_vs_drawn",
+                    "minimal_vs_published", "drawn_vs_published", "raw_vs_published_lc", "simulated_raw_vs_published_raw"):
+            print(scores, key, json.dumps(estimator[key]), flush=True)
     out = {"source": "tatsu-lab/alpaca_eval @ 01f3cb2de42f7cc814d838a8946563ab9af1725c (bench/data/alpaca_eval/README.md)",
            "baseline": BASELINE, "models_in_leaderboard": len(board), "models_with_coefficients": len(weights),
-           "formula_models": len(models), "estimator_models": len(estimator["per_model"]), "formula_check": formula, "estimator_check": estimator,
+           "formula_models": len(models), "estimator_models": len(estimator["per_model"]), "formula_check": formula,
+           "estimator_check": estimators,
            "not_checked": ("the lab's fit on AlpacaEval's real per-instruction annotations: they are ~4 MB a model "
                            "(805 instructions with both answers and the judge's logprobs), stored for only a handful of "
                            "models with this annotator and readable 16 kB per look-up here, and the instruction "
