@@ -1,6 +1,6 @@
 """Check the lab's length-controlled (LC) win rate against AlpacaEval 2's published numbers (issue 22).
 
-    .venv/bin/python bench/alpacaeval_check.py [--models 0] [--prompts 805] [--seed 0]
+    .venv/bin/python bench/alpacaeval_check.py [--every 8] [--prompts 805] [--seed 0] [--scores both]
 
 What is stored here (bench/data/alpaca_eval/, see its README): AlpacaEval 2's leaderboard (raw and LC win rate,
 average length per model) and the per-model coefficients of its length_controlled_v1 GLM,
@@ -15,14 +15,16 @@ own games. Two checks instead:
    fitted on 4/5 of the models and predicts the LC of the held-out fifth (5-fold cross-validation). For contrast, the
    "plug-in" figure sigmoid(w_ng + w_diff * mean difficulty) (a logistic at the average instruction, like reporting
    sigmoid(intercept)) is computed too.
-2. Estimator, on games drawn from AlpacaEval's published GLM. Every model that has published coefficients and a
-   published LC answers the same prompts (difficulties drawn from the distribution of check 1, lengths log-normal
-   around its published average length, the baseline's around 2049 characters); a game is won with the GLM's
-   probability under the model's own coefficients. The lab's fit_many (joint: difficulties estimated from the other
-   contestants) and its minimal one-contestant fit are scored against the LC these games were drawn with (AlpacaEval's
-   definition applied to the drawn difficulties) and against the published LC. This checks the lab's estimator under
-   AlpacaEval's own model with AlpacaEval's own coefficients; it does not check how the lab's figure would differ on
-   the real annotations (a judge's continuous preferences, real length distributions, a model misfit).
+2. Estimator, on games drawn from AlpacaEval's published GLM. Every 8th model of the leaderboard plus gpt4_gamed
+   (24 models; fit_many's cost grows with the square of the contestants) answers the same prompts (difficulties drawn
+   from the distribution of check 1, lengths log-normal around its published average length, the baseline's around
+   2049 characters); a game is won with the GLM's probability under the model's own coefficients ("binary"), or
+   scores that probability itself ("expected": no sampling noise, so what is left is the estimator's bias). The
+   lab's fit_many (joint: difficulties estimated from the other contestants), its minimal one-contestant fit and an
+   oracle fit (AlpacaEval's model given the true difficulties) are scored against the LC these games were drawn with
+   (AlpacaEval's definition applied to the drawn difficulties) and against the published LC. This checks the lab's
+   estimator under AlpacaEval's own model with AlpacaEval's own coefficients; it does not check how the lab's figure
+   would differ on the real annotations (a judge's continuous preferences, real length distributions, a misfit).
 
 Writes bench/out/alpacaeval_check.json.
 """
