@@ -44,6 +44,10 @@ def main() -> None:
     parser.add_argument("--grid-steps", type=int, default=12)
     parser.add_argument("--skip-preset", action="store_true")
     parser.add_argument("--skip-grid", action="store_true")
+    parser.add_argument("--ranks", default="1,64", help="LoRA ranks of the grid, comma-separated")
+    parser.add_argument("--rates", default="1e-4,1e-3,1e-2", help="learning rates of the grid, comma-separated")
+    parser.add_argument("--batch-size", type=int, default=4, help="the grid's batch size")
+    parser.add_argument("--seeds", default="0", help="seeds of the grid, comma-separated (repeats show run-to-run noise)")
     parser.add_argument("--out", default=str(REPO / "bench" / "out" / "finetune_sweep.json"))
     args = parser.parse_args()
     import torch  # noqa: F401  (imported before the clocks start)
@@ -61,14 +65,21 @@ def main() -> None:
         out["preset_cpu_minutes"] = round(sum(r["cpu_seconds"] for r in out["preset"]) / 60, 2)
     if not args.skip_grid:
         base = {"kind": "finetune", "method": "lora", "dataset": "arithmetic", "max_steps": args.grid_steps,
-                "batch_size": 4, "max_length": 96, "eval_steps": 0, "eval_examples": 16, "accuracy_examples": 0,
+                "batch_size": args.batch_size, "max_length": 96, "eval_steps": 0, "eval_examples": 16, "accuracy_examples": 0,
                 "save_steps": 0, "seed": 0, "lora_alpha": 16}
-        for rank in (1, 64):
-            for rate in (1e-4, 1e-3, 1e-2):
-                row = {"lora_r": rank, "learning_rate": rate,
-                       **run_one({**base, "lora_r": rank, "learning_rate": rate, "name": f"r={rank} lr={rate:g}"})}
-                out["grid"].append(row)
-                print(json.dumps(row), flush=True)
+        ranks = [int(r) for r in args.ranks.split(",")]
+        rates = [float(r) for r in args.rates.split(",")]
+        seeds = [int(s) for s in args.seeds.split(",")]
+        # seeds outermost: one seed's whole grid runs before the next, so a load change hits every cell alike
+        for seed in seeds:
+            for rank in ranks:
+                for rate in rates:
+                    row = {"lora_r": rank, "learning_rate": rate, "seed": seed,
+                           **run_one({**base, "lora_r": rank, "learning_rate": rate, "seed": seed,
+                                      "name": f"r={rank} lr={rate:g} seed={seed}"})}
+                    out["grid"].append(row)
+                    print(json.dumps(row), flush=True)
+        out["grid_cpu_minutes"] = round(sum(r["cpu_seconds"] for r in out["grid"]) / 60, 2)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
 
