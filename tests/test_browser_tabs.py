@@ -87,10 +87,23 @@ def _open(page, tab: str):
     expect(page.locator(f"#tab-{tab}")).to_be_visible(timeout=LONG)
 
 
+OPEN_ACCORDIONS_JS = """(selector) => {
+  let opened = 0;
+  for (let node = document.querySelector(selector); node; node = node.parentElement) {
+    if (node.dataset && node.dataset.testid === 'accordion-content' && getComputedStyle(node).display === 'none') {
+      node.previousElementSibling.click(); opened += 1; }
+  }
+  return opened;
+}"""
+
+
 def _set(page, selector: str, value: str):
+    """Type a value into a field, opening the closed accordions around it first (settings live in them)."""
     from playwright.sync_api import expect
 
     field = page.locator(selector).first
+    field.wait_for(state="attached", timeout=LONG)
+    page.evaluate(OPEN_ACCORDIONS_JS, selector)
     expect(field).to_be_visible(timeout=LONG)
     for _ in range(3):  # a lazily mounted widget can drop the first typing
         field.fill(value)
