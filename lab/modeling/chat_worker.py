@@ -177,9 +177,10 @@ class ChatProcess:
         except OSError:
             pass
         try:
-            self.process.wait(timeout=5)
+            self.process.wait(timeout=2)  # a loaded child exits when its stdin closes
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            self.process.kill()  # still loading (it reads requests only once loaded)
+            self.process.wait(timeout=10)
 
 
 class ChatPool:
