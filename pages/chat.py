@@ -72,7 +72,9 @@ def build(ui) -> None:
         return gr.update(choices=options, value=current or DEFAULT_MODEL)
 
     ui.on_language(choices, [ui.visitor, ui.token, model], [model])
-    model.focus(choices, [ui.lang, ui.visitor, ui.token, model], [model], show_progress="hidden")
+    # on focus, fresh choices only: the value the visitor is typing stays (a value here would overwrite it)
+    model.focus(lambda lang, visitor, token: gr.update(choices=chat_view.model_choices(
+        session_lang(lang), viewer(visitor, token))), [ui.lang, ui.visitor, ui.token], [model], show_progress="hidden")
 
     def where_is(choice, lang, visitor, token):
         lang = session_lang(lang)

@@ -150,21 +150,28 @@ def test_a_run_that_is_not_a_finished_model_is_refused(lab_home, tiny_dir):
     assert refused.value.key == "chat_not_a_model"
 
 
-def test_a_lora_fine_tune_answers_beside_its_base(lab_home, tiny_dir):
-    """The adapter goes on its base in the chat process; stream() runs both answers side by side."""
+def lora_run(run_id, base, owner="", private=False):
+    """A succeeded "finetune" run holding a LoRA adapter on `base` whose B matrices are not zero (the
+    adapter changes the answers), as the fine-tune job leaves it; also used by the browser test."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    adapter = _finetune_run("20260101-120000-finetune-dddddd", "", False, tiny_dir)
+    adapter = _finetune_run(run_id, owner, private, base)
     torch.manual_seed(0)
-    peft_model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_dir),
+    peft_model = get_peft_model(AutoModelForCausalLM.from_pretrained(base),
                                 LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
     with torch.no_grad():
         for name, weight in peft_model.named_parameters():
             if "lora_B" in name:
-                weight.normal_(0, 0.5)  # an adapter that changes something (B starts at zero)
+                weight.normal_(0, 0.5)
     peft_model.save_pretrained(adapter)
+    return adapter
+
+
+def test_a_lora_fine_tune_answers_beside_its_base(lab_home, tiny_dir):
+    """The adapter goes on its base in the chat process; stream() runs both answers side by side."""
+    lora_run("20260101-120000-finetune-dddddd", tiny_dir)
     target = resolve("20260101-120000-finetune-dddddd", Viewer("", "visitor"))
     pool = chat_worker.ChatPool()
     try:
