@@ -21,7 +21,7 @@ def tiny_dir(tmp_path_factory):
 
 def collect(process, request, timeout=240):
     """(chunks, done) of one request, read straight from the process's replies."""
-    process.send(request)
+    lock = process.send(request)
     chunks, deadline = [], time.time() + timeout
     try:
         while time.time() < deadline:
@@ -34,7 +34,7 @@ def collect(process, request, timeout=240):
                     raise AssertionError(f"the chat process failed: {event}")
         raise AssertionError("no answer in time")
     finally:
-        process.release()
+        lock.release()
 
 
 def test_a_multi_turn_conversation_is_rendered_with_the_chat_template():

@@ -34,6 +34,7 @@ from lab.errors import LabError
 
 READY_SECONDS = 600  # a model load slower than this is reported as failed
 BUSY_SECONDS = 60  # a request waits this long for its process to finish the previous answer
+STALE_SECONDS = 15  # a holder that has not read its answer for this long was abandoned (the browser left)
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ class ChatProcess:
         self.idle_seconds = idle_seconds
         self.replies: queue.Queue = queue.Queue()
         self.busy = threading.Lock()
+        self.last_read = time.time()
         self.ready = False
         self.info: dict = {}
         command = [sys.executable, "-m", "lab.modeling.chat_worker", "--model", target.model,
@@ -144,16 +146,28 @@ class ChatProcess:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def send(self, request: dict) -> None:
-        """Queue one request; the caller then reads events() until "done" or "error", then calls release()."""
-        if not self.busy.acquire(timeout=BUSY_SECONDS):
-            raise LabError("chat_busy")
+    def send(self, request: dict) -> threading.Lock:
+        """Queue one request (given an "id" the child echoes); the caller reads events() until its "done" or
+        "error", then releases the returned lock. A holder that stopped reading (a page closed mid-answer,
+        its generator never resumed) is taken over after STALE_SECONDS; its late events are skipped by id."""
+        deadline = time.time() + BUSY_SECONDS
+        lock = self.busy
+        while not lock.acquire(timeout=0.5):
+            if time.time() - self.last_read > STALE_SECONDS:
+                lock = self.busy = threading.Lock()  # the abandoned holder keeps (and releases) the old one
+            elif time.time() > deadline:
+                raise LabError("chat_busy")
+            else:
+                lock = self.busy
+        self.last_read = time.time()
+        request.setdefault("id", os.urandom(6).hex())
         try:
             self.process.stdin.write(json.dumps(request) + "\n")
             self.process.stdin.flush()
         except (OSError, ValueError):
-            self.busy.release()
+            lock.release()
             raise LabError("chat_failed", reason="the chat process has ended")
+        return lock
 
     def release(self) -> None:
         if self.busy.locked():
@@ -161,6 +175,7 @@ class ChatProcess:
 
     def events(self, timeout: float) -> list[dict]:
         """The replies waiting (at most `timeout` seconds for the first)."""
+        self.last_read = time.time()
         try:
             found = [self.replies.get(timeout=timeout)]
         except queue.Empty:
@@ -224,18 +239,19 @@ POOL = ChatPool()
 def stream(jobs: list[tuple[ChatProcess, dict]], tick: float = 0.05):
     """Send each (process, request) and yield (texts, states) as the answers grow, side by side.
     states[i]: "loading" | "answering" | "done" | LabError (the reason that answer stopped)."""
-    texts, states, sent = [""] * len(jobs), ["loading"] * len(jobs), [False] * len(jobs)
+    texts, states, locks = [""] * len(jobs), ["loading"] * len(jobs), [None] * len(jobs)
     try:
         for i, (process, request) in enumerate(jobs):
-            process.send(request)
-            sent[i] = True
+            locks[i] = process.send(request)
         started = time.time()
         while any(s in ("loading", "answering") for s in states):
             changed = False
-            for i, (process, _) in enumerate(jobs):
+            for i, (process, request) in enumerate(jobs):
                 if states[i] not in ("loading", "answering"):
                     continue
                 for event in process.events(tick / len(jobs)):
+                    if event.get("id", request["id"]) != request["id"]:
+                        continue  # the rest of an abandoned earlier answer
                     changed = True
                     if "ready" in event:
                         process.ready, process.info = True, event["ready"]
@@ -256,11 +272,9 @@ def stream(jobs: list[tuple[ChatProcess, dict]], tick: float = 0.05):
                 yield list(texts), list(states)
         yield list(texts), list(states)
     finally:
-        for i, (process, _) in enumerate(jobs):
-            if sent[i]:
-                if any(s in ("loading", "answering") for s in states):
-                    process.stop()  # the browser went away mid-answer: the process cannot be interrupted cleanly
-                process.release()
+        for lock in locks:
+            if lock is not None and lock.locked():
+                lock.release()
 
 
 def _error(error: dict) -> LabError:
@@ -310,11 +324,12 @@ def _serve(model_name: str, adapter_run: str, idle: float, out) -> int:
             return 0  # idle: free the memory; the app starts a new process when asked again
         if line is None:
             return 0
+        request = {}
         try:
             request = json.loads(line)
-            _answer(model, tokenizer, request, send, torch)
+            _answer(model, tokenizer, request, lambda obj: send({**obj, "id": request.get("id")}), torch)
         except Exception as error:  # noqa: BLE001 -- one bad request does not end the process
-            send({"error": {"message": f"{type(error).__name__}: {error}"}})
+            send({"error": {"message": f"{type(error).__name__}: {error}"}, "id": request.get("id")})
 
 
 def _answer(model, tokenizer, request: dict, send, torch) -> None:
