@@ -45,7 +45,7 @@ def test_every_tab_is_built_and_every_text_renders_in_both_languages(built):
     ui = built.lab_ui
     tabs = {c.elem_id: c for c, _ in ui.texts if isinstance(c, gr.Tab) and (c.elem_id or "").startswith("tab-")}  # sub-tabs have other ids
     assert set(tabs) == {f"tab-{n}" for n in ("home", "generate", "finetune", "quantize", "prompting", "scaling",
-                                               "evaluate", "align", "runs")}
+                                               "evaluate", "align", "chat", "runs")}
     assert tabs["tab-runs"].label == t("tab.runs", "en")
     english, chinese = ui.updates("en"), ui.updates("zh")
     assert len(english) == len(chinese) == len(ui.components()) > 50

@@ -333,3 +333,30 @@ def storage_notice(lang: str) -> str:
     if home == config.SPACE_DATA or config.SPACE_DATA in home.parents:
         return t("space.persistent", lang, path=t("system.data_folder", lang))  # never the server path
     return t("space.not_persistent", lang)
+
+
+def chat_limits() -> dict:
+    """The Chat tab's bounds (lab/modeling/chat_worker.py): new tokens per answer, turns of history kept,
+    chat processes alive at once (each holds a model), and seconds an idle one waits before it exits.
+    Tighter in Space mode; LAB_CHAT_MAX_NEW_TOKENS, LAB_CHAT_MAX_TURNS, LAB_CHAT_PROCESSES and
+    LAB_CHAT_IDLE_SECONDS override them."""
+    space = config.space_mode()
+    return {"max_new_tokens": config._int_env("LAB_CHAT_MAX_NEW_TOKENS", 256 if space else 1024),
+            "turns": config._int_env("LAB_CHAT_MAX_TURNS", 8 if space else 40),
+            "processes": config._int_env("LAB_CHAT_PROCESSES", 2 if space else 4, minimum=2),  # side by side: 2
+            "idle_seconds": config._int_env("LAB_CHAT_IDLE_SECONDS", 300 if space else 900)}
+
+
+def check_chat_model(model: str, viewer) -> None:
+    """A visitor may chat with the same models they may name in a spec: a registered name, a hub id, or a
+    folder of their own uploads or of a run they may see, within the model-size limit (Space mode only)."""
+    if not config.space_mode() or viewer is None or viewer.role != "visitor":
+        return
+    check_reference("model", model, viewer)
+    limit = limits()["model_m"]
+    if limit:
+        size = model_size_millions(model)
+        if size is None:
+            raise LabError("limit_model_unknown", model=model, limit=limit)
+        if size > limit:
+            raise LabError("limit_model", model=model, size=f"{size:g}", limit=limit)

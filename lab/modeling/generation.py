@@ -44,9 +44,26 @@ class Generations(list):
 def format_prompt(tokenizer, prompt: str, use_chat_template: bool) -> tuple[str, bool]:
     """The text to tokenize and whether to add special tokens (a chat template already has them)."""
     if use_chat_template and getattr(tokenizer, "chat_template", None):
-        messages = [{"role": "user", "content": prompt}]
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True), False
+        return format_chat(tokenizer, [{"role": "user", "content": prompt}])
     return prompt, True
+
+
+def format_chat(tokenizer, messages: list[dict]) -> tuple[str, bool]:
+    """A conversation ([{"role": "system"|"user"|"assistant", "content": ...}]) as the text that asks for
+    the next assistant turn, and whether to add special tokens. The tokenizer's chat template where it has
+    one (a template that refuses a system turn gets it folded into the first user turn); otherwise plain
+    "role: text" lines ending with "assistant:"."""
+    if getattr(tokenizer, "chat_template", None):
+        try:
+            return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True), False
+        except Exception:  # noqa: BLE001 -- a template's own check (jinja raise_exception), e.g. "no system role"
+            if not messages or messages[0]["role"] != "system" or len(messages) < 2:
+                raise
+            system, first, rest = messages[0], messages[1], messages[2:]
+            folded = [{"role": first["role"], "content": f"{system['content']}\n\n{first['content']}"}, *rest]
+            return tokenizer.apply_chat_template(folded, tokenize=False, add_generation_prompt=True), False
+    lines = [f"{m['role']}: {m['content']}" for m in messages]
+    return "\n".join(lines + ["assistant:"]), True
 
 
 def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, do_sample: bool = False,
