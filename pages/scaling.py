@@ -141,20 +141,17 @@ def build(ui) -> None:
                 ui.lesson("scaling")
 
     def submit_fit(lang, visitor, source_value, upload_path, sweep_run, *values):
+        """A refusal (LabError) goes to the fit button's own message line (RunButton.on_click)."""
         lang = session_lang(lang)
-        try:
-            extra = {"source": "sweep" if source_value == "sweep" else "csv", "csv": EXAMPLE_CSV, "sweep_run": ""}
-            if source_value == "upload":
-                if not upload_path:
-                    raise LabError("scaling_no_csv")
-                read_points_file(upload_path)  # a bad file is refused here, naming its column and row
-                extra["csv"] = stored_upload(upload_path, visitor or "")
-            elif source_value == "sweep":
-                extra["sweep_run"] = sweep_run or ""
-            run_id = runner.submit(form.spec(values, extra=extra, owner=visitor or ""), owner=visitor or "")
-        except LabError as error:
-            warn(error, lang)
-            return [gr.skip()] * (1 + len(panel.outputs()))
+        extra = {"source": "sweep" if source_value == "sweep" else "csv", "csv": EXAMPLE_CSV, "sweep_run": ""}
+        if source_value == "upload":
+            if not upload_path:
+                raise LabError("scaling_no_csv")
+            read_points_file(upload_path)  # a bad file is refused here, naming its column and row
+            extra["csv"] = stored_upload(upload_path, visitor or "")
+        elif source_value == "sweep":
+            extra["sweep_run"] = sweep_run or ""
+        run_id = runner.submit(form.spec(values, extra=extra, owner=visitor or ""), owner=visitor or "")
         return panel.started(run_id, lang)
 
     def predict_now(lang, fit_run, n_params, tokens):
@@ -177,14 +174,10 @@ def build(ui) -> None:
 
     def submit_verify(lang, visitor, fit_run, n_params, tokens):
         lang = session_lang(lang)
-        try:
-            if not fit_run or not runner.result(fit_run) or runner.result(fit_run).get("status") != "succeeded":
-                raise LabError("scaling_no_fit_yet")
-            run_id = runner.submit(spec_from_dict(view.verify_spec(fit_run, n_params or 0, tokens or 0)),
-                                   owner=visitor or "")
-        except LabError as error:
-            warn(error, lang)
-            return [gr.skip()] * (1 + len(verify_panel.outputs()))
+        if not fit_run or not runner.result(fit_run) or runner.result(fit_run).get("status") != "succeeded":
+            raise LabError("scaling_no_fit_yet")
+        run_id = runner.submit(spec_from_dict(view.verify_spec(fit_run, n_params or 0, tokens or 0)),
+                               owner=visitor or "")
         return verify_panel.started(run_id, lang)
 
     @shows_errors(outputs=1 + len(sweep_panel.outputs()))
@@ -192,7 +185,8 @@ def build(ui) -> None:
         run_id = runner.submit(presets.load(preset_id or "").build()[0], owner=visitor or "")
         return sweep_panel.started(run_id, session_lang(lang))
 
-    fit.on_click(submit_fit, [ui.lang, ui.visitor, source, upload, sweep, *form.inputs()], [panel.run_id, *panel.outputs()])
+    fit.on_click(submit_fit, [ui.lang, ui.visitor, source, upload, sweep, *form.inputs()], [panel.run_id, *panel.outputs()],
+                 form=form)
     refresh.click(lambda visitor, token: gr.update(choices=view.sweep_choices(viewer(visitor, token))),
                   [ui.visitor, ui.token], [sweep])
     ui.on_load(lambda lang, visitor, token: gr.update(choices=view.sweep_choices(viewer(visitor, token))),

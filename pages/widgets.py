@@ -56,9 +56,11 @@ class RunButton:
 
     def __init__(self, ui, value, elem_id: str, variant: str = "primary", **kwargs):
         self.ui = ui
-        self.button = ui.make(gr.Button, value=value, variant=variant, elem_id=elem_id, **kwargs)
-        self.error = gr.HTML("", visible=False, elem_id=f"{elem_id}-error", elem_classes=["run-error-box"],
-                             padding=False)
+        # button and message stacked in their own column, so that in a row the message is under the button
+        with gr.Column(scale=kwargs.pop("scale", None) or 1, min_width=160, elem_classes=["run-button-stack"]):
+            self.button = ui.make(gr.Button, value=value, variant=variant, elem_id=elem_id, **kwargs)
+            self.error = gr.HTML("", visible=False, elem_id=f"{elem_id}-error", elem_classes=["run-error-box"],
+                                 padding=False)
 
     def on_click(self, fn: Callable, inputs: list, outputs: list, form=None, **kwargs):
         raw, lang_at = getattr(fn, "lab_raw", fn), getattr(fn, "lab_lang_at", 0)

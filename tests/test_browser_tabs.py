@@ -102,7 +102,16 @@ def _set(page, selector: str, value: str):
     from playwright.sync_api import expect
 
     field = page.locator(selector).first
-    field.wait_for(state="attached", timeout=LONG)
+    try:
+        field.wait_for(state="attached", timeout=5000)
+    except Exception:  # Gradio mounts a closed accordion's contents only when it is opened: open the visible ones
+        for _ in range(12):
+            closed = page.locator("button.label-wrap:not(.open):visible")
+            if page.locator(selector).count() or not closed.count():
+                break
+            closed.first.click()
+            page.wait_for_timeout(500)
+        field.wait_for(state="attached", timeout=LONG)
     page.evaluate(OPEN_ACCORDIONS_JS, selector)
     expect(field).to_be_visible(timeout=LONG)
     for _ in range(3):  # a lazily mounted widget can drop the first typing
@@ -166,6 +175,7 @@ def test_quick_runs_show_every_column(page, tiny_model):
 
     _open(page, "finetune")
     _set(page, "#finetune-model input", str(tiny_model))
+    _set(page, "#finetune-eval_steps input", "0")  # no evaluation: "every 10 steps" would exceed 2 steps (refused)
     _set(page, "#finetune-max_steps input", "2")
     page.locator("#finetune-run").click()
     expect(page.locator("#finetune-table")).to_contain_text("succeeded", timeout=240000)
