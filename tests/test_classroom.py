@@ -7,6 +7,7 @@ import zipfile
 
 import pytest
 from lab.classroom import access, bundles, classboard, guided_path, html_report, presets
+from lab.present.tabs import TABS
 from lab import config
 from lab.runs import runner, store
 from lab.errors import LabError
@@ -245,4 +246,4 @@ def test_every_child_of_the_tab_bar_is_a_tab(lab_home):
 
     demo = app.build_app()
     tabs = next(block for block in demo.blocks.values() if isinstance(block, gr.Tabs) and block.elem_id == "tabs")
-    assert [type(child).__name__ for child in tabs.children] == ["Tab"] * 9
+    assert [type(child).__name__ for child in tabs.children] == ["Tab"] * len(TABS)
