@@ -133,12 +133,16 @@ def build(ui) -> None:
         chat_table.render()
 
     # -- events ----------------------------------------------------------------------------------
+    def group_of(lang, runs_text, visitor, token):
+        """(lang, the runs this viewer may see among the browser's ids, the signature of what they show)."""
+        lang = session_lang(lang)
+        run_ids = runner.visible(parse_run_ids(runs_text), viewer(visitor, token))
+        return lang, run_ids, f"{lang}|{view.group_signature(run_ids)}"
+
     def show_group(lang, runs_text, visitor, token, signature=None):
         """Table, plots, chat choices and the CSV for the runs of this tab; skipped while unchanged.
         The ids come from the browser: only the runs this viewer may see are shown."""
-        lang = session_lang(lang)
-        run_ids = runner.visible(parse_run_ids(runs_text), viewer(visitor, token))
-        now = f"{lang}|{view.group_signature(run_ids)}"
+        lang, run_ids, now = group_of(lang, runs_text, visitor, token)
         if signature is not None and now == signature:
             return [gr.skip()] * 8
         frame = compare.comparison_frame(run_ids)
@@ -186,9 +190,7 @@ def build(ui) -> None:
 
     # -- sweeps: a grid over a few settings as one comparison group ------------------------------------
     def show_sweep(lang, runs_text, visitor, token, signature=None):
-        lang = session_lang(lang)
-        run_ids = runner.visible(parse_run_ids(runs_text), viewer(visitor, token))
-        now = f"{lang}|{view.group_signature(run_ids)}"
+        lang, run_ids, now = group_of(lang, runs_text, visitor, token)
         if signature is not None and now == signature:
             return [gr.skip()] * 6
         frame = sweep.sweep_frame(run_ids)

@@ -174,7 +174,8 @@ def build(ui) -> None:
 
     def submit_verify(lang, visitor, fit_run, n_params, tokens):
         lang = session_lang(lang)
-        if not fit_run or not runner.result(fit_run) or runner.result(fit_run).get("status") != "succeeded":
+        fitted = runner.result(fit_run) if fit_run else None  # read once
+        if not fitted or fitted.get("status") != "succeeded":
             raise LabError("scaling_no_fit_yet")
         run_id = runner.submit(spec_from_dict(view.verify_spec(fit_run, n_params or 0, tokens or 0)),
                                owner=visitor or "")
